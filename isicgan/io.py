@@ -1,0 +1,90 @@
+"""Atomic file and folder writes, safe ids, and the log redirect used by every script.
+
+Snakemake deletes the declared outputs of a failed job, but a job killed with
+SIGKILL gets no chance to clean up. Writing to a temporary name in the same
+folder and renaming at the end means a reader only ever sees a whole file.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from PIL import Image
+
+# ISIC ids are ISIC_ followed by digits; demo ids follow the same pattern.
+# Anything else (a path, '..', a slash) is refused before it can reach the file system.
+ISIC_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+
+
+def check_id(isic_id: str, where: str = "") -> str:
+    """Return ``isic_id`` if it is safe to use as a file name, else raise ValueError."""
+    if not isinstance(isic_id, str) or not ISIC_ID_RE.match(isic_id) or isic_id in {".", ".."}:
+        raise ValueError(f"{where}isic_id {isic_id!r} is not a valid id "
+                         "(letters, digits, '_' and '-' only; ids are never used as paths)")
+    return isic_id
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    Works for files and folders. On error the temporary is removed and ``path``
+    is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    target = tmp / path.name
+    try:
+        yield target
+        if not target.exists():
+            raise FileNotFoundError(f"nothing was written to {path}")
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        os.replace(target, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_csv(path: str | Path, frame) -> None:
+    """Write a pandas DataFrame atomically, without the index, with stable float formatting."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False, lineterminator="\n")
+
+
+def save_png(path: str | Path, array: np.ndarray) -> None:
+    """Save an HxWx3 uint8 array as PNG with fixed settings (byte-identical reruns)."""
+    Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8), mode="RGB").save(
+        path, format="PNG", optimize=False, compress_level=6)
+
+
+def load_png_folder(folder: str | Path) -> tuple[np.ndarray, list[str]]:
+    """Load every ``*.png`` of ``folder`` in sorted name order as an NxHxWx3 uint8 array."""
+    folder = Path(folder)
+    files = sorted(folder.glob("*.png"))
+    if not files:
+        return np.zeros((0, 0, 0, 3), dtype=np.uint8), []
+    arrays = [np.asarray(Image.open(f).convert("RGB"), dtype=np.uint8) for f in files]
+    return np.stack(arrays), [f.stem for f in files]
+
+
+def redirect_log(log_path: str | Path | None) -> None:
+    """Send stderr (tqdm, warnings, tracebacks) and ``logging`` to the rule's log file."""
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        sys.stderr = open(log_path, "w", buffering=1)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)

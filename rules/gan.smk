@@ -1,0 +1,1 @@
+# Stage: gan (to be written).

@@ -1,0 +1,1 @@
+# Stage: quality (to be written).

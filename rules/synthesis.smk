@@ -1,0 +1,1 @@
+# Stage: synthesis (to be written).

@@ -1,0 +1,1 @@
+# Stage: weights (to be written).
