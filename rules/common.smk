@@ -1,6 +1,9 @@
 # Helpers shared by the stage files (input functions) and the target lists of the all target.
 # Functions live here only: snakemake --lint wants rule files free of them.
 
+import os
+import re
+
 SPLITS = ["train", "val", "test", "source"]
 
 
@@ -16,14 +19,50 @@ def raw_dir():
     return config["data"]["raw_dir"]
 
 
+def ingest_input(wildcards):
+    """The metadata CSV and image store ingest reads (HDF5 first); a clear error when absent."""
+    if config["data"]["source"] == "demo":
+        return {
+            "metadata": f"{raw_dir()}/train-metadata.csv",
+            "images": f"{raw_dir()}/train-image.hdf5",
+        }
+    from isicgan.ingest import locate_raw
+
+    return locate_raw(raw_dir())
+
+
 def weight_input(name):
-    """The configured weight file as a list (a DAG input), or [] when null."""
+    """The configured weight file as a list (a DAG input), or [] when null.
+
+    A file already there (fetched, or placed by hand offline) is checked against its
+    checksums now, so a wrong or damaged weight stops the run before any job starts;
+    a missing one is made by the fetch_weights rule. Cheap after the first check.
+    """
     path = config["weights"][name]
+    if path and os.path.isfile(path):
+        from isicgan.weights import REGISTRY, verify
+
+        verify(path, REGISTRY[name])
     return [path] if path else []
 
 
+def weight_targets():
+    """Every configured weight file: `snakemake weights` fetches them all once."""
+    return [path for path in config["weights"].values() if path]
+
+
+def weight_file_pattern():
+    """The weight file names the fetch_weights rule knows how to download."""
+    from isicgan.weights import FILENAMES
+
+    return "|".join(re.escape(name) for name in sorted(FILENAMES))
+
+
 def data_targets():
-    return ["results/data/manifest.csv", "results/data/counts.csv"]
+    """Manifest, counts table and the four class-folder directories."""
+    return ["results/data/manifest.csv", "results/data/counts.csv"] + expand(
+        "results/data/{split}", split=SPLITS
+    )
 
 
 def gan_targets():
@@ -32,9 +71,27 @@ def gan_targets():
             "results/gan/{gan}/final.pt",
             "results/gan/{gan}/history.csv",
             "results/figures/gan/{gan}_losses.png",
+            "results/figures/gan/{gan}_samples",
         ],
         gan=config["gans"],
     )
+
+
+def gan_settings(wildcards):
+    """The config section of one GAN: a changed setting reruns only that GAN."""
+    return config["gan"][wildcards.gan]
+
+
+def gan_weight_inputs(wildcards):
+    """The VGG19 file when WGAN-GP uses the perceptual loss and weights.vgg19 is set.
+
+    With perceptual_weight > 0 and weights.vgg19 null, torchvision downloads the weights
+    inside the job (online only; the job log says so and fails clearly offline).
+    """
+    settings = config["gan"][wildcards.gan]
+    if wildcards.gan == "wgan_gp" and settings.get("perceptual_weight", 0) > 0:
+        return weight_input("vgg19")
+    return []
 
 
 def synthesis_targets():
@@ -44,13 +101,166 @@ def synthesis_targets():
 
 
 def quality_targets():
-    return ["results/tables/synthesis_quality.csv"]
+    return [
+        "results/tables/synthesis_quality.csv",
+        "results/figures/quality/quality_across_batches.png",
+    ] + expand(
+        "results/figures/quality/{gan}_batch{k}.png", gan=config["gans"], k=batch_numbers()
+    )
+
+
+def inception_configured():
+    """True when weights.fid_inception names a file: Inception FID/KID are then computed."""
+    return bool(config["weights"]["fid_inception"])
+
+
+def quality_spaces():
+    """Feature spaces with cached real reference features: in-domain, plus Inception if set."""
+    return ["indomain", "inception"] if inception_configured() else ["indomain"]
+
+
+def reference_model(wildcards):
+    """The network a reference-feature job runs: the in-domain encoder or the Inception file."""
+    if wildcards.space == "indomain":
+        return "results/quality/encoder.pt"
+    if not inception_configured():
+        raise ValueError(
+            "Inception reference features need config weights.fid_inception (null now)"
+        )
+    return weight_input("fid_inception")[0]
+
+
+def real_reference_input(wildcards):
+    """Cached real train/val malignant features of every space, and the train tiles."""
+    return {
+        "train": "results/data/train",
+        "features": expand(
+            "results/quality/reference/{space}_{split}.npz",
+            space=quality_spaces(),
+            split=["train", "val"],
+        ),
+        "inception": weight_input("fid_inception"),
+    }
+
+
+def synthesize_input(wildcards):
+    """What batch k of a GAN is made from and measured against (never the test split)."""
+    inputs = {
+        "checkpoint": f"results/gan/{wildcards.gan}/final.pt",
+        "train": "results/data/train",
+        "val": "results/data/val",
+        "encoder": "results/quality/encoder.pt",
+        "real": "results/quality/reference/real.json",
+        "references": expand(
+            "results/quality/reference/{space}_train.npz", space=quality_spaces()
+        ),
+        "inception": weight_input("fid_inception"),
+    }
+    if wildcards.gan == "cyclegan":
+        inputs["source"] = "results/data/source"
+    return inputs
+
+
+def synthesis_params():
+    """The synthesis settings a batch depends on (not `generator`, which picks the phases' GAN)."""
+    return {k: v for k, v in config["synthesis"].items() if k != "generator"}
+
+
+def quality_json_inputs():
+    return expand(
+        "results/synthetic/{gan}/batch{k}.json", gan=config["gans"], k=batch_numbers()
+    )
+
+
+BACKBONES = ["inception_v3", "efficientnet_b5"]
+
+
+def synthetic_batch_dirs():
+    """Every synthetic batch folder a classifier may train on: all GANs, batches 1..batches."""
+    return expand("results/synthetic/{gan}/batch{k}", gan=config["gans"], k=batch_numbers())
+
+
+def backbone_weight_input(wildcards):
+    """The Keras ImageNet weight file of a backbone as a DAG input, or [] for random init."""
+    return weight_input(f"keras_{wildcards.backbone}")
+
+
+def backbone_params(wildcards):
+    """What a backbone's features depend on (not its head's settings: those stay in classify)."""
+    weights = config["weights"][f"keras_{wildcards.backbone}"]
+    return {
+        "input_size": config["classifiers"][wildcards.backbone]["input_size"],
+        "weights": weights,
+        "seeds": config["seeds"],
+        "n_augment": config["synthesis"]["batches"] * config["synthesis"]["batch_size"],
+    }
+
+
+def classify_input(wildcards):
+    """Pixel classifiers read the images; backbone heads read their cached features."""
+    if wildcards.clf in BACKBONES:
+        return {
+            "features": f"results/features/{wildcards.clf}/features.npy",
+            "index": f"results/features/{wildcards.clf}/index.csv",
+        }
+    return {
+        "manifest": "results/data/manifest.csv",
+        "data": expand("results/data/{split}", split=["train", "val", "test"]),
+        "synthetic": synthetic_batch_dirs(),
+    }
+
+
+def classify_params(wildcards):
+    """One classifier's settings plus the shared design: a change reruns that classifier only."""
+    return {
+        "settings": config["classifiers"][wildcards.clf],
+        "gans": config["gans"],
+        "arms": config["arms"],
+        "batches": config["synthesis"]["batches"],
+        "batch_size": config["synthesis"]["batch_size"],
+        "seeds": config["seeds"],
+        "threshold": config["evaluation"]["threshold"],
+        "pauc_min_tpr": config["evaluation"]["pauc_min_tpr"],
+    }
+
+
+def classifier_runs():
+    return expand("results/classifiers/{clf}/runs.csv", clf=config["classifiers"]["names"])
+
+
+def classifier_predictions():
+    return expand(
+        "results/classifiers/{clf}/predictions.csv.gz", clf=config["classifiers"]["names"]
+    )
+
+
+def thesis_tables_file():
+    """The thesis's published table values, shipped with the workflow (any working directory)."""
+    return f"{workflow.basedir}/resources/thesis_tables.csv"
+
+
+def code_version():
+    """git describe of the workflow's checkout (or 'unknown' outside git)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"],
+            cwd=workflow.basedir,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
 
 
 def classify_targets():
-    return expand(
-        "results/classifiers/{clf}/runs.csv", clf=config["classifiers"]["names"]
-    )
+    return classifier_runs() + classifier_predictions()
+
+
+CLASSIFY_FIGURES = ["metrics_by_phase", "arms", "roc_curves", "confusion_matrices"]
 
 
 def report_targets():
@@ -58,6 +268,8 @@ def report_targets():
         ["results/tables/baseline.csv"]
         + expand("results/tables/phase{k}.csv", k=batch_numbers())
         + ["results/tables/arms.csv", "results/tables/thesis_comparison.csv"]
+        + expand("results/figures/classify/{name}.png", name=CLASSIFY_FIGURES)
+        + ["results/report/run_info.html"]
     )
 
 

@@ -1,1 +1,68 @@
-# Stage: data (to be written).
+# Stage: data. Raw Kaggle ISIC 2024 files (or the synthetic demo data drawn here) ->
+# results/data/manifest.csv, counts.csv and the class folders results/data/{split}/{0,1}/.
+
+
+rule demo_data:
+    output:
+        metadata="resources/demo/train-metadata.csv",
+        hdf5="resources/demo/train-image.hdf5",
+        jpegs=directory("resources/demo/train-image"),
+    params:
+        demo=config["data"]["demo"],
+    log:
+        "logs/data/demo_data.log",
+    benchmark:
+        "benchmarks/data/demo_data.tsv"
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/make_demo_data.py"
+
+
+rule ingest:
+    input:
+        unpack(ingest_input),
+    output:
+        manifest="results/data/manifest.csv",
+        counts=report(
+            "results/data/counts.csv",
+            caption="../report/data_counts.rst",
+            category="Data",
+        ),
+        train=directory("results/data/train"),
+        val=directory("results/data/val"),
+        test=directory("results/data/test"),
+        source=directory("results/data/source"),
+    params:
+        data=config["data"],
+    log:
+        "logs/data/ingest.log",
+    benchmark:
+        "benchmarks/data/ingest.tsv"
+    threads: 4
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/ingest.py"
+
+
+rule data:
+    input:
+        data_targets(),
+
+
+# Optional, named only: `snakemake download --configfile config.yaml configs/thesis.yaml`
+# fetches train-metadata.csv and train-image.hdf5 into data.raw_dir (Kaggle credentials and
+# the accepted competition rules needed). Nothing else depends on it.
+rule download:
+    output:
+        record="resources/download/isic2024.json",
+    params:
+        raw_dir=config["data"]["raw_dir"],
+        competition="isic-2024-challenge",
+    log:
+        "logs/data/download.log",
+    conda:
+        "../envs/download.yaml"
+    script:
+        "../scripts/download_kaggle.py"

@@ -1,1 +1,81 @@
-# Stage: quality (to be written).
+# Stage: quality. The in-domain encoder (trained once on the real train split), real reference
+# features cached once per space and split, real-vs-real reference values, and the gathered
+# quality table and figure. Per-batch quality is computed by rule synthesize (it gates on it).
+
+
+rule train_encoder:
+    input:
+        train="results/data/train",
+    output:
+        "results/quality/encoder.pt",
+    params:
+        quality=config["quality"],
+        seed=config["data"]["seed"],
+    log:
+        "logs/quality/train_encoder.log",
+    benchmark:
+        "benchmarks/quality/train_encoder.tsv"
+    threads: 2
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/train_encoder.py"
+
+
+rule reference_features:
+    input:
+        split="results/data/{split}",
+        model=reference_model,
+    output:
+        "results/quality/reference/{space}_{split}.npz",
+    log:
+        "logs/quality/reference_{space}_{split}.log",
+    benchmark:
+        "benchmarks/quality/reference_{space}_{split}.tsv"
+    wildcard_constraints:
+        space="indomain|inception",
+        split="train|val",
+    threads: 1
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/reference_features.py"
+
+
+rule real_reference:
+    input:
+        unpack(real_reference_input),
+    output:
+        "results/quality/reference/real.json",
+    params:
+        quality=config["quality"],
+        seed=config["synthesis"]["seed"],
+    log:
+        "logs/quality/real_reference.log",
+    threads: 1
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/reference_features.py"
+
+
+rule quality_table:
+    input:
+        quality_json_inputs(),
+    output:
+        table=report(
+            "results/tables/synthesis_quality.csv",
+            caption="../report/quality_table.rst",
+            category="Synthetic quality",
+        ),
+        figure=report(
+            "results/figures/quality/quality_across_batches.png",
+            caption="../report/quality_across_batches.rst",
+            category="Synthetic quality",
+        ),
+    log:
+        "logs/quality/quality_table.log",
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/quality_table.py"

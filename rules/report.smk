@@ -1,1 +1,107 @@
-# Stage: report (to be written).
+# Stage: report. Thesis tables 6.1-6.6 (baseline.csv, phase{k}.csv), the arms table, the thesis
+# comparison, the classify figures and the run information, all in `snakemake --report`.
+# One job makes every table from one bootstrap pass; the figures read its arms table.
+
+
+rule classify_tables:
+    input:
+        runs=classifier_runs(),
+        predictions=classifier_predictions(),
+        thesis=thesis_tables_file(),
+    output:
+        arms=report(
+            "results/tables/arms.csv",
+            caption="../report/arms_table.rst",
+            category="Classifiers",
+            subcategory="Tables",
+        ),
+        baseline=report(
+            "results/tables/baseline.csv",
+            caption="../report/baseline_table.rst",
+            category="Classifiers",
+            subcategory="Tables",
+        ),
+        phases=report(
+            expand("results/tables/phase{k}.csv", k=batch_numbers()),
+            caption="../report/phase_table.rst",
+            category="Classifiers",
+            subcategory="Tables",
+        ),
+        comparison=report(
+            "results/tables/thesis_comparison.csv",
+            caption="../report/thesis_comparison.rst",
+            category="Classifiers",
+            subcategory="Tables",
+        ),
+    params:
+        generator=config["synthesis"]["generator"],
+        names=config["classifiers"]["names"],
+        batches=config["synthesis"]["batches"],
+        evaluation=config["evaluation"],
+        bootstrap_seed=config["seeds"][0],
+    log:
+        "logs/report/classify_tables.log",
+    benchmark:
+        "benchmarks/report/classify_tables.tsv"
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/classify_tables.py"
+
+
+rule classify_figures:
+    input:
+        arms="results/tables/arms.csv",
+        predictions=classifier_predictions(),
+    output:
+        metrics_by_phase=report(
+            "results/figures/classify/metrics_by_phase.png",
+            caption="../report/metrics_by_phase.rst",
+            category="Classifiers",
+            subcategory="Figures",
+        ),
+        arms=report(
+            "results/figures/classify/arms.png",
+            caption="../report/arms_figure.rst",
+            category="Classifiers",
+            subcategory="Figures",
+        ),
+        roc_curves=report(
+            "results/figures/classify/roc_curves.png",
+            caption="../report/roc_curves.rst",
+            category="Classifiers",
+            subcategory="Figures",
+        ),
+        confusion_matrices=report(
+            "results/figures/classify/confusion_matrices.png",
+            caption="../report/confusion_matrices.rst",
+            category="Classifiers",
+            subcategory="Figures",
+        ),
+    params:
+        generator=config["synthesis"]["generator"],
+        threshold=config["evaluation"]["threshold"],
+    log:
+        "logs/report/classify_figures.log",
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/classify_figures.py"
+
+
+rule run_info:
+    output:
+        report(
+            "results/report/run_info.html",
+            caption="../report/run_info.rst",
+            category="Run information",
+        ),
+    params:
+        config=config,
+        code_version=code_version(),
+    log:
+        "logs/report/run_info.log",
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/run_info.py"

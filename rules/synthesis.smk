@@ -1,1 +1,29 @@
-# Stage: synthesis (to be written).
+# Stage: synthesis. Batch k of each GAN: synthesis.batch_size synthetic malignant PNGs with
+# fixed names, FID-gated against the real train malignant tiles, with their quality (JSON) and
+# a figure (real beside synthetic, closest train pairs). Runs on the CPU: same config, same bytes.
+
+
+rule synthesize:
+    input:
+        unpack(synthesize_input),
+    output:
+        batch=directory("results/synthetic/{gan}/batch{k}"),
+        quality="results/synthetic/{gan}/batch{k}.json",
+        figure=report(
+            "results/figures/quality/{gan}_batch{k}.png",
+            caption="../report/quality_batch.rst",
+            category="Synthetic quality",
+            subcategory="{gan}",
+        ),
+    params:
+        synthesis=synthesis_params(),
+        quality=config["quality"],
+    log:
+        "logs/synthesis/{gan}_batch{k}.log",
+    benchmark:
+        "benchmarks/synthesis/{gan}_batch{k}.tsv"
+    threads: 1
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/synthesize.py"

@@ -15,9 +15,11 @@ TINY_CONFIG = REPO / "tests" / "tiny.yaml"
 def run_workflow(workdir: Path, *args: str, configfiles=(), cores: int = 2,
                  timeout: int = 900, check: bool = True) -> subprocess.CompletedProcess:
     """Run the project's Snakefile in ``workdir`` with config.yaml + tests/tiny.yaml (+ extra files)."""
-    cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--cores", str(cores), "--configfile", str(REPO / "config.yaml"), str(TINY_CONFIG),
-           *map(str, configfiles), *args]
+    # --configfile takes every word up to the next flag, so it comes first and the
+    # caller's arguments (targets included) come after a single-valued flag.
+    cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"),
+           "--configfile", str(REPO / "config.yaml"), str(TINY_CONFIG), *map(str, configfiles),
+           "--directory", str(workdir), "--cores", str(cores), *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")

@@ -1,0 +1,125 @@
+"""Cost of the project's GAN training loop over a bare optimisation step, per GAN, on the CPU.
+
+For each GAN (demo config widths, ``--size`` px tiles), in one process:
+
+- bare:  ``model.optimize_parameters()`` over batches prepared beforehand as float tensors
+         (the model's own forward/backward/optimiser steps and nothing else);
+- loop:  :func:`isicgan.gan.train.run_epoch`, the loop ``train_gan`` runs each epoch
+         (seeded batch draw from the preloaded uint8 tensor, uint8 -> float, set_input,
+         optimize_parameters, loss accumulation);
+- job:   the whole :func:`isicgan.gan.train.train_gan` (PNG loading, model build, every
+         epoch, a sample grid, checkpoint, history, loss figure), images/s over its whole run.
+
+Bare and loop epochs alternate, ``--reps`` times each after one warm-up, and the median is
+reported. On the CPU the clock is the process's CPU time (``time.process_time``, with one
+torch thread by default), so other processes sharing the cores do not distort the ratio;
+on CUDA it is wall time after a device sync. Usage:
+
+    .venv/bin/python bench/gan.py [--size 64] [--threads 1] [--reps 5] [--gans cyclegan,dcgan]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from isicgan.config import load_config  # noqa: E402
+from isicgan.gan import build_model  # noqa: E402
+from isicgan.gan.base import to_float  # noqa: E402
+from isicgan.gan.train import run_epoch, train_gan  # noqa: E402
+from isicgan.io import save_png  # noqa: E402
+
+
+def tiles(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    return rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+
+
+def bench_one(gan: str, cfg: dict, arrays: dict[str, np.ndarray], size: int, reps: int,
+              workdir: Path, device: str) -> dict[str, float]:
+    model = build_model(gan, cfg, size, device=device)
+    data = {k: torch.from_numpy(v).to(model.device) for k, v in arrays.items()}
+    sync = torch.cuda.synchronize if model.device.type == "cuda" else (lambda: None)
+
+    clock = time.perf_counter if model.device.type == "cuda" else time.process_time
+
+    def bare_epoch() -> float:
+        batches = [{k: to_float(v) for k, v in b.items()} for b in model.epoch_batches(data)]
+        n = sum(len(next(iter(b.values()))) for b in batches)
+        sync()
+        t0 = clock()
+        for b in batches:
+            model.batch = b
+            model.optimize_parameters()
+        sync()
+        return n / (clock() - t0)
+
+    def loop_epoch() -> float:
+        t0 = clock()
+        _, n, _ = run_epoch(model, data)
+        return n / (clock() - t0)
+
+    bare_epoch(), loop_epoch()                      # warm-up
+    bare, loop = [], []
+    for _ in range(reps):
+        bare.append(bare_epoch())
+        loop.append(loop_epoch())
+
+    # the whole job on PNG class folders, reps + 1 epochs
+    train_dir = workdir / gan / "train"
+    for key, folder in model.domains.items():
+        (train_dir / folder).mkdir(parents=True, exist_ok=True)
+        for i, img in enumerate(arrays[key]):
+            save_png(train_dir / folder / f"ISIC_{i:06d}.png", img)
+    job_cfg = {**cfg, "epochs": reps + 1, "checkpoint_every": reps + 1, "sample_epochs": [-1]}
+    out = workdir / gan / "out"
+    t0 = clock()
+    ckpt = train_gan(gan, job_cfg, train_dir, out / "final.pt", out / "history.csv",
+                     out / "losses.png", out / "samples", size, device=device,
+                     checkpoint_dir=out / "checkpoints", progress=False)
+    spent = clock() - t0
+    images = sum(r["images_per_s"] * r["seconds"] for r in ckpt["history"])
+    b, lp = statistics.median(bare), statistics.median(loop)
+    return {"bare": b, "loop": lp, "overhead": b / lp - 1, "job": images / spent}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--gans", default="cyclegan,wgan_gp,dcgan")
+    p.add_argument("--device", default="cpu")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    config = load_config()
+    rng = np.random.default_rng(0)
+    clock = "wall time" if args.device.startswith("cuda") else "process CPU time"
+    print(f"GAN loop bench: {args.size} px, {args.device}, torch threads {args.threads}, "
+          f"median of {args.reps} alternating epochs, images per second of {clock}; "
+          "demo widths from config.yaml")
+    print(f"{'gan':10s} {'bare img/s':>11s} {'loop img/s':>11s} {'overhead':>9s} "
+          f"{'job img/s':>10s}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for gan in args.gans.split(","):
+            cfg = dict(config["gan"][gan])
+            if gan == "cyclegan":
+                cfg["max_images_per_epoch"] = 64
+                arrays = {"A": tiles(96, args.size, rng), "B": tiles(32, args.size, rng)}
+            else:
+                arrays = {"real": tiles(64, args.size, rng)}
+            r = bench_one(gan, cfg, arrays, args.size, args.reps, Path(tmp), args.device)
+            print(f"{gan:10s} {r['bare']:11.1f} {r['loop']:11.1f} {100 * r['overhead']:8.1f}% "
+                  f"{r['job']:10.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

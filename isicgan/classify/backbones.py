@@ -1,0 +1,157 @@
+"""Frozen ImageNet backbones: every image goes through each backbone once.
+
+The thesis trained its InceptionV3 / EfficientNetB5 heads on a frozen base for 10 epochs,
+pushing every training image through the base in every epoch of every phase. With the base
+frozen and no augmentation, the base's output for an image never changes, so this module
+computes the globally average-pooled features of each image once (real train/val/test, every
+synthetic batch, the augmented copies of the ``augment`` arm) and caches them as a DAG file;
+the heads then train on the cached features (the same maths, a fraction of the work).
+
+Inputs are RGB (never BGR), resized to ``input_size`` and scaled by each model's own
+``preprocess_input``: InceptionV3 to [-1, 1], EfficientNet takes 0-255 (its rescaling and
+normalisation are layers of the model).
+
+Weights: a local Keras ``*_notop.h5`` file (what ``keras.applications`` downloads; the
+``fetch_weights`` rule fetches it for online users) or ``None`` for a random initialisation,
+which every output then says (:func:`weights_label`).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from isicgan.io import atomic_path, write_csv
+
+from .datasets import Group, image_groups
+
+log = logging.getLogger(__name__)
+
+RANDOM_INIT = "random init (no ImageNet weights)"
+#: the ImageNet standard deviations keras.applications divides EfficientNet inputs by once more
+#: when it loads its own ImageNet file (see :func:`build_backbone`)
+IMAGENET_STDDEV_RGB = (0.229, 0.224, 0.225)
+MIN_INPUT = {"inception_v3": 75, "efficientnet_b5": 32}
+
+
+def weights_label(weights: str | Path | None) -> str:
+    """How a backbone was initialised, as written into every table row."""
+    return f"ImageNet ({Path(weights).name})" if weights else RANDOM_INIT
+
+
+def build_backbone(name: str, input_size: int, weights: str | Path | None = None):
+    """The frozen base with global average pooling, from keras.applications.
+
+    EfficientNet: ``keras.applications`` inserts an extra rescaling by 1/sqrt(ImageNet std)
+    after its normalisation layer only when it downloads ``weights="imagenet"`` itself; with
+    a local weight file that layer is missing. As the stem convolution has no bias and the
+    padding is zeros, scaling the stem kernel's input channels by the same factors gives
+    exactly the network keras.applications builds for "imagenet".
+    """
+    import keras
+
+    if input_size < MIN_INPUT.get(name, 32):
+        raise ValueError(f"config key 'classifiers.{name}.input_size': {input_size} is below "
+                         f"the smallest input {name} accepts ({MIN_INPUT[name]})")
+    if weights is not None and not Path(weights).is_file():
+        raise FileNotFoundError(f"weight file for {name} not found: {weights} (set config "
+                                f"weights.keras_{name} to null for a random initialisation, or "
+                                "run the fetch_weights rule online)")
+    shape = (input_size, input_size, 3)
+    kwargs = dict(include_top=False, weights=str(weights) if weights else None,
+                  input_shape=shape, pooling="avg")
+    if name == "inception_v3":
+        model = keras.applications.InceptionV3(**kwargs)
+    elif name == "efficientnet_b5":
+        model = keras.applications.EfficientNetB5(**kwargs)
+        if weights:
+            stem = model.get_layer("stem_conv")
+            kernel = stem.kernel.numpy()
+            factors = np.array([1.0 / math.sqrt(s) for s in IMAGENET_STDDEV_RGB], np.float32)
+            stem.kernel.assign(kernel * factors[None, None, :, None])
+    else:
+        raise ValueError(f"unknown backbone '{name}' (expected inception_v3 or efficientnet_b5)")
+    model.trainable = False
+    return model
+
+
+def preprocess(name: str, images: np.ndarray, input_size: int) -> np.ndarray:
+    """uint8 RGB tiles -> the backbone's input: resized (bilinear) and ``preprocess_input``."""
+    import keras
+    import tensorflow as tf
+
+    x = tf.image.resize(tf.convert_to_tensor(images, tf.float32), (input_size, input_size),
+                        method="bilinear")
+    if name == "inception_v3":
+        return keras.applications.inception_v3.preprocess_input(x.numpy())
+    return keras.applications.efficientnet.preprocess_input(x.numpy())
+
+
+def make_extractor(name: str, input_size: int, weights: str | Path | None = None,
+                   batch: int = 64) -> Callable[[np.ndarray], np.ndarray]:
+    """A function mapping uint8 RGB tiles to pooled features (N x D float32), traced once."""
+    import tensorflow as tf
+
+    model = build_backbone(name, input_size, weights)
+    forward = tf.function(lambda x: model(x, training=False),
+                          input_signature=[tf.TensorSpec([None, input_size, input_size, 3], tf.float32)])
+
+    def extract(images: np.ndarray) -> np.ndarray:
+        if not len(images):
+            return np.zeros((0, model.output_shape[-1]), np.float32)
+        out = [forward(tf.constant(preprocess(name, images[i:i + batch], input_size))).numpy()
+               for i in range(0, len(images), batch)]
+        return np.concatenate(out).astype(np.float32)
+
+    return extract
+
+
+def compute_features(name: str, manifest: str | Path, synthetic_files: list[str | Path],
+                     seeds: list[int], n_augment: int, input_size: int,
+                     weights: str | Path | None, out_features: str | Path,
+                     out_index: str | Path, threads: int = 1) -> None:
+    """Write ``features.npy`` (N x D) and ``index.csv`` (row, group, isic_id, target, weights)."""
+    from .models import configure_tensorflow
+
+    configure_tensorflow(threads)
+    if weights:
+        from isicgan.weights import FILENAMES, verify
+
+        if Path(weights).name in FILENAMES:
+            verify(weights)
+        else:
+            log.warning("%s is not a registered Keras weight file name: loaded without a "
+                        "checksum check", weights)
+    groups = image_groups(manifest, synthetic_files, seeds, n_augment)
+    extract = make_extractor(name, input_size, weights)
+    log.info("%s (%s), input %d px: %d images in %d groups", name, weights_label(weights),
+             input_size, sum(len(g.ids) for g in groups.values()), len(groups))
+    features, rows = [], []
+    for group_name in sorted(groups):
+        group = groups[group_name]
+        features.append(extract(group.x))
+        rows += [(group_name, i, int(t)) for i, t in zip(group.ids, group.y)]
+        log.info("  %s: %d images", group_name, len(group.ids))
+    index = pd.DataFrame(rows, columns=["group", "isic_id", "target"])
+    index["weights"] = weights_label(weights)
+    with atomic_path(out_features) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, np.concatenate(features))
+    write_csv(out_index, index)
+
+
+def load_features(features: str | Path, index: str | Path) -> tuple[dict[str, Group], str]:
+    """The cached features as image groups, and the backbone's weights label."""
+    x = np.load(features)
+    table = pd.read_csv(index, dtype={"group": str, "isic_id": str})
+    if len(table) != len(x):
+        raise ValueError(f"{index} has {len(table)} rows but {features} holds {len(x)} feature rows")
+    groups = {}
+    for name, rows in table.groupby("group", sort=False):
+        idx = rows.index.to_numpy()
+        groups[name] = Group(x[idx], rows["target"].to_numpy(np.int64), rows["isic_id"].tolist())
+    return groups, str(table["weights"].iloc[0])

@@ -1,0 +1,163 @@
+"""Figures of the classifier study (seaborn): trends over phases, arms, ROC curves, confusions."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from sklearn.metrics import roc_curve  # noqa: E402
+
+from isicgan.io import atomic_path  # noqa: E402
+
+from .datasets import CONTROL_ARMS  # noqa: E402
+from .models import DISPLAY_NAMES  # noqa: E402
+from .tables import read_predictions  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+LABELS = {"malignant_recall": "malignant recall", "malignant_precision": "malignant precision",
+          "malignant_f1": "malignant F1", "balanced_accuracy": "balanced accuracy",
+          "roc_auc": "ROC-AUC"}
+
+
+def _save(fig, out: str | Path) -> None:
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+
+
+def _with_baseline(arms: pd.DataFrame, arm_names: list[str]) -> pd.DataFrame:
+    """Phase 0 (baseline) repeated as the first point of every arm's line."""
+    base = arms[arms["phase"] == 0]
+    copies = [base.assign(arm=a) for a in arm_names]
+    return pd.concat([*copies, arms[arms["phase"] > 0]], ignore_index=True)
+
+
+def _band_grid(frame: pd.DataFrame, metrics: list[str], hue: str | None, title: str, out: str | Path):
+    algos = [a for a in DISPLAY_NAMES.values() if a in set(frame["algorithm"])]
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, axes = plt.subplots(len(metrics), len(algos), figsize=(2.6 * len(algos), 2.2 * len(metrics)),
+                             sharex=True, sharey="row", squeeze=False)
+    if hue:
+        present = list(frame[hue].unique())
+        hues = [h for h in CONTROL_ARMS if h in present] + [h for h in present if h not in CONTROL_ARMS]
+    else:
+        hues = [None]
+    palette = dict(zip(hues, sns.color_palette("tab10", len(hues))))
+    for i, m in enumerate(metrics):
+        for j, algo in enumerate(algos):
+            ax = axes[i, j]
+            sub = frame[frame["algorithm"] == algo]
+            for h in hues:
+                line = sub if h is None else sub[sub[hue] == h]
+                line = line.sort_values("phase")
+                color = palette[h] if h else "tab:blue"
+                style = "--" if h in CONTROL_ARMS else "-"
+                ax.plot(line["phase"], line[m], marker="o", ms=3, color=color, ls=style,
+                        label=h or m)
+                if f"{m}_ci_low" in line:
+                    ax.fill_between(line["phase"], line[f"{m}_ci_low"], line[f"{m}_ci_high"],
+                                    color=color, alpha=0.12, linewidth=0)
+            if i == 0:
+                ax.set_title(algo, fontsize=9)
+            if j == 0:
+                ax.set_ylabel(LABELS.get(m, m))
+            if i == len(metrics) - 1:
+                ax.set_xlabel("phase")
+            ax.set_ylim(-0.02, 1.02)
+    if hue:
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper center", ncol=len(hues), frameon=False,
+                   bbox_to_anchor=(0.5, 1.0))
+    fig.suptitle(title, y=1.04 if hue else 1.0)
+    _save(fig, out)
+
+
+def metrics_by_phase(arms: pd.DataFrame, generator: str, out: str | Path) -> None:
+    """Test metrics against phase (generator arm), per classifier, bootstrap 95 % bands."""
+    frame = arms[((arms["phase"] == 0) & (arms["arm"] == "baseline"))
+                 | ((arms["phase"] > 0) & (arms["arm"] == generator))]
+    _band_grid(frame, ["malignant_recall", "malignant_precision", "balanced_accuracy", "roc_auc"],
+               None, f"Test metrics by phase ({generator} batches added), mean over seeds, "
+               "bootstrap 95 % interval", out)
+
+
+def arms_comparison(arms: pd.DataFrame, out: str | Path) -> None:
+    """Every arm against phase: does a GAN beat plain rebalancing?"""
+    arm_names = [a for a in arms["arm"].unique() if a != "baseline"]
+    frame = _with_baseline(arms, arm_names)
+    _band_grid(frame, ["balanced_accuracy", "malignant_recall", "roc_auc"], "arm",
+               "Arms: GAN batches (solid) vs oversampling, augmentation and class weights "
+               "(dashed); test, mean over seeds, bootstrap 95 % interval", out)
+
+
+def _final_configs(preds: pd.DataFrame, generator: str) -> list[tuple[int, str, str]]:
+    last = int(preds["phase"].max())
+    configs = [(0, "baseline", "phase 0 (baseline)")]
+    for arm in [generator, "oversample"]:
+        if ((preds["phase"] == last) & (preds["arm"] == arm)).any() and last > 0:
+            configs.append((last, arm, f"phase {last}, {arm}"))
+    return configs
+
+
+def roc_curves(preds: pd.DataFrame, generator: str, out: str | Path) -> None:
+    """Test ROC curves (all seeds pooled) of the baseline and the last phase, per classifier."""
+    sns.set_theme(style="whitegrid", context="paper")
+    clfs = [c for c in DISPLAY_NAMES if c in set(preds["classifier"])]
+    fig, axes = plt.subplots(1, len(clfs), figsize=(2.7 * len(clfs), 2.9), squeeze=False)
+    for ax, clf in zip(axes[0], clfs):
+        sub = preds[preds["classifier"] == clf]
+        for phase, arm, label in _final_configs(sub, generator):
+            sel = sub[(sub["phase"] == phase) & (sub["arm"] == arm)]
+            fpr, tpr, _ = roc_curve(sel["target"], sel["score"])
+            ax.plot(fpr, tpr, label=label)
+        ax.plot([0, 1], [0, 1], ls=":", color="grey")
+        ax.axhline(0.8, ls="--", color="grey", lw=0.7)
+        ax.set_title(DISPLAY_NAMES[clf], fontsize=9)
+        ax.set_xlabel("false-positive rate")
+        ax.set_aspect("equal")
+    axes[0, 0].set_ylabel("true-positive rate")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=3, frameon=False, bbox_to_anchor=(0.5, 1.08))
+    _save(fig, out)
+
+
+def confusion_matrices(preds: pd.DataFrame, generator: str, threshold: float, out: str | Path) -> None:
+    """Test confusion matrices at the threshold, summed over seeds."""
+    sns.set_theme(style="white", context="paper")
+    clfs = [c for c in DISPLAY_NAMES if c in set(preds["classifier"])]
+    configs = _final_configs(preds, generator)
+    fig, axes = plt.subplots(len(configs), len(clfs), figsize=(2.3 * len(clfs), 2.2 * len(configs)),
+                             squeeze=False)
+    for i, (phase, arm, label) in enumerate(configs):
+        for j, clf in enumerate(clfs):
+            sel = preds[(preds["classifier"] == clf) & (preds["phase"] == phase) & (preds["arm"] == arm)]
+            pred = (sel["score"].to_numpy() > threshold).astype(int)
+            y = sel["target"].to_numpy().astype(int)
+            cm = np.array([[np.sum((y == t) & (pred == p)) for p in (0, 1)] for t in (0, 1)])
+            sns.heatmap(cm, annot=True, fmt="d", cbar=False, cmap="Blues", ax=axes[i, j],
+                        xticklabels=["benign", "malignant"], yticklabels=["benign", "malignant"])
+            if i == 0:
+                axes[i, j].set_title(DISPLAY_NAMES[clf], fontsize=9)
+            if j == 0:
+                axes[i, j].set_ylabel(f"{label}\ntrue")
+            if i == len(configs) - 1:
+                axes[i, j].set_xlabel("predicted")
+    _save(fig, out)
+
+
+def write_figures(arms_path: str | Path, predictions_paths: list[str | Path], *, generator: str,
+                  threshold: float, outs: dict[str, str | Path]) -> None:
+    """The four figures of the classify stage (keys of ``outs``: the figure names)."""
+    arms = pd.read_csv(arms_path)
+    preds = read_predictions(predictions_paths)
+    metrics_by_phase(arms, generator, outs["metrics_by_phase"])
+    arms_comparison(arms, outs["arms"])
+    roc_curves(preds, generator, outs["roc_curves"])
+    confusion_matrices(preds, generator, threshold, outs["confusion_matrices"])

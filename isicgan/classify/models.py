@@ -1,0 +1,208 @@
+"""The six thesis classifiers.
+
+* ``logreg``, ``svm``, ``rf``: scikit-learn on flattened RGB pixels scaled to [0, 1].
+* ``cnn``: the thesis's Keras CNN on RGB tiles scaled to [0, 1].
+* ``inception_v3``, ``efficientnet_b5``: the thesis head (Dense(relu) -> Dropout -> sigmoid)
+  trained on frozen-backbone features computed once (:mod:`isicgan.classify.backbones`).
+
+Every model returns a malignancy score in [0, 1]: ``predict_proba`` for logistic regression
+and random forest, the logistic of the SVM decision function (so score > 0.5 is exactly
+``SVC.predict``), the sigmoid output for the Keras models.
+
+Keras models are trained by :class:`KerasTrainer`: one model and one traced training step per
+job, re-initialised for each (phase, arm, seed) from a freshly seeded copy, so a job that
+fits a hundred configurations traces its graph once instead of a hundred times.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Callable
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DISPLAY_NAMES = {
+    "logreg": "Logistic Regression",
+    "svm": "Support Vector Machine",
+    "rf": "Random Forest",
+    "cnn": "Convolutional Neural Network",
+    "inception_v3": "Inception V3",
+    "efficientnet_b5": "EfficientNetB5",
+}
+SKLEARN_MODELS = ("logreg", "svm", "rf")
+BACKBONES = ("inception_v3", "efficientnet_b5")
+KERAS_MODELS = ("cnn",) + BACKBONES
+
+
+def flatten_pixels(images: np.ndarray) -> np.ndarray:
+    """N x H x W x 3 uint8 -> N x (H*W*3) float32 in [0, 1]."""
+    return images.reshape(len(images), -1).astype(np.float32) / 255.0
+
+
+def make_sklearn(name: str, params: dict[str, Any], seed: int):
+    """A fresh scikit-learn estimator with the thesis settings (``params`` from config)."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import SVC
+
+    if name == "logreg":
+        return LogisticRegression(C=params.get("C", 1.0), max_iter=params.get("max_iter", 100),
+                                  random_state=seed)
+    if name == "svm":
+        return SVC(C=params.get("C", 1.0), kernel=params.get("kernel", "rbf"),
+                   gamma=params.get("gamma", "scale"), random_state=seed)
+    if name == "rf":
+        return RandomForestClassifier(n_estimators=params.get("n_estimators", 100),
+                                      random_state=seed, n_jobs=1)
+    raise ValueError(f"unknown scikit-learn classifier '{name}' (expected one of {SKLEARN_MODELS})")
+
+
+def sklearn_scores(estimator, x: np.ndarray) -> np.ndarray:
+    """Malignancy scores in [0, 1] of a fitted estimator."""
+    from sklearn.svm import SVC
+
+    if isinstance(estimator, SVC):
+        return 1.0 / (1.0 + np.exp(-estimator.decision_function(x)))
+    return estimator.predict_proba(x)[:, 1]
+
+
+def fit_sklearn(name: str, params: dict[str, Any], seed: int, x: np.ndarray, y: np.ndarray,
+                weight: np.ndarray, eval_sets: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Fit on pixels ``x`` (with sample weights) and score every array of ``eval_sets``."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    estimator = make_sklearn(name, params, seed)
+    with warnings.catch_warnings():
+        # the thesis ran logistic regression with scikit-learn's default iterations as well
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fit_kwargs = {} if np.all(weight == 1) else {"sample_weight": weight}
+        estimator.fit(x, y, **fit_kwargs)
+    return {k: sklearn_scores(estimator, v) for k, v in eval_sets.items()}
+
+
+def configure_tensorflow(threads: int = 1) -> None:
+    """Quiet, deterministic TensorFlow on ``threads`` CPU threads; call before any Keras use."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, int(threads)))
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:          # already initialised in this process (tests): keep its setting
+        pass
+    tf.config.experimental.enable_op_determinism()
+
+
+def build_cnn(input_shape: tuple[int, int, int], filters=(64, 128, 224), dense: int = 512):
+    """The thesis CNN: 3 x (Conv 3x3 relu + MaxPool), Dropout .25 after the 2nd and 3rd,
+    Dense(relu), Dropout .5, sigmoid."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        keras.Input(input_shape),
+        layers.Conv2D(filters[0], 3, activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(filters[1], 3, activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Dropout(0.25),
+        layers.Conv2D(filters[2], 3, activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Dropout(0.25),
+        layers.Flatten(),
+        layers.Dense(dense, activation="relu"),
+        layers.Dropout(0.5),
+        layers.Dense(1, activation="sigmoid"),
+    ], name="thesis_cnn")
+
+
+def build_head(n_features: int, dense: int = 1024, dropout: float = 0.5):
+    """The thesis head on globally average-pooled backbone features."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        keras.Input((n_features,)),
+        layers.Dense(dense, activation="relu"),
+        layers.Dropout(dropout),
+        layers.Dense(1, activation="sigmoid"),
+    ], name="thesis_head")
+
+
+class KerasTrainer:
+    """Adam + binary cross-entropy training of one architecture, re-initialised per seed.
+
+    ``build`` makes the untrained model; ``fit_predict`` re-seeds everything (weights from a
+    freshly built copy under ``keras.utils.set_random_seed(seed)``, optimiser state, dropout
+    seeds, batch order from numpy) so each fit equals a fresh model's fit, and the result does
+    not depend on what the trainer fitted before.
+    """
+
+    def __init__(self, build: Callable[[], Any], learning_rate: float, epochs: int, batch_size: int):
+        import keras
+        import tensorflow as tf
+
+        self.build = build
+        self.epochs = int(epochs)
+        self.batch_size = int(batch_size)
+        self.model = build()
+        self.optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+        self.optimizer.build(self.model.trainable_variables)
+        self._optimizer_start = [v.numpy() for v in self.optimizer.variables]
+        loss_fn = keras.losses.BinaryCrossentropy()
+        model, optimizer = self.model, self.optimizer
+        x_spec = tf.TensorSpec([None, *self.model.input_shape[1:]], tf.float32)
+        v_spec = tf.TensorSpec([None], tf.float32)
+
+        @tf.function(input_signature=[x_spec, v_spec, v_spec])
+        def train_step(x, y, w):
+            with tf.GradientTape() as tape:
+                p = model(x, training=True)
+                loss = loss_fn(y[:, None], p, sample_weight=w)
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
+        @tf.function(input_signature=[x_spec])
+        def predict_step(x):
+            return model(x, training=False)[:, 0]
+
+        self._train_step = train_step
+        self._predict_step = predict_step
+
+    def _reset(self, seed: int) -> None:
+        import keras
+
+        keras.utils.set_random_seed(seed)
+        fresh = self.build()
+        self.model.set_weights(fresh.get_weights())
+        for old, new in zip(self.model.layers, fresh.layers):
+            generator = getattr(old, "seed_generator", None)
+            if generator is not None:
+                generator.state.assign(new.seed_generator.state.value)
+        for var, start in zip(self.optimizer.variables, self._optimizer_start):
+            var.assign(start)
+
+    def fit_predict(self, seed: int, x: np.ndarray, y: np.ndarray, weight: np.ndarray,
+                    eval_sets: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Train from scratch for ``seed`` and return sigmoid scores of every eval array."""
+        self._reset(seed)
+        rng = np.random.default_rng([seed, 3])
+        x = np.asarray(x, dtype=np.float32)
+        y = np.asarray(y, dtype=np.float32)
+        weight = np.asarray(weight, dtype=np.float32)
+        for _ in range(self.epochs):
+            order = rng.permutation(len(x))
+            for start in range(0, len(x), self.batch_size):
+                idx = order[start:start + self.batch_size]
+                self._train_step(x[idx], y[idx], weight[idx])
+        return {k: self.predict(v) for k, v in eval_sets.items()}
+
+    def predict(self, x: np.ndarray, batch: int = 256) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        return np.concatenate([self._predict_step(x[i:i + batch]).numpy()
+                               for i in range(0, len(x), batch)]).astype(np.float64)

@@ -1,0 +1,122 @@
+"""One classifier over the whole design: phase 0 and phases 1..batches x arms, per seed.
+
+One job per classifier (not per phase x arm x seed): importing TensorFlow and tracing a Keras
+graph cost seconds, more than fitting one configuration on the demo data, and the job's
+params are that classifier's config section plus the shared settings, so changing one
+classifier's setting reruns only its job and the tables.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from isicgan.io import atomic_path, write_csv
+
+from .datasets import arms_of, design, image_groups
+from .metrics import METRICS, compute_metrics
+from .models import (BACKBONES, DISPLAY_NAMES, SKLEARN_MODELS, KerasTrainer, build_cnn,
+                     build_head, configure_tensorflow, fit_sklearn, flatten_pixels)
+
+log = logging.getLogger(__name__)
+
+NOT_APPLICABLE = "n/a (trained from scratch)"
+RUN_KEYS = ["classifier", "algorithm", "phase", "arm", "seed", "split", "n_train", "n_added",
+            "malignant_weight", "backbone_weights"]
+
+
+def run_classifier(clf: str, params: dict[str, Any], *, manifest: str | Path,
+                   synthetic_files: list[str | Path], gans: list[str], arms: list[str],
+                   batches: int, batch_size: int, seeds: list[int], evaluation: dict[str, Any],
+                   runs_out: str | Path, predictions_out: str | Path,
+                   features: tuple[str | Path, str | Path] | None = None, threads: int = 1) -> pd.DataFrame:
+    """Fit ``clf`` on every training set of the design; write runs.csv and predictions.csv.gz.
+
+    ``features`` (features.npy, index.csv) is required for the backbone heads and unused
+    otherwise. Returns the runs table.
+    """
+    if clf not in DISPLAY_NAMES:
+        raise ValueError(f"unknown classifier '{clf}' (expected one of {', '.join(DISPLAY_NAMES)})")
+    n_augment = batches * batch_size
+    weights = NOT_APPLICABLE
+    if clf in BACKBONES:
+        if features is None:
+            raise ValueError(f"{clf} needs its cached backbone features")
+        from .backbones import load_features
+
+        groups, weights = load_features(*features)
+    else:
+        groups = image_groups(manifest, synthetic_files, seeds, n_augment)
+    sizes = {name: len(g.ids) for name, g in groups.items()}
+    sets = design(groups["train"].y, batches, batch_size, arms_of(arms, gans), seeds, sizes)
+
+    def prepare(x: np.ndarray) -> np.ndarray:
+        if clf in SKLEARN_MODELS:
+            return flatten_pixels(x)
+        if clf == "cnn":
+            return x.astype(np.float32) / 255.0
+        return x
+
+    eval_sets = {split: prepare(groups[split].x) for split in ("val", "test")}
+    trainer = None
+    if clf not in SKLEARN_MODELS:
+        configure_tensorflow(threads)
+        if clf == "cnn":
+            shape = groups["train"].x.shape[1:]
+            filters = tuple(params.get("filters", (64, 128, 224)))
+            dense = params.get("dense", 512)
+            build = lambda: build_cnn(shape, filters, dense)  # noqa: E731
+        else:
+            n_features = groups["train"].x.shape[1]
+            build = lambda: build_head(n_features, params["dense"], params["dropout"])  # noqa: E731
+        trainer = KerasTrainer(build, params["learning_rate"], params["epochs"], params["batch_size"])
+
+    rows, predictions = [], []
+    start = time.time()
+    for i, ts in enumerate(sets):
+        x, y, w = ts.assemble(groups)
+        x = prepare(x)
+        if trainer is None:
+            scores = fit_sklearn(clf, params, ts.seed, x, y, w, eval_sets)
+        else:
+            scores = trainer.fit_predict(ts.seed, x, y, w, eval_sets)
+        for split in ("val", "test"):
+            metrics = compute_metrics(groups[split].y, scores[split], evaluation["threshold"],
+                                      evaluation["pauc_min_tpr"])
+            rows.append([clf, DISPLAY_NAMES[clf], ts.phase, ts.arm, ts.seed, split, len(y),
+                         ts.n_added, round(ts.malignant_weight, 6), weights]
+                        + [metrics[m] for m in METRICS])
+        test = groups["test"]
+        predictions.append(pd.DataFrame({
+            "classifier": clf, "phase": ts.phase, "arm": ts.arm, "seed": ts.seed,
+            "isic_id": test.ids, "target": test.y, "score": scores["test"]}))
+        log.info("%s %d/%d phase %d %-12s seed %d: n_train %d, test malignant recall %.3f "
+                 "(%.0f s)", clf, i + 1, len(sets), ts.phase, ts.arm, ts.seed, len(y),
+                 rows[-1][RUN_KEYS.index("backbone_weights") + 1 + METRICS.index("malignant_recall")],
+                 time.time() - start)
+    runs = pd.DataFrame(rows, columns=RUN_KEYS + METRICS)
+    for m in METRICS:
+        runs[m] = runs[m].round(6)
+    write_csv(runs_out, runs)
+    preds = pd.concat(predictions, ignore_index=True)
+    preds["score"] = preds["score"].round(6)
+    with atomic_path(predictions_out) as tmp:
+        preds.to_csv(tmp, index=False, lineterminator="\n",
+                     compression={"method": "gzip", "mtime": 0})
+    return runs
+
+
+def read_runs(paths: list[str | Path]) -> pd.DataFrame:
+    """Concatenate runs.csv files, checking their columns."""
+    frames = []
+    for p in paths:
+        frame = pd.read_csv(p)
+        missing = [c for c in RUN_KEYS + METRICS if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{p}: missing column(s) {', '.join(missing)}")
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)

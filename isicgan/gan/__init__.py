@@ -1,0 +1,113 @@
+"""The GANs of the study: CycleGAN (benign -> malignant), WGAN-GP and DCGAN.
+
+Public API (used by the workflow and the synthesis stage):
+
+- :func:`generate` -- images from a trained checkpoint, deterministic on the CPU;
+- :func:`load_checkpoint` -- a checkpoint as a plain dict (``weights_only=True``);
+- :func:`build_model` -- a GAN by name from the small registry :data:`MODELS`;
+- :func:`train_gan` (in :mod:`isicgan.gan.train`) -- the training job of rule ``train_gan``.
+
+A new GAN is a new module with a :class:`~isicgan.gan.base.GANModel` subclass, added to
+:data:`MODELS`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from isicgan.gan.base import GANModel, to_float, to_uint8
+from isicgan.gan.cyclegan import CycleGAN
+from isicgan.gan.dcgan import DCGAN
+from isicgan.gan.wgan_gp import WGANGP
+
+MODELS: dict[str, type[GANModel]] = {"cyclegan": CycleGAN, "wgan_gp": WGANGP, "dcgan": DCGAN}
+
+__all__ = ["MODELS", "GANModel", "build_model", "generate", "load_checkpoint", "resolve_device",
+           "train_gan"]
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``auto`` -> ``cuda`` when a GPU is present, else ``cpu``; ``cuda`` without one is an error."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("config gan.device is 'cuda' but no CUDA device is available "
+                           "(use 'auto' or 'cpu')")
+    return device
+
+
+def build_model(gan: str, config: dict[str, Any], image_size: int, device: str = "cpu",
+                training: bool = True, vgg19_weights: str | Path | None = None) -> GANModel:
+    """The GAN ``gan`` (a key of :data:`MODELS`) built and seeded from its config section."""
+    if gan not in MODELS:
+        raise ValueError(f"unknown GAN {gan!r} (known: {', '.join(MODELS)})")
+    return MODELS[gan](config, image_size, device=device, training=training,
+                       vgg19_weights=vgg19_weights)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint (final or intermediate) on the CPU with ``weights_only=True``.
+
+    Keys: ``gan``, ``config`` (the GAN's config section it was trained with),
+    ``image_size``, ``epoch`` (epochs completed), ``history``, ``nets`` ({name: state_dict}),
+    and for intermediate checkpoints also ``optimizers``, ``extra``, ``rng``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"GAN checkpoint {path} not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"GAN checkpoint {path} cannot be read ({exc})") from exc
+    missing = {"gan", "config", "image_size", "epoch", "nets"} - set(ckpt)
+    if missing:
+        raise ValueError(f"GAN checkpoint {path} lacks {sorted(missing)}")
+    return ckpt
+
+
+def generate(checkpoint: str | Path, n: int, seed: int, source: np.ndarray | None = None,
+             device: str = "cpu", batch_size: int = 64) -> np.ndarray:
+    """``n`` synthetic malignant images, uint8 (n, H, W, 3), from a trained checkpoint.
+
+    Noise GANs (wgan_gp, dcgan): the generator inputs for all ``n`` images are drawn at
+    once from ``torch.Generator().manual_seed(seed)`` on the CPU, so the result does not
+    depend on ``batch_size`` and is the same on every CPU run. CycleGAN: translates
+    ``source`` (uint8 (n, H, W, 3) benign tiles of the trained image size) benign ->
+    malignant; ``seed`` is unused (the translation is deterministic). Generators run in
+    eval mode.
+    """
+    ckpt = load_checkpoint(checkpoint)
+    device = resolve_device(device)
+    model = build_model(ckpt["gan"], ckpt["config"], ckpt["image_size"], device=device,
+                        training=False)
+    net_name = model.generator_net
+    model.nets[net_name].load_state_dict(ckpt["nets"][net_name])
+    size = model.image_size
+    if ckpt["gan"] == "cyclegan":
+        if source is None:
+            raise ValueError("CycleGAN generate() needs source: benign uint8 tiles (n, H, W, 3)")
+        source = np.asarray(source)
+        if source.dtype != np.uint8 or source.ndim != 4 or source.shape[1:] != (size, size, 3):
+            raise ValueError(f"source must be uint8 (n, {size}, {size}, 3) to match checkpoint "
+                             f"{checkpoint}; got {source.dtype} {source.shape}")
+        if len(source) != n:
+            raise ValueError(f"CycleGAN generate(): n={n} but len(source)={len(source)}")
+        inputs = torch.from_numpy(np.ascontiguousarray(source))
+    else:
+        if source is not None:
+            raise ValueError(f"{ckpt['gan']} samples from noise; source must be None")
+        inputs = model.noise(int(n), torch.Generator().manual_seed(int(seed)))
+    if n == 0:
+        return np.zeros((0, size, size, 3), dtype=np.uint8)
+    return to_uint8(model._eval_generate(inputs, batch_size=int(batch_size)))
+
+
+def __getattr__(name: str):
+    # train_gan pulls in tqdm/pandas/matplotlib; import it on first use only
+    if name == "train_gan":
+        from isicgan.gan.train import train_gan
+        return train_gan
+    raise AttributeError(name)

@@ -1,0 +1,225 @@
+"""The generic training loop of every GAN: per epoch, per batch, optimise, log, snapshot.
+
+Behaviour (rule ``train_gan``):
+- the class folders the GAN needs are read once into a uint8 tensor on the device;
+- per epoch: learning rate set, batches drawn from the model's seeded generator,
+  ``set_input`` + ``optimize_parameters``; losses averaged on the device and read once
+  per epoch; one history row (epoch, every loss, seconds, images_per_s, lr);
+- sample grids at ``sample_epochs`` (-1: the last epoch) and a resumable checkpoint every
+  ``checkpoint_every`` epochs and after the last, in ``checkpoint_dir`` (written atomically);
+- started again after a crash or ``kill -9``, the job resumes from the last checkpoint
+  when it was made with the same GAN config, image size and training images, and starts
+  afresh (saying why in the log) otherwise. Keys that do not change the training
+  trajectory (``checkpoint_every``, ``sample_epochs``) are left out of that comparison;
+- the declared outputs (final checkpoint, history.csv, loss figure, grid folder) are
+  written at the end, each atomically.
+
+Also a command line for use outside Snakemake: ``python -m isicgan.gan.train --help``.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from isicgan.gan import build_model, load_checkpoint, resolve_device
+from isicgan.gan.base import GANModel, plain_config
+from isicgan.gan.plots import plot_losses, save_grid
+from isicgan.io import atomic_path, load_png_folder, write_csv
+
+log = logging.getLogger(__name__)
+
+CLASS_NAMES = {"0": "benign", "1": "malignant"}
+# settings that change when or what is saved, not the weights: a change keeps the checkpoint
+NON_TRAINING_KEYS = ("checkpoint_every", "sample_epochs")
+
+
+def load_training_data(train_dir: str | Path, domains: dict[str, str], image_size: int
+                       ) -> dict[str, np.ndarray]:
+    """Read the class folders a GAN trains on as uint8 (N, H, W, 3) arrays."""
+    out = {}
+    for key, folder in domains.items():
+        path = Path(train_dir) / folder
+        if not path.is_dir():
+            raise FileNotFoundError(f"class folder {path} ({CLASS_NAMES[folder]} training tiles) "
+                                    "not found")
+        images, _ = load_png_folder(path)
+        if len(images) == 0:
+            raise ValueError(f"class folder {path} holds no .png tiles")
+        if images.shape[1:] != (image_size, image_size, 3):
+            raise ValueError(f"tiles in {path} are {images.shape[1]}x{images.shape[2]}, expected "
+                             f"{image_size}x{image_size} (config data.image_size)")
+        out[key] = images
+    return out
+
+
+def data_fingerprint(data: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for key in sorted(data):
+        h.update(f"{key}:{data[key].shape}".encode())
+        h.update(np.ascontiguousarray(data[key]).tobytes())
+    return h.hexdigest()
+
+
+def _training_config(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k not in NON_TRAINING_KEYS}
+
+
+def _resume_mismatch(ckpt: dict[str, Any], model: GANModel, data_hash: str) -> list[str]:
+    reasons = []
+    if ckpt.get("gan") != model.name:
+        reasons.append(f"it is a {ckpt.get('gan')} checkpoint")
+    old, new = _training_config(ckpt.get("config", {})), _training_config(model.config)
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if changed:
+        reasons.append("config changed: " + ", ".join(
+            f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in changed))
+    if ckpt.get("image_size") != model.image_size:
+        reasons.append(f"image_size {ckpt.get('image_size')} -> {model.image_size}")
+    if ckpt.get("data_hash") != data_hash:
+        reasons.append("the training images changed")
+    return reasons
+
+
+def sample_epoch_set(sample_epochs: list[int], epochs: int) -> set[int]:
+    return {epochs - 1 if e == -1 else e for e in sample_epochs if e < epochs}
+
+
+def run_epoch(model: GANModel, data: dict[str, torch.Tensor]
+              ) -> tuple[dict[str, float], int, float]:
+    """One pass: returns the mean of each loss, the images seen and the seconds taken."""
+    sync = torch.cuda.synchronize if model.device.type == "cuda" else (lambda: None)
+    sync()
+    t0 = time.perf_counter()
+    sums: dict[str, torch.Tensor] = {}
+    counts: dict[str, int] = {}
+    n_images = 0
+    for batch in model.epoch_batches(data):
+        model.set_input(batch)
+        losses = model.optimize_parameters()
+        n_images += model.images_in(batch)
+        for k, v in losses.items():
+            sums[k] = sums[k] + v if k in sums else v.float().clone()
+            counts[k] = counts.get(k, 0) + 1
+    means = {k: float(sums[k]) / counts[k] for k in sums}      # one device sync per loss
+    sync()
+    return means, n_images, time.perf_counter() - t0
+
+
+def train_gan(gan: str, config: dict[str, Any], train_dir: str | Path, final: str | Path,
+              history: str | Path, losses_png: str | Path, samples_dir: str | Path,
+              image_size: int, device: str = "auto", vgg19_weights: str | Path | None = None,
+              checkpoint_dir: str | Path | None = None, threads: int | None = None,
+              progress: bool = True) -> dict[str, Any]:
+    """Train ``gan`` on ``train_dir``'s class folders; write the four outputs. Returns the
+    final checkpoint dict."""
+    if threads:
+        torch.set_num_threads(int(threads))
+    config = plain_config(config)
+    device = resolve_device(device)
+    final = Path(final)
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else final.parent / "checkpoints"
+    grid_dir = checkpoint_dir / "samples"
+    last_path = checkpoint_dir / "last.pt"
+    epochs = int(config["epochs"])
+
+    model = build_model(gan, config, image_size, device=device, training=True,
+                        vgg19_weights=vgg19_weights)
+    arrays = load_training_data(train_dir, model.domains, image_size)
+    data_hash = data_fingerprint(arrays)
+    data = {k: torch.from_numpy(v).to(model.device) for k, v in arrays.items()}
+    log.info("%s on %s%s: %s, image_size %d, %d epochs", gan, device,
+             " (bf16 autocast, channels_last)" if model.amp else "",
+             ", ".join(f"{k}: {len(v)} tiles" for k, v in arrays.items()), image_size, epochs)
+
+    start, rows = 0, []
+    if last_path.exists():
+        try:
+            ckpt = load_checkpoint(last_path)
+            reasons = _resume_mismatch(ckpt, model, data_hash)
+        except (ValueError, KeyError) as exc:
+            ckpt, reasons = None, [f"it cannot be read ({exc})"]
+        if reasons:
+            log.warning("not resuming from %s, starting afresh: %s", last_path, "; ".join(reasons))
+        else:
+            model.load_state_dict(ckpt)
+            start, rows = int(ckpt["epoch"]), list(ckpt["history"])
+            log.info("resuming from checkpoint %s: %d of %d epochs done", last_path, start, epochs)
+    if start == 0:
+        shutil.rmtree(grid_dir, ignore_errors=True)
+    grid_dir.mkdir(parents=True, exist_ok=True)
+
+    fixed = model.fixed_inputs(data)
+    grid_epochs = sample_epoch_set(config["sample_epochs"], epochs)
+    every = int(config["checkpoint_every"])
+    bar = tqdm(total=epochs, initial=start, desc=gan, unit="epoch", file=sys.stderr,
+               disable=not progress, dynamic_ncols=False, ncols=100)
+    for epoch in range(start, epochs):
+        lr = model.set_lr(epoch)
+        means, n_images, seconds = run_epoch(model, data)
+        bad = [k for k, v in means.items() if not math.isfinite(v)]
+        if bad:
+            raise FloatingPointError(f"{gan} epoch {epoch}: non-finite loss {', '.join(bad)}")
+        row = {"epoch": epoch, **{k: means.get(k, float("nan")) for k in model.loss_names},
+               "seconds": seconds, "images_per_s": n_images / max(seconds, 1e-9), "lr": lr}
+        rows.append(row)
+        log.info("epoch %d/%d: %s", epoch + 1, epochs, "  ".join(
+            f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
+        if epoch in grid_epochs:
+            images, ncol = model.sample_images(fixed)
+            save_grid(grid_dir / f"epoch{epoch:04d}.png", images, ncol)
+        if (epoch + 1) % every == 0 or epoch == epochs - 1:
+            model.save(last_path, epoch + 1, rows, data_hash, full=True)
+        bar.set_postfix({k: f"{means[k]:.3g}" for k in list(means)[:3]})
+        bar.update(1)
+    bar.close()
+
+    model.save(final, epochs, rows, data_hash, full=False)
+    frame = pd.DataFrame(rows, columns=["epoch", *model.loss_names, "seconds", "images_per_s",
+                                        "lr"])
+    write_csv(history, frame.dropna(axis=1, how="all"))
+    plot_losses(rows, model.loss_names, losses_png, f"{gan} training losses")
+    with atomic_path(samples_dir) as tmp:
+        tmp.mkdir()
+        for png in sorted(grid_dir.glob("epoch*.png")):
+            shutil.copy2(png, tmp / png.name)
+    log.info("wrote %s, %s, %s, %s", final, history, losses_png, samples_dir)
+    return load_checkpoint(final)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description="Train one GAN of the study (rule train_gan).")
+    p.add_argument("--gan", required=True, choices=["cyclegan", "wgan_gp", "dcgan"])
+    p.add_argument("--config", required=True, help="JSON or YAML file: the gan.<name> section")
+    p.add_argument("--train-dir", required=True, help="folder with 0/ and 1/ class folders")
+    p.add_argument("--out-dir", required=True,
+                   help="writes final.pt, history.csv, losses.png, samples/, checkpoints/")
+    p.add_argument("--image-size", type=int, required=True)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--vgg19", default=None, help="local VGG19 weight file")
+    p.add_argument("--threads", type=int, default=None)
+    args = p.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import yaml
+    config = yaml.safe_load(Path(args.config).read_text())
+    out = Path(args.out_dir)
+    train_gan(args.gan, config, args.train_dir, out / "final.pt", out / "history.csv",
+              out / "losses.png", out / "samples", args.image_size, device=args.device,
+              vgg19_weights=args.vgg19, checkpoint_dir=out / "checkpoints", threads=args.threads)
+
+
+if __name__ == "__main__":
+    main()

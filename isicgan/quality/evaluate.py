@@ -1,0 +1,137 @@
+"""Quality of one batch of synthetic malignant tiles against the real malignant train tiles.
+
+Every distribution metric compares the batch with the real *train* malignant tiles (the gate
+reads the same numbers; the test split is never read). Real-vs-real values (val malignant vs
+train malignant, and MS-SSIM within train malignant) come from one reference file computed once,
+so a reader can tell a good number from a bad one at this sample size.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from isicgan.io import atomic_path, load_png_folder
+from isicgan.quality import features as qf
+from isicgan.quality import memorisation, metrics
+
+log = logging.getLogger(__name__)
+
+SPACES = ("indomain", "inception")
+
+
+@dataclass
+class References:
+    """Everything a batch is measured against, loaded once per job."""
+    encoder: object
+    feats: dict[str, np.ndarray]              # space -> real train malignant features
+    train_tiles: np.ndarray                   # real train tiles, all classes (memorisation)
+    val_tiles: np.ndarray                     # real val tiles, all classes (memorisation)
+    real: dict                                # the real-vs-real reference (real.json)
+    inception: object | None = None
+    inception_reason: str | None = None
+    train_malignant: np.ndarray | None = field(default=None, repr=False)
+
+
+def load_split_tiles(split_dir: str | Path, classes: tuple[str, ...] = ("0", "1")) -> np.ndarray:
+    """uint8 tiles of the given class folders of a split, class by class in sorted-name order."""
+    arrays = []
+    for cls in classes:
+        images, ids = load_png_folder(Path(split_dir) / cls)
+        if ids:
+            arrays.append(images)
+    if not arrays:
+        raise ValueError(f"no PNG tiles in {split_dir}/{{{','.join(classes)}}}")
+    return np.concatenate(arrays)
+
+
+def load_references(encoder_path: str | Path, indomain_train: str | Path, real_json: str | Path,
+                    train_dir: str | Path, val_dir: str | Path,
+                    inception_path: str | Path | None = None,
+                    inception_train: str | Path | None = None) -> References:
+    feats = {"indomain": qf.read_reference(indomain_train)}
+    reason = qf.inception_unavailable(inception_path)
+    net = None
+    if reason is None:
+        if not inception_train:
+            raise ValueError("inception reference features are required when weights.fid_inception is set")
+        net = qf.load_inception(inception_path)
+        feats["inception"] = qf.read_reference(inception_train)
+    return References(
+        encoder=qf.load_model("indomain", encoder_path), feats=feats,
+        train_tiles=load_split_tiles(train_dir), val_tiles=load_split_tiles(val_dir),
+        real=json.loads(Path(real_json).read_text()), inception=net, inception_reason=reason,
+        train_malignant=load_split_tiles(train_dir, ("1",)))
+
+
+def distribution_metrics(fake: np.ndarray, real: np.ndarray, quality: dict, seed: int,
+                         space: str) -> dict:
+    """FID, KID (and PRDC in the in-domain space) of feature sets ``fake`` vs ``real``."""
+    out = {f"fid_{space}": metrics.fid_from_features(fake, real),
+           f"kid_{space}": metrics.kernel_distance(real, fake, quality["kid_subsets"],
+                                                   quality["kid_subset_size"], seed)}
+    if space == "indomain":
+        out.update(metrics.prdc(real, fake, quality["prdc_k"]))
+    return out
+
+
+def batch_quality(images: np.ndarray, refs: References, quality: dict, seed: int,
+                  with_memorisation: bool = True) -> dict:
+    """All quality numbers of one batch (uint8 N x H x W x 3)."""
+    q: dict = {"n": int(len(images))}
+    fake = qf.indomain_features(images, refs.encoder)
+    q.update(distribution_metrics(fake, refs.feats["indomain"], quality, seed, "indomain"))
+    if refs.inception is not None:
+        fake_inc = qf.inception_features(images, refs.inception)
+        q.update(distribution_metrics(fake_inc, refs.feats["inception"], quality, seed, "inception"))
+        q["inception_reason"] = None
+    else:
+        q.update({"fid_inception": None, "kid_inception": None,
+                  "inception_reason": refs.inception_reason})
+    q.update(metrics.mean_pairwise_msssim(images, seed=seed))
+    if with_memorisation:
+        q["memorisation"] = memorisation.audit(
+            images, refs.train_tiles, refs.val_tiles,
+            refs.real["closest_real_pair"]["distance"], seed=seed)
+    return q
+
+
+def real_reference(feats: dict[str, tuple[np.ndarray, np.ndarray]], train_malignant: np.ndarray,
+                   train_all: np.ndarray, quality: dict, seed: int,
+                   inception_reason: str | None) -> dict:
+    """Real-vs-real values: val malignant vs train malignant in each space, MS-SSIM of train
+    malignant tiles, and the closest pair of distinct real train tiles (pixel space)."""
+    out: dict = {"n_train_malignant": int(len(train_malignant))}
+    for space in SPACES:
+        if space not in feats:
+            out.update({f"fid_{space}": None, f"kid_{space}": None})
+            continue
+        train, val = feats[space]
+        out["n_val_malignant"] = int(len(val))
+        out.update(distribution_metrics(val, train, quality, seed, space))
+    out["inception_reason"] = inception_reason
+    out.update(metrics.mean_pairwise_msssim(train_malignant, seed=seed))
+    out["closest_real_pair"] = memorisation.closest_real_pair(train_all)
+    return out
+
+
+def write_real_reference(train_dir: str | Path, indomain: tuple[str, str], out_path: str | Path,
+                         quality: dict, seed: int, inception: tuple[str, str] | None = None,
+                         inception_path: str | Path | None = None) -> dict:
+    """Compute :func:`real_reference` from the cached feature files and write it as JSON."""
+    feats = {"indomain": tuple(qf.read_reference(p) for p in indomain)}
+    reason = qf.inception_unavailable(inception_path)
+    if reason is None and inception:
+        feats["inception"] = tuple(qf.read_reference(p) for p in inception)
+    out = real_reference(feats, load_split_tiles(train_dir, ("1",)), load_split_tiles(train_dir),
+                         quality, seed, reason)
+    write_json(out_path, out)
+    return out
+
+
+def write_json(path: str | Path, data: dict) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n")

@@ -1,0 +1,136 @@
+"""Fixed, named batches of synthetic malignant tiles, with FID gating as in the thesis.
+
+Batch k of GAN g is the folder ``results/synthetic/{g}/batch{k}`` holding ``batch_size`` PNGs
+named ``{g}_b{k}_{i:04d}.png`` (i = 0 .. batch_size-1), plus ``batch{k}.json`` with its quality.
+
+- Noise GANs (wgan_gp, dcgan) sample with the seed ``batch_seed(synthesis.seed, k, try)``.
+- CycleGAN translates benign tiles of the ``source`` split, sorted by isic_id: try t of batch k
+  takes slice ``(t - 1) * batches + (k - 1)`` of ``batch_size`` tiles. Translation has no noise,
+  so a retry must use other tiles; when the source split holds fewer tiles than a slice needs,
+  the slice wraps round to the start, and the JSON says so (``source_wrapped``).
+- Gating: with ``synthesis.fid_threshold`` set, a batch whose FID (``synthesis.gate_on``: the
+  in-domain or the Inception FID, both against the real *train* malignant tiles) is above the
+  threshold is generated again, up to ``synthesis.max_tries`` tries. Every try is recorded; the
+  first that passes is kept, or, when none passes, the try with the lowest FID, marked
+  ``gate_passed: false``.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from isicgan.io import atomic_path, check_id, load_png_folder, save_png
+from isicgan.quality.evaluate import References, batch_quality, write_json
+from isicgan.quality.memorisation import audit
+
+log = logging.getLogger(__name__)
+
+NOISE_FREE = ("cyclegan",)
+
+
+def batch_seed(base_seed: int, k: int, attempt: int) -> int:
+    """A seed for batch k, try ``attempt``, from the base seed (stable, independent streams)."""
+    return int(np.random.SeedSequence([int(base_seed), int(k), int(attempt)]).generate_state(1)[0])
+
+
+def file_names(gan: str, k: int, n: int) -> list[str]:
+    return [f"{gan}_b{k}_{i:04d}.png" for i in range(n)]
+
+
+def source_slice(n_source: int, k: int, attempt: int, batches: int, batch_size: int) -> tuple[list[int], bool]:
+    """Indices (into the sorted source tiles) of try ``attempt`` of batch ``k``, and whether it wrapped."""
+    if n_source < 1:
+        raise ValueError("the source split holds no benign tiles for CycleGAN to translate")
+    start = ((attempt - 1) * batches + (k - 1)) * batch_size
+    return [(start + i) % n_source for i in range(batch_size)], start + batch_size > n_source
+
+
+def load_source(source_dir: str | Path) -> tuple[np.ndarray, list[str]]:
+    """The benign tiles of the source split, sorted by isic_id."""
+    images, ids = load_png_folder(Path(source_dir) / "0")
+    for isic_id in ids:
+        check_id(isic_id, where=f"{source_dir}/0: ")
+    if not ids:
+        raise ValueError(f"no benign PNG tiles in {source_dir}/0 for CycleGAN to translate")
+    return images, ids
+
+
+def generate_try(gan: str, checkpoint: str | Path, k: int, attempt: int, synthesis: dict,
+                 source: tuple[np.ndarray, list[str]] | None, device: str) -> tuple[np.ndarray, dict]:
+    """One try of batch k: the uint8 images and what made them (seed, source ids)."""
+    from isicgan.gan import generate
+
+    n = synthesis["batch_size"]
+    seed = batch_seed(synthesis["seed"], k, attempt)
+    info: dict = {"try": attempt, "seed": seed}
+    if gan in NOISE_FREE:
+        if source is None:
+            raise ValueError(f"{gan} translates source tiles: give the source split folder")
+        idx, wrapped = source_slice(len(source[1]), k, attempt, synthesis["batches"], n)
+        images = generate(checkpoint, n, seed, source=source[0][idx], device=device)
+        info.update(source_ids=[source[1][i] for i in idx], source_wrapped=wrapped)
+        if wrapped:
+            log.warning("batch %d try %d: the source split has %d tiles; the slice wraps round",
+                        k, attempt, len(source[1]))
+    else:
+        images = generate(checkpoint, n, seed, device=device)
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4 or len(images) != n or images.shape[-1] != 3:
+        raise ValueError(f"{gan} generate() returned {images.dtype} {images.shape}; expected uint8 ({n}, H, W, 3)")
+    return images, info
+
+
+def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, quality: dict,
+                     refs: References, out_dir: str | Path, out_json: str | Path,
+                     source_dir: str | Path | None = None, device: str = "cpu",
+                     out_figure: str | Path | None = None) -> dict:
+    """Generate (and gate) batch k of ``gan``; write its PNG folder, quality JSON and figure."""
+    threshold = synthesis["fid_threshold"]
+    gate_key = f"fid_{synthesis['gate_on']}"
+    if threshold is not None and synthesis["gate_on"] == "inception" and refs.inception is None:
+        raise ValueError("synthesis.gate_on is 'inception' with synthesis.fid_threshold set, but "
+                         f"the Inception FID is unavailable: {refs.inception_reason}")
+    source = load_source(source_dir) if gan in NOISE_FREE else None
+    max_tries = synthesis["max_tries"] if threshold is not None else 1
+    tries, kept = [], None
+    for attempt in range(1, max_tries + 1):
+        images, info = generate_try(gan, checkpoint, k, attempt, synthesis, source, device)
+        q = batch_quality(images, refs, quality, seed=info["seed"], with_memorisation=False)
+        info.update({key: q[key] for key in ("fid_indomain", "kid_indomain", "fid_inception", "kid_inception")})
+        info["passed"] = threshold is None or q[gate_key] <= threshold
+        tries.append(info)
+        log.info("%s batch %d try %d: %s = %.3f (threshold %s)", gan, k, attempt, gate_key,
+                 q[gate_key] if q[gate_key] is not None else float("nan"), threshold)
+        if kept is None or info["passed"] or q[gate_key] < kept[2][gate_key]:
+            kept = (images, info, q)
+        if info["passed"]:
+            break
+    images, info, quality_out = kept
+    quality_out["memorisation"] = audit(images, refs.train_tiles, refs.val_tiles,
+                                        refs.real["closest_real_pair"]["distance"], seed=info["seed"])
+    names = file_names(gan, k, len(images))
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        for name, img in zip(names, images):
+            save_png(tmp / name, img)
+    result = {
+        "gan": gan, "batch": k, "n": len(images), "files": names,
+        "kept_try": info["try"], "seed": info["seed"],
+        "source_ids": info.get("source_ids"), "source_wrapped": info.get("source_wrapped", False),
+        "gate": {"threshold": threshold, "on": gate_key, "max_tries": max_tries,
+                 "passed": bool(info["passed"]), "reference": "real train malignant tiles"},
+        "tries": [{key: value for key, value in t.items() if key != "source_ids"} for t in tries],
+        "quality": quality_out, "real_reference": refs.real,
+    }
+    if not info["passed"]:
+        log.warning("%s batch %d: no try passed %s <= %s; kept try %d (lowest)", gan, k,
+                    gate_key, threshold, info["try"])
+    if out_figure:
+        from isicgan.quality.figures import batch_figure
+
+        batch_figure(out_figure, f"{gan} batch {k} (try {info['try']})", images,
+                     refs.train_malignant, refs.train_tiles, quality_out["memorisation"])
+    write_json(out_json, result)
+    return result

@@ -1,0 +1,15 @@
+"""Adapter: the classify figures (trends, arms, ROC curves, confusion matrices)."""
+from isicgan.io import redirect_log
+
+redirect_log(snakemake.log[0])
+
+from isicgan.classify.figures import write_figures  # noqa: E402
+
+out = snakemake.output
+write_figures(
+    snakemake.input.arms,
+    list(snakemake.input.predictions),
+    generator=snakemake.params.generator,
+    threshold=snakemake.params.threshold,
+    outs={k: getattr(out, k) for k in ("metrics_by_phase", "arms", "roc_curves", "confusion_matrices")},
+)

@@ -1,0 +1,121 @@
+"""Classifiers and frozen backbones: seeded Keras fits, weight files through the real loader."""
+import math
+
+import h5py
+import numpy as np
+import pytest
+
+from isicgan.classify.backbones import (IMAGENET_STDDEV_RGB, RANDOM_INIT, build_backbone,
+                                        make_extractor, preprocess, weights_label)
+from isicgan.classify.models import (KerasTrainer, build_cnn, build_head, configure_tensorflow,
+                                     fit_sklearn, make_sklearn, sklearn_scores)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tensorflow_one_thread():
+    configure_tensorflow(1)
+
+
+def _data(n=40, d=12, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.array([0, 1] * (n // 2))
+    x = rng.normal(size=(n, d)).astype(np.float32) + y[:, None] * 0.8
+    return x, y
+
+
+def _save_legacy_h5(model, path):
+    """Write weights in the legacy Keras HDF5 layout of the published *_notop.h5 files."""
+    from keras.src.legacy.saving import legacy_h5_format
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+
+
+def test_svm_score_above_half_is_exactly_svc_predict():
+    x, y = _data()
+    svm = make_sklearn("svm", {"C": 1.0}, seed=25).fit(x, y)
+    assert np.array_equal(sklearn_scores(svm, x) > 0.5, svm.predict(x) == 1)
+
+
+def test_sklearn_models_give_scores_in_unit_interval_with_sample_weights():
+    x, y = _data()
+    for name, params in (("logreg", {"max_iter": 50}), ("rf", {"n_estimators": 5})):
+        scores = fit_sklearn(name, params, 25, x, y, np.where(y == 1, 2.0, 1.0), {"t": x})["t"]
+        assert scores.shape == (40,) and (0 <= scores).all() and (scores <= 1).all()
+
+
+def test_keras_fit_depends_on_its_seed_only_not_on_earlier_fits():
+    x, y = _data()
+    w = np.ones(len(y), np.float32)
+    trainer = KerasTrainer(lambda: build_head(12, dense=8, dropout=0.5), 1e-2, epochs=3, batch_size=8)
+    first = trainer.fit_predict(25, x, y, w, {"t": x})["t"]
+    other = trainer.fit_predict(26, x, y, w, {"t": x})["t"]
+    again = trainer.fit_predict(25, x, y, w, {"t": x})["t"]
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert first[y == 1].mean() > first[y == 0].mean()          # it learned the signal
+
+
+def test_thesis_cnn_shape_and_small_demo_variant_train():
+    model = build_cnn((32, 32, 3))
+    assert [l.filters for l in model.layers if hasattr(l, "filters")] == [64, 128, 224]
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 32, 32, 3), dtype=np.float32)
+    y = np.array([0, 1] * 8)
+    trainer = KerasTrainer(lambda: build_cnn((32, 32, 3), (4, 4, 4), 8), 1e-3, 1, 8)
+    scores = trainer.fit_predict(1, x, y, np.ones(16, np.float32), {"t": x})["t"]
+    assert scores.shape == (16,)
+
+
+def test_backbone_inputs_are_rgb_in_each_models_own_scale():
+    red = np.zeros((1, 8, 8, 3), np.uint8)
+    red[..., 0] = 255
+    inc = preprocess("inception_v3", red, 16)
+    assert inc.shape == (1, 16, 16, 3)
+    assert np.allclose(inc[..., 0], 1.0) and np.allclose(inc[..., 1:], -1.0)   # RGB, [-1, 1]
+    eff = preprocess("efficientnet_b5", red, 8)
+    assert np.allclose(eff[..., 0], 255.0) and np.allclose(eff[..., 1:], 0.0)   # RGB, 0-255
+
+
+def test_random_init_is_said_and_a_missing_weight_file_is_a_clear_error(tmp_path):
+    assert weights_label(None) == RANDOM_INIT == "random init (no ImageNet weights)"
+    with pytest.raises(FileNotFoundError, match="weights.keras_inception_v3"):
+        build_backbone("inception_v3", 75, tmp_path / "absent_notop.h5")
+    with pytest.raises(ValueError, match="input_size"):
+        build_backbone("inception_v3", 40)
+
+
+def test_inception_weight_file_is_loaded_through_the_real_loader(tmp_path):
+    import keras
+    keras.utils.set_random_seed(7)
+    source = keras.applications.InceptionV3(include_top=False, weights=None,
+                                            input_shape=(75, 75, 3), pooling="avg")
+    path = tmp_path / "test_inception_notop.h5"
+    _save_legacy_h5(source, path)
+    keras.utils.set_random_seed(8)
+    loaded = build_backbone("inception_v3", 75, path)
+    assert not loaded.trainable
+    for a, b in zip(source.weights, loaded.weights):
+        assert np.array_equal(a.numpy(), b.numpy())
+    assert weights_label(path) == "ImageNet (test_inception_notop.h5)"
+    tiles = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    features = make_extractor("inception_v3", 75, path)(tiles)
+    assert features.shape == (3, 2048) and np.isfinite(features).all()
+
+
+@pytest.mark.slow
+def test_efficientnet_local_weights_get_keras_imagenet_input_scaling(tmp_path):
+    """keras.applications adds a 1/sqrt(std) rescaling only for its own download: we fold it
+    into the stem kernel, and every other weight is the file's."""
+    import keras
+    keras.utils.set_random_seed(3)
+    source = keras.applications.EfficientNetB5(include_top=False, weights=None,
+                                               input_shape=(32, 32, 3), pooling="avg")
+    path = tmp_path / "test_efficientnet_notop.h5"
+    _save_legacy_h5(source, path)
+    loaded = build_backbone("efficientnet_b5", 32, path)
+    stem_src = source.get_layer("stem_conv").kernel.numpy()
+    stem = loaded.get_layer("stem_conv").kernel.numpy()
+    factors = np.array([1 / math.sqrt(s) for s in IMAGENET_STDDEV_RGB], np.float32)
+    assert np.allclose(stem, stem_src * factors[None, None, :, None])
+    others = [(a, b) for a, b in zip(source.weights, loaded.weights) if "stem_conv" not in a.path]
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in others)

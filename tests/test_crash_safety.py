@@ -1,0 +1,138 @@
+"""Crash safety of the real workflow (data target; the GAN stage is to be added):
+
+* a second run on the same directory is refused by Snakemake's lock, with a clear message;
+* a run killed with SIGKILL in the middle of a job (no clean-up possible, as in a
+  power cut or an OOM kill) and started again finishes with outputs byte-identical to
+  an uninterrupted run, and leaves no half-written file behind.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SNAKEMAKE, TINY_CONFIG, run_workflow
+
+DATA_OUTPUTS = ["results/data/manifest.csv"] + [f"results/data/{s}" for s in ("train", "val", "test", "source")]
+
+
+def _command(workdir: Path, *args: str) -> list[str]:
+    return [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+            "--configfile", str(REPO / "config.yaml"), str(TINY_CONFIG), "--cores", "2", *args]
+
+
+def _start(workdir: Path, *args: str) -> subprocess.Popen:
+    """Start the workflow in its own process group, so the whole run (jobs too) can be killed."""
+    return subprocess.Popen(_command(workdir, *args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+
+
+def _running_outputs(workdir: Path) -> list[str]:
+    """Outputs of the jobs running now: Snakemake marks them in .snakemake/incomplete/."""
+    folder = workdir / ".snakemake" / "incomplete"
+    if not folder.is_dir():
+        return []
+    out = []
+    for marker in folder.iterdir():
+        try:
+            out.append(base64.urlsafe_b64decode(marker.name.lstrip("@").encode()).decode())
+        except (ValueError, UnicodeDecodeError):
+            out.append(marker.name)
+    return out
+
+
+def _wait_for(predicate, proc: subprocess.Popen, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended ({proc.returncode}) before {what}:\n{proc.stdout.read()[-3000:]}")
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def tree_digest(root: Path, relative: list[str]) -> dict[str, str]:
+    out = {}
+    for rel in relative:
+        base = root / rel
+        files = [base] if base.is_file() else sorted(
+            p for p in base.rglob("*") if p.is_file() and p.name != ".snakemake_timestamp")
+        for f in files:
+            out[str(f.relative_to(root))] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.fixture(scope="module")
+def locked_run(tmp_path_factory):
+    """A data run that a second run tried to join while it held the lock.
+
+    The first run is frozen (SIGSTOP) once it holds the lock, so the second one is
+    sure to meet the lock, not a race; then it resumes and finishes. Its outputs
+    are also the uninterrupted reference for the crash test.
+    """
+    workdir = tmp_path_factory.mktemp("locked")
+    first = _start(workdir, "data")
+    try:
+        _wait_for(lambda: any((workdir / ".snakemake" / "locks").glob("*.lock")), first, 120,
+                  "the first run to take the lock")
+        _kill_group(first, signal.SIGSTOP)
+        second = subprocess.run(_command(workdir, "data"), capture_output=True, text=True, timeout=300)
+    finally:
+        _kill_group(first, signal.SIGCONT)
+    first_rc = first.wait(timeout=300)
+    return workdir, second, first_rc, first.stdout.read()
+
+
+def test_second_concurrent_run_is_refused_by_the_lock(locked_run):
+    workdir, second, first_rc, first_log = locked_run
+    out = second.stdout + second.stderr
+    assert second.returncode != 0, out
+    assert "Directory cannot be locked" in out, out
+    assert "--unlock" in out, out  # the message tells the user what to do if no run is active
+    # the refused run did not disturb the first one
+    assert first_rc == 0, first_log[-3000:]
+    assert (workdir / "results" / "data" / "manifest.csv").is_file()
+
+
+@pytest.mark.slow
+def test_run_killed_mid_job_and_restarted_matches_an_uninterrupted_run(locked_run, tmp_path):
+    reference, _, first_rc, _ = locked_run
+    assert first_rc == 0
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+
+    run = _start(crashed, "data")
+    try:
+        _wait_for(lambda: any(p.startswith("results/data") for p in _running_outputs(crashed)), run, 300,
+                  "a data job to start")
+        time.sleep(0.3)  # let it write part of its output
+        killed_during = _running_outputs(crashed)
+    finally:
+        _kill_group(run)
+        run.wait(timeout=60)
+    assert killed_during, "the run finished before it could be killed mid-job"
+    print(f"killed with SIGKILL while writing: {killed_during}")
+
+    # the lock of the killed run is stale: unlock, then rerun the incomplete jobs
+    run_workflow(crashed, "--unlock", "data")
+    run_workflow(crashed, "--rerun-incomplete", "data")
+
+    assert tree_digest(crashed, DATA_OUTPUTS) == tree_digest(reference, DATA_OUTPUTS)
+    leftovers = [str(p.relative_to(crashed)) for p in (crashed / "results").rglob(".*")
+                 if p.name != ".snakemake_timestamp"]  # Snakemake's own marker in directory outputs
+    assert not leftovers, f"temporary files survived the crash: {leftovers}"
+    assert not _running_outputs(crashed)

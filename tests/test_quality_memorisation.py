@@ -1,0 +1,48 @@
+"""The memorisation audit flags a batch of copied train tiles and passes held-out real tiles."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from isicgan.quality import memorisation
+from quality_helpers import tiles
+
+
+@pytest.fixture(scope="module")
+def real():
+    pool = tiles(150, seed=11)
+    return {"train": pool[:80], "val": pool[80:120], "heldout": pool[120:150]}
+
+
+def _audit(batch, real):
+    floor = memorisation.closest_real_pair(real["train"])["distance"]
+    return memorisation.audit(batch, real["train"], real["val"], floor, seed=0)
+
+
+def test_batch_of_copied_train_tiles_is_flagged(real):
+    out = _audit(real["train"][10:40], real)
+    assert out["flag"]
+    assert out["share_closer_than_real_pairs"] == 1.0
+    assert out["min_distance_train"] == 0.0
+    assert out["share_closer_to_train"] > 0.6   # 0.5 + 0.5 * n_val / n_train expected
+    assert out["nearest_train_index"] == list(range(10, 40))
+
+
+def test_batch_of_heldout_real_tiles_passes(real):
+    out = _audit(real["heldout"], real)
+    assert not out["flag"], out["flag_reasons"]
+    assert out["share_closer_than_real_pairs"] == 0.0
+    assert 0.3 < out["share_closer_to_train"] < 0.7
+
+
+def test_lightly_perturbed_copies_are_still_flagged(real):
+    rng = np.random.default_rng(0)
+    noisy = np.clip(real["train"][:30].astype(int) + rng.integers(-2, 3, real["train"][:30].shape), 0, 255)
+    assert _audit(noisy.astype(np.uint8), real)["flag"]
+
+
+def test_closest_real_pair_finds_a_duplicate():
+    t = tiles(10, seed=3)
+    t[7] = t[2]
+    out = memorisation.closest_real_pair(t)
+    assert out["distance"] == 0.0 and sorted(out["index"]) == [2, 7]

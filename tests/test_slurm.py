@@ -1,0 +1,114 @@
+"""The SLURM profile on a real (single-node) SLURM: the tiny data stage run through
+``--executor slurm`` gives byte-identical outputs to a local run.
+
+CI runs the tests as root on Debian 12: the fixture installs munge and SLURM with
+apt-get (seconds) and starts the daemons by hand (no systemd). Anywhere else (not
+root, no apt-get) the test is skipped with the reason shown in pytest's summary.
+"""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, SNAKEMAKE, TINY_CONFIG, run_workflow
+from test_envs import parse_rules
+from slurm_cluster import ClusterUnavailable, SingleNodeSlurm, ensure_packages, why_not_runnable
+
+# A hung SLURM run (the plugin polling a status command that never answers) is
+# killed after this many seconds instead of blocking CI forever.
+SLURM_RUN_TIMEOUT = 300
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster(tmp_path_factory):
+    reason = why_not_runnable()
+    if reason:
+        pytest.skip(reason)
+    ensure_packages()
+    started = time.monotonic()
+    try:
+        cluster = SingleNodeSlurm(tmp_path_factory.mktemp("slurm")).__enter__()
+    except ClusterUnavailable as exc:
+        pytest.skip(str(exc))
+    cluster.startup_seconds = time.monotonic() - started
+    try:
+        yield cluster
+    finally:  # stop every daemon we started, by PID, whatever the test did
+        cluster.stop()
+
+
+def run_with_slurm(cluster: SingleNodeSlurm, workdir: Path, *targets: str,
+                   snakefile: Path = REPO / "Snakefile",
+                   configfiles=(REPO / "config.yaml", TINY_CONFIG)) -> subprocess.CompletedProcess:
+    """Run ``snakefile`` in ``workdir`` with the repository's SLURM profile, every job an sbatch job."""
+    cmd = ["timeout", "-s", "KILL", str(SLURM_RUN_TIMEOUT),
+           str(SNAKEMAKE), "-s", str(snakefile), "--directory", str(workdir),
+           *(["--configfile", *map(str, configfiles)] if configfiles else []),
+           "--profile", str(REPO / "profiles" / "slurm"),
+           # no slurmdbd here, so no sacct: poll squeue (the cluster keeps jobs for MinJobAge)
+           "--slurm-status-command", "squeue",
+           "--slurm-init-seconds-before-status-checks", "1",
+           "--slurm-no-account", "--slurm-keep-successful-logs",
+           "--latency-wait", "5",
+           *targets]
+    proc = subprocess.run(cmd, env=cluster.env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        job_logs = "\n".join(f"--- {p}\n{p.read_text(errors='replace')[-2000:]}"
+                             for p in sorted((workdir / ".snakemake" / "slurm_logs").rglob("*.log")))
+        killed = " (killed by the timeout: a hung status poll?)" if proc.returncode in (-9, 137) else ""
+        raise AssertionError(f"snakemake --profile profiles/slurm failed ({proc.returncode}){killed}:\n"
+                             f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}\n{job_logs}\n{cluster.logs()}")
+    return proc
+
+
+def tree_digest(root: Path, *relative: str) -> dict[str, str]:
+    """sha256 of every file under the given paths (relative to ``root``), keyed by relative path."""
+    out = {}
+    for rel in relative:
+        base = root / rel
+        files = [base] if base.is_file() else sorted(
+            p for p in base.rglob("*") if p.is_file() and p.name != ".snakemake_timestamp")
+        for f in files:
+            out[str(f.relative_to(root))] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return out
+
+
+@pytest.mark.slow
+def test_data_stage_through_slurm_matches_local_run(slurm_cluster, tmp_path):
+    local, cluster = tmp_path / "local", tmp_path / "slurm"
+    local.mkdir()
+    cluster.mkdir()
+    run_workflow(local, "--profile", str(REPO / "profiles" / "default"), "data")
+
+    started = time.monotonic()
+    proc = run_with_slurm(slurm_cluster, cluster, "data")
+    seconds = time.monotonic() - started
+    print(f"SLURM cluster start: {slurm_cluster.startup_seconds:.1f} s; "
+          f"data stage through SLURM: {seconds:.1f} s")
+
+    # every job really went through sbatch (the plugin logs one file per SLURM job)
+    slurm_logs = list((cluster / ".snakemake" / "slurm_logs").rglob("*.log"))
+    assert slurm_logs, "no SLURM job logs: the jobs did not go through sbatch\n" + proc.stderr[-3000:]
+
+    # the per-rule resources of profiles/default reached sbatch (SLURM keeps finished jobs
+    # in squeue for MinJobAge): memory, CPUs (= the rule's threads) and time limit
+    ingest = yaml.safe_load((REPO / "profiles" / "default" / "config.yaml").read_text())
+    ingest_threads = int(parse_rules(REPO / "rules" / "data.smk")["ingest"].get("threads", 1))
+    jobs = subprocess.run(["squeue", "--states=all", "--noheader", "-o", "%k|%m|%C|%l"],
+                          env=slurm_cluster.env, capture_output=True, text=True, check=True).stdout
+    ingest_jobs = [line.split("|") for line in jobs.splitlines() if line.startswith("rule_ingest")]
+    assert ingest_jobs, jobs
+    mem, cpus, limit = ingest_jobs[0][1:]
+    assert mem == f"{ingest['set-resources']['ingest']['mem_mb']}M", jobs
+    assert int(cpus) == ingest_threads, jobs
+    assert limit == f"{ingest['set-resources']['ingest']['runtime'] // 60}:00:00", jobs
+
+    paths = ["results/data/manifest.csv"] + [f"results/data/{s}" for s in ("train", "val", "test", "source")]
+    expected = tree_digest(local, *paths)
+    assert any(p.endswith(".png") for p in expected), "the local run wrote no class-folder PNGs"
+    assert tree_digest(cluster, *paths) == expected

@@ -1,0 +1,131 @@
+"""Synthetic batches from real (tiny, 1-epoch) GANs: fixed names, byte-identical reruns, the
+CycleGAN source slices, FID gating with every try recorded, and the quality JSON."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from isicgan.config import load_config
+from isicgan.gan import train_gan
+from isicgan.io import load_png_folder
+from isicgan.quality import features as qf
+from isicgan.quality.encoder import train_encoder
+from isicgan.quality.evaluate import load_references, load_split_tiles, write_real_reference
+from isicgan.quality.table import write_quality_table
+from isicgan.synthesis import batch_seed, file_names, source_slice, synthesize_batch
+from quality_helpers import inception_standin, tiles, write_tiles
+
+REPO = Path(__file__).resolve().parents[1]
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """Real class folders, a trained encoder, cached references and two 1-epoch GANs."""
+    root = tmp_path_factory.mktemp("study")
+    data = root / "data"
+    for split, n_ben, n_mal, seed in [("train", 24, 24, 1), ("val", 10, 10, 2), ("source", 12, 0, 3)]:
+        write_tiles(data / split / "0", tiles(n_ben, seed), prefix=f"ISIC_{seed}0")
+        if n_mal:
+            write_tiles(data / split / "1", tiles(n_mal, seed + 10), prefix=f"ISIC_{seed}1")
+    config = load_config([REPO / "config.yaml", REPO / "tests" / "tiny.yaml"])
+    quality = config["quality"] | {"kid_subset_size": 6, "kid_subsets": 3, "prdc_k": 2}
+    q = root / "quality"
+    train_encoder(load_split_tiles(data / "train"), q / "encoder.pt", dim=8, epochs=1, seed=0)
+    inception = inception_standin(root / "standin.pt", dim=16)
+    for space, model in [("indomain", q / "encoder.pt"), ("inception", inception)]:
+        for split in ("train", "val"):
+            qf.write_reference(data / split / "1", space, model, q / f"{space}_{split}.npz")
+    write_real_reference(data / "train", (q / "indomain_train.npz", q / "indomain_val.npz"),
+                         q / "real.json", quality, seed=0,
+                         inception=(q / "inception_train.npz", q / "inception_val.npz"),
+                         inception_path=inception)
+    gans = {}
+    for gan in ("dcgan", "cyclegan"):
+        section = config["gan"][gan] | {"epochs": 1, "decay_epochs": 0} if gan == "cyclegan" \
+            else config["gan"][gan] | {"epochs": 1}
+        out = root / "gan" / gan
+        train_gan(gan, section, data / "train", out / "final.pt", out / "history.csv",
+                  out / "losses.png", out / "samples", image_size=32, device="cpu", progress=False)
+        gans[gan] = out / "final.pt"
+    refs = load_references(q / "encoder.pt", q / "indomain_train.npz", q / "real.json",
+                           data / "train", data / "val")
+    refs_inc = load_references(q / "encoder.pt", q / "indomain_train.npz", q / "real.json",
+                               data / "train", data / "val", inception_path=inception,
+                               inception_train=q / "inception_train.npz")
+    synthesis = config["synthesis"] | {"batches": 2, "batch_size": 8}
+    return {"root": root, "data": data, "gans": gans, "refs": refs, "refs_inc": refs_inc,
+            "quality": quality, "synthesis": synthesis}
+
+
+def _run(study, gan, k, out, **synthesis):
+    out.mkdir(parents=True, exist_ok=True)
+    return synthesize_batch(gan, study["gans"][gan], k, study["synthesis"] | synthesis,
+                            study["quality"], study["refs"], out / f"batch{k}", out / f"batch{k}.json",
+                            source_dir=study["data"] / "source", out_figure=out / f"fig{k}.png")
+
+
+def test_same_config_gives_byte_identical_pngs_with_fixed_names(study, tmp_path):
+    first = _run(study, "dcgan", 1, tmp_path / "a")
+    _run(study, "dcgan", 1, tmp_path / "b")
+    names = sorted(p.name for p in (tmp_path / "a" / "batch1").iterdir())
+    assert names == file_names("dcgan", 1, 8) == first["files"]
+    for name in names:
+        assert (tmp_path / "a" / "batch1" / name).read_bytes() == (tmp_path / "b" / "batch1" / name).read_bytes()
+    assert (tmp_path / "a" / "batch1.json").read_bytes() == (tmp_path / "b" / "batch1.json").read_bytes()
+    other = _run(study, "dcgan", 2, tmp_path / "a")
+    assert other["seed"] != first["seed"] == batch_seed(study["synthesis"]["seed"], 1, 1)
+    a, _ = load_png_folder(tmp_path / "a" / "batch1")
+    b, _ = load_png_folder(tmp_path / "a" / "batch2")
+    assert not np.array_equal(a, b)
+
+
+def test_quality_json_has_every_metric_and_null_inception_with_reason(study, tmp_path):
+    out = _run(study, "dcgan", 1, tmp_path)
+    q = out["quality"]
+    assert q["fid_inception"] is None and q["kid_inception"] is None
+    assert "weights.fid_inception is null" in q["inception_reason"]
+    for key in ("fid_indomain", "kid_indomain", "precision", "recall", "density", "coverage", "msssim"):
+        assert isinstance(q[key], float), key
+    assert q["msssim_scales"] == 2 and out["real_reference"]["msssim"] > 0
+    assert 0 <= q["memorisation"]["share_closer_to_train"] <= 1
+    assert json.loads((tmp_path / "batch1.json").read_text())["quality"]["n"] == 8
+    assert (tmp_path / "fig1.png").stat().st_size > 1000
+    table = write_quality_table([tmp_path / "batch1.json"], tmp_path / "t.csv", tmp_path / "across.png")
+    assert table.loc[0, "fid_indomain"] == q["fid_indomain"] and pd.isna(table.loc[0, "fid_inception"])
+
+
+def test_gate_that_never_passes_records_every_try_and_keeps_the_lowest(study, tmp_path):
+    out = _run(study, "dcgan", 1, tmp_path, fid_threshold=1e-9, max_tries=3)
+    tries = out["tries"]
+    assert [t["try"] for t in tries] == [1, 2, 3] and not any(t["passed"] for t in tries)
+    assert len({t["seed"] for t in tries}) == 3
+    best = min(tries, key=lambda t: t["fid_indomain"])
+    assert out["kept_try"] == best["try"] and out["quality"]["fid_indomain"] == best["fid_indomain"]
+    assert out["gate"]["passed"] is False
+    easy = _run(study, "dcgan", 1, tmp_path / "easy", fid_threshold=1e9, max_tries=3)
+    assert len(easy["tries"]) == 1 and easy["gate"]["passed"] is True
+
+
+def test_gate_on_inception_uses_the_configured_network_and_refuses_without_it(study, tmp_path):
+    with pytest.raises(ValueError, match="Inception FID is unavailable"):
+        _run(study, "dcgan", 1, tmp_path, fid_threshold=10.0, gate_on="inception")
+    out = synthesize_batch("dcgan", study["gans"]["dcgan"], 1,
+                           study["synthesis"] | {"fid_threshold": 1e-9, "gate_on": "inception", "max_tries": 2},
+                           study["quality"], study["refs_inc"], tmp_path / "b1", tmp_path / "b1.json")
+    assert isinstance(out["quality"]["fid_inception"], float) and out["quality"]["inception_reason"] is None
+    assert len(out["tries"]) == 2 and all(t["fid_inception"] > 0 for t in out["tries"])
+
+
+def test_cyclegan_batches_translate_their_own_source_slices_and_say_when_they_wrap(study, tmp_path):
+    b1 = _run(study, "cyclegan", 1, tmp_path)
+    _, ids = load_png_folder(study["data"] / "source" / "0")
+    assert b1["source_ids"] == ids[:8] and not b1["source_wrapped"]
+    b2 = _run(study, "cyclegan", 2, tmp_path)   # 12 source tiles, slice 8..15 wraps to 0..3
+    assert b2["source_ids"] == ids[8:12] + ids[:4] and b2["source_wrapped"]
+    assert source_slice(12, 1, 2, batches=2, batch_size=8) == ([4, 5, 6, 7, 8, 9, 10, 11], True)
