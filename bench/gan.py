@@ -16,6 +16,11 @@ torch thread by default), so other processes sharing the cores do not distort th
 on CUDA it is wall time after a device sync. Usage:
 
     .venv/bin/python bench/gan.py [--size 64] [--threads 1] [--reps 5] [--gans cyclegan,dcgan]
+    .venv/bin/python bench/gan.py --device cuda --size 140 --thesis-slice 50   # on a GPU
+
+``--thesis-slice N`` also times N training batches of the thesis CycleGAN (configs/thesis.yaml:
+preset thesis, batch 16, 140 px) after a warm-up and projects the wall time of the thesis run:
+1000 epochs over 3000 benign tiles (paired with the 300 malignant ones) per epoch.
 """
 from __future__ import annotations
 
@@ -91,6 +96,33 @@ def bench_one(gan: str, cfg: dict, arrays: dict[str, np.ndarray], size: int, rep
     return {"bare": b, "loop": lp, "overhead": b / lp - 1, "job": images / spent}
 
 
+def thesis_projection(n_batches: int, device: str) -> None:
+    config = load_config([REPO / "config.yaml", REPO / "configs" / "thesis.yaml"])
+    cfg, size = config["gan"]["cyclegan"], config["data"]["image_size"]
+    model = build_model("cyclegan", cfg, size, device=device)
+    bs = int(cfg["batch_size"])
+    rng = np.random.default_rng(1)
+    batch = {"A": to_float(torch.from_numpy(tiles(bs, size, rng)).to(model.device)),
+             "B": to_float(torch.from_numpy(tiles(bs, size, rng)).to(model.device))}
+    sync = torch.cuda.synchronize if model.device.type == "cuda" else (lambda: None)
+    for _ in range(3):
+        model.batch = batch
+        model.optimize_parameters()
+    sync()
+    t0 = time.perf_counter()
+    for _ in range(n_batches):
+        model.batch = batch
+        model.optimize_parameters()
+    sync()
+    per_batch = (time.perf_counter() - t0) / n_batches
+    epochs, tiles_per_epoch = int(cfg["epochs"]), 3000
+    hours = per_batch * -(-tiles_per_epoch // bs) * epochs / 3600
+    print(f"thesis CycleGAN ({cfg['preset']}, ngf {cfg['ngf']}, batch {bs}, {size} px, {device}"
+          f"{', bf16 autocast' if model.amp else ''}): {per_batch * 1000:.1f} ms/batch, "
+          f"{bs / per_batch:.1f} img/s -> {epochs} epochs x {tiles_per_epoch} tiles: "
+          f"{hours:.2f} h projected")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--size", type=int, default=64)
@@ -98,6 +130,8 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--gans", default="cyclegan,wgan_gp,dcgan")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--thesis-slice", type=int, default=0,
+                   help="also time this many thesis-CycleGAN batches and project the thesis run")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     config = load_config()
@@ -119,6 +153,8 @@ def main() -> None:
             r = bench_one(gan, cfg, arrays, args.size, args.reps, Path(tmp), args.device)
             print(f"{gan:10s} {r['bare']:11.1f} {r['loop']:11.1f} {100 * r['overhead']:8.1f}% "
                   f"{r['job']:10.1f}", flush=True)
+    if args.thesis_slice:
+        thesis_projection(args.thesis_slice, args.device)
 
 
 if __name__ == "__main__":

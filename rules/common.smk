@@ -119,26 +119,21 @@ def quality_spaces():
     return ["indomain", "inception"] if inception_configured() else ["indomain"]
 
 
-def reference_model(wildcards):
-    """The network a reference-feature job runs: the in-domain encoder or the Inception file."""
-    if wildcards.space == "indomain":
-        return "results/quality/encoder.pt"
-    if not inception_configured():
-        raise ValueError(
-            "Inception reference features need config weights.fid_inception (null now)"
-        )
-    return weight_input("fid_inception")[0]
+def quality_reference_files():
+    """The cached real malignant feature files: results/quality/reference/{space}_{split}.npz."""
+    return expand(
+        "results/quality/reference/{space}_{split}.npz",
+        space=quality_spaces(),
+        split=["train", "val"],
+    )
 
 
-def real_reference_input(wildcards):
-    """Cached real train/val malignant features of every space, and the train tiles."""
+def quality_reference_input(wildcards):
+    """Real train/val tiles and the networks of every feature space (never the test split)."""
     return {
         "train": "results/data/train",
-        "features": expand(
-            "results/quality/reference/{space}_{split}.npz",
-            space=quality_spaces(),
-            split=["train", "val"],
-        ),
+        "val": "results/data/val",
+        "encoder": "results/quality/encoder.pt",
         "inception": weight_input("fid_inception"),
     }
 

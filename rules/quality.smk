@@ -1,6 +1,7 @@
-# Stage: quality. The in-domain encoder (trained once on the real train split), real reference
-# features cached once per space and split, real-vs-real reference values, and the gathered
-# quality table and figure. Per-batch quality is computed by rule synthesize (it gates on it).
+# Stage: quality. The in-domain encoder (trained once on the real train split), the real
+# malignant reference features (one file per space and split, computed once in one job with the
+# real-vs-real reference values), and the gathered quality table and figure. Per-batch quality
+# is computed by rule synthesize, which gates on it.
 
 
 rule train_encoder:
@@ -22,36 +23,19 @@ rule train_encoder:
         "../scripts/train_encoder.py"
 
 
-rule reference_features:
+rule quality_reference:
     input:
-        split="results/data/{split}",
-        model=reference_model,
+        unpack(quality_reference_input),
     output:
-        "results/quality/reference/{space}_{split}.npz",
-    log:
-        "logs/quality/reference_{space}_{split}.log",
-    benchmark:
-        "benchmarks/quality/reference_{space}_{split}.tsv"
-    wildcard_constraints:
-        space="indomain|inception",
-        split="train|val",
-    threads: 1
-    conda:
-        "../envs/torch.yaml"
-    script:
-        "../scripts/reference_features.py"
-
-
-rule real_reference:
-    input:
-        unpack(real_reference_input),
-    output:
-        "results/quality/reference/real.json",
+        features=quality_reference_files(),
+        real="results/quality/reference/real.json",
     params:
         quality=config["quality"],
         seed=config["synthesis"]["seed"],
     log:
-        "logs/quality/real_reference.log",
+        "logs/quality/quality_reference.log",
+    benchmark:
+        "benchmarks/quality/quality_reference.tsv"
     threads: 1
     conda:
         "../envs/torch.yaml"

@@ -1,27 +1,18 @@
-"""Rules reference_features (real malignant features of one split in one space, cached once)
-and real_reference (real-vs-real values from those cached features)."""
+"""Rule quality_reference: real malignant train/val features in each space (cached once) and
+the real-vs-real reference values computed from them."""
 from isicgan.io import redirect_log
 
 redirect_log(snakemake.log[0])
 
-from pathlib import Path
-
 import torch
 
+from isicgan.quality.evaluate import write_references
+
 torch.set_num_threads(snakemake.threads)
-
-if snakemake.rule == "reference_features":
-    from isicgan.quality.features import write_reference
-
-    write_reference(Path(snakemake.input.split) / "1", snakemake.wildcards.space,
-                    snakemake.input.model, snakemake.output[0])
-else:
-    from isicgan.quality.evaluate import write_real_reference
-
-    feats = {Path(p).stem: p for p in snakemake.input.features}
-    inception = snakemake.input.inception
-    write_real_reference(
-        snakemake.input.train, (feats["indomain_train"], feats["indomain_val"]),
-        snakemake.output[0], snakemake.params.quality, snakemake.params.seed,
-        inception=(feats["inception_train"], feats["inception_val"]) if inception else None,
-        inception_path=inception[0] if inception else None)
+inception = snakemake.input.inception
+write_references(
+    train_dir=snakemake.input.train, val_dir=snakemake.input.val,
+    encoder_path=snakemake.input.encoder,
+    inception_path=inception[0] if inception else None,
+    feature_paths=list(snakemake.output.features), real_path=snakemake.output.real,
+    quality=snakemake.params.quality, seed=snakemake.params.seed)

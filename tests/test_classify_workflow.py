@@ -39,7 +39,9 @@ def finished(tmp_path_factory):
     settings = root / "settings.yaml"
     settings.write_text(yaml.safe_dump(SETTINGS))
     def run(*flags, extra=()):
-        return run_workflow(root, *flags, "--allowed-rules", *RULES, "--", *TARGETS,
+        # one thread per job (the profile asks 8 for cluster nodes): two jobs share the 2 cores
+        return run_workflow(root, *flags, "--set-threads", "classify=1", "backbone_features=1",
+                            "--allowed-rules", *RULES, "--", *TARGETS,
                             configfiles=(settings, *extra))
     run()
     return root, run

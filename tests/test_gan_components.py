@@ -8,7 +8,7 @@ from torch import nn
 from isicgan.config import load_config
 from isicgan.gan import build_model
 from isicgan.gan.diffaugment import diff_augment, parse_policy
-from isicgan.gan.perceptual import PerceptualStatLoss
+from isicgan.gan.perceptual import PerceptualStatLoss, vgg19_features
 from isicgan.gan.wgan_gp import gradient_penalty
 
 torch.set_num_threads(1)
@@ -74,9 +74,8 @@ def test_cutout_zeroes_a_half_side_square_inside_every_image():
 
 
 def _tiny_vgg19_file(path, last_layer: int = 26):
-    from torchvision.models import vgg19
     torch.manual_seed(0)
-    feats = vgg19(weights=None).features[: last_layer + 1]
+    feats = vgg19_features(last_layer)
     torch.save({f"features.{k}": v for k, v in feats.state_dict().items()}, path)
     return path
 
@@ -93,6 +92,15 @@ def test_perceptual_loss_matches_batch_statistics_from_a_local_vgg19_file(tmp_pa
     value.backward()
     assert value.item() > 0 and fake.grad.abs().sum() > 0
     assert all(not p.requires_grad for p in loss.features.parameters())
+
+
+def test_vgg19_feature_layout_matches_torchvision():
+    from torchvision.models import vgg19
+    with torch.device("meta"):
+        ours, theirs = vgg19_features(26), vgg19(weights=None).features[:27]
+    assert {k: v.shape for k, v in ours.state_dict().items()} == \
+        {k: v.shape for k, v in theirs.state_dict().items()}
+    assert [type(m) for m in ours] == [type(m) for m in theirs]
 
 
 def test_perceptual_loss_names_a_missing_or_wrong_weight_file(tmp_path):

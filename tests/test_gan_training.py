@@ -176,7 +176,7 @@ def test_missing_or_wrong_class_folder_is_named(tmp_path):
 def test_job_killed_with_sigkill_resumes_from_its_checkpoint(data, tmp_path):
     """The real CLI is killed with kill -9 once a checkpoint exists; the same command then
     resumes (not from epoch 0) and ends with the same weights as an uninterrupted run."""
-    epochs = 150
+    epochs = 60
     cfg = tiny_config("dcgan", epochs=epochs, sample_epochs=[0, -1])
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
     out = tmp_path / "out"
@@ -190,8 +190,7 @@ def test_job_killed_with_sigkill_resumes_from_its_checkpoint(data, tmp_path):
         while not (out / "checkpoints" / "last.pt").exists():
             assert proc.poll() is None, (tmp_path / "run1.log").read_text()
             assert time.time() < deadline, "no checkpoint within 120 s"
-            time.sleep(0.05)
-        time.sleep(0.3)
+            time.sleep(0.02)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
@@ -212,3 +211,18 @@ def test_job_killed_with_sigkill_resumes_from_its_checkpoint(data, tmp_path):
     for name in straight["nets"]:
         for key, value in straight["nets"][name].items():
             assert torch.equal(value, final["nets"][name][key]), f"{name}.{key} differs"
+
+
+def test_wgan_gp_trains_with_perceptual_loss_from_a_local_vgg19_file(data, tmp_path, caplog):
+    from isicgan.gan.perceptual import vgg19_features
+    torch.manual_seed(0)
+    weights = tmp_path / "vgg19_local.pth"
+    torch.save({f"features.{k}": v for k, v in vgg19_features().state_dict().items()}, weights)
+    cfg = tiny_config("wgan_gp", perceptual_weight=1.0, n_critic=1, epochs=1)
+    caplog.set_level("INFO")
+    train_gan("wgan_gp", cfg, data, tmp_path / "final.pt", tmp_path / "history.csv",
+              tmp_path / "losses.png", tmp_path / "samples", SIZE, device="cpu",
+              vgg19_weights=weights, progress=False)
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert np.isfinite(history["perceptual"]).all() and (history["perceptual"] > 0).all()
+    assert f"weights read from {weights}" in caplog.text

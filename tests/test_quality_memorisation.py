@@ -25,6 +25,7 @@ def test_batch_of_copied_train_tiles_is_flagged(real):
     assert out["share_closer_than_real_pairs"] == 1.0
     assert out["min_distance_train"] == 0.0
     assert out["share_closer_to_train"] > 0.6   # 0.5 + 0.5 * n_val / n_train expected
+    assert out["novelty_auc"] == 1.0
     assert out["nearest_train_index"] == list(range(10, 40))
 
 
@@ -33,12 +34,21 @@ def test_batch_of_heldout_real_tiles_passes(real):
     assert not out["flag"], out["flag_reasons"]
     assert out["share_closer_than_real_pairs"] == 0.0
     assert 0.3 < out["share_closer_to_train"] < 0.7
+    assert 0.3 < out["novelty_auc"] < out["novelty_auc_limit"]
 
 
 def test_lightly_perturbed_copies_are_still_flagged(real):
     rng = np.random.default_rng(0)
     noisy = np.clip(real["train"][:30].astype(int) + rng.integers(-2, 3, real["train"][:30].shape), 0, 255)
-    assert _audit(noisy.astype(np.uint8), real)["flag"]
+    out = _audit(noisy.astype(np.uint8), real)
+    assert out["flag"] and out["novelty_auc"] == 1.0
+
+
+def test_blurry_mean_images_are_not_called_copies(real):
+    mean = np.repeat(real["train"].mean(axis=0, keepdims=True).astype(np.uint8), 20, axis=0)
+    out = _audit(mean, real)
+    assert not out["flag"], out["flag_reasons"]
+    assert out["novelty_high"]   # nearer the train set than real tiles: the figure tells why
 
 
 def test_closest_real_pair_finds_a_duplicate():

@@ -93,7 +93,7 @@ def test_msssim_is_one_for_copies_lower_for_distinct_tiles_and_uses_fewer_scales
     imgs = tiles(6, seed=7)
     assert metrics.msssim_scales(32) == 2 and metrics.msssim_scales(140) == 4
     assert metrics.msssim_scales(256) == 5
-    np.testing.assert_allclose(metrics.msssim_pairs(imgs, imgs), 1.0, atol=1e-9)
+    np.testing.assert_allclose(metrics.msssim_pairs(imgs, imgs), 1.0, atol=1e-5)
     collapsed = metrics.mean_pairwise_msssim(np.repeat(imgs[:1], 6, axis=0))
     diverse = metrics.mean_pairwise_msssim(imgs)
     assert collapsed["msssim"] == pytest.approx(1.0) and collapsed["msssim_pairs"] == 15

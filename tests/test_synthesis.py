@@ -13,9 +13,8 @@ import torch
 from isicgan.config import load_config
 from isicgan.gan import train_gan
 from isicgan.io import load_png_folder
-from isicgan.quality import features as qf
 from isicgan.quality.encoder import train_encoder
-from isicgan.quality.evaluate import load_references, load_split_tiles, write_real_reference
+from isicgan.quality.evaluate import load_references, load_split_tiles, write_references
 from isicgan.quality.table import write_quality_table
 from isicgan.synthesis import batch_seed, file_names, source_slice, synthesize_batch
 from quality_helpers import inception_standin, tiles, write_tiles
@@ -38,13 +37,9 @@ def study(tmp_path_factory):
     q = root / "quality"
     train_encoder(load_split_tiles(data / "train"), q / "encoder.pt", dim=8, epochs=1, seed=0)
     inception = inception_standin(root / "standin.pt", dim=16)
-    for space, model in [("indomain", q / "encoder.pt"), ("inception", inception)]:
-        for split in ("train", "val"):
-            qf.write_reference(data / split / "1", space, model, q / f"{space}_{split}.npz")
-    write_real_reference(data / "train", (q / "indomain_train.npz", q / "indomain_val.npz"),
-                         q / "real.json", quality, seed=0,
-                         inception=(q / "inception_train.npz", q / "inception_val.npz"),
-                         inception_path=inception)
+    write_references(data / "train", data / "val", q / "encoder.pt", inception,
+                     [q / f"{space}_{split}.npz" for space in ("indomain", "inception")
+                      for split in ("train", "val")], q / "real.json", quality, seed=0)
     gans = {}
     for gan in ("dcgan", "cyclegan"):
         section = config["gan"][gan] | {"epochs": 1, "decay_epochs": 0} if gan == "cyclegan" \

@@ -41,7 +41,7 @@ def flatten_pixels(images: np.ndarray) -> np.ndarray:
     return images.reshape(len(images), -1).astype(np.float32) / 255.0
 
 
-def make_sklearn(name: str, params: dict[str, Any], seed: int):
+def make_sklearn(name: str, params: dict[str, Any], seed: int, threads: int = 1):
     """A fresh scikit-learn estimator with the thesis settings (``params`` from config)."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
@@ -55,7 +55,7 @@ def make_sklearn(name: str, params: dict[str, Any], seed: int):
                    gamma=params.get("gamma", "scale"), random_state=seed)
     if name == "rf":
         return RandomForestClassifier(n_estimators=params.get("n_estimators", 100),
-                                      random_state=seed, n_jobs=1)
+                                      random_state=seed, n_jobs=threads)
     raise ValueError(f"unknown scikit-learn classifier '{name}' (expected one of {SKLEARN_MODELS})")
 
 
@@ -69,13 +69,14 @@ def sklearn_scores(estimator, x: np.ndarray) -> np.ndarray:
 
 
 def fit_sklearn(name: str, params: dict[str, Any], seed: int, x: np.ndarray, y: np.ndarray,
-                weight: np.ndarray, eval_sets: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+                weight: np.ndarray, eval_sets: dict[str, np.ndarray],
+                threads: int = 1) -> dict[str, np.ndarray]:
     """Fit on pixels ``x`` (with sample weights) and score every array of ``eval_sets``."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
 
-    estimator = make_sklearn(name, params, seed)
+    estimator = make_sklearn(name, params, seed, threads)
     with warnings.catch_warnings():
         # the thesis ran logistic regression with scikit-learn's default iterations as well
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -158,20 +159,29 @@ class KerasTrainer:
         x_spec = tf.TensorSpec([None, *self.model.input_shape[1:]], tf.float32)
         v_spec = tf.TensorSpec([None], tf.float32)
 
-        @tf.function(input_signature=[x_spec, v_spec, v_spec])
-        def train_step(x, y, w):
-            with tf.GradientTape() as tape:
-                p = model(x, training=True)
-                loss = loss_fn(y[:, None], p, sample_weight=w)
-            grads = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables))
-            return loss
+        batch = self.batch_size
+
+        @tf.function(input_signature=[x_spec, v_spec, v_spec,
+                                      tf.TensorSpec([None, None], tf.int32)])
+        def train(x, y, w, orders):
+            # every epoch and batch inside one graph call: no Python overhead per step
+            n = tf.shape(orders)[1]
+            for epoch in tf.range(tf.shape(orders)[0]):
+                for start in tf.range(0, n, batch):
+                    idx = orders[epoch, start:start + batch]
+                    xb, yb, wb = tf.gather(x, idx), tf.gather(y, idx), tf.gather(w, idx)
+                    with tf.GradientTape() as tape:
+                        p = model(xb, training=True)
+                        loss = loss_fn(yb[:, None], p, sample_weight=wb)
+                    grads = tape.gradient(loss, model.trainable_variables)
+                    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return n
 
         @tf.function(input_signature=[x_spec])
         def predict_step(x):
             return model(x, training=False)[:, 0]
 
-        self._train_step = train_step
+        self._train = train
         self._predict_step = predict_step
 
     def _reset(self, seed: int) -> None:
@@ -195,11 +205,8 @@ class KerasTrainer:
         x = np.asarray(x, dtype=np.float32)
         y = np.asarray(y, dtype=np.float32)
         weight = np.asarray(weight, dtype=np.float32)
-        for _ in range(self.epochs):
-            order = rng.permutation(len(x))
-            for start in range(0, len(x), self.batch_size):
-                idx = order[start:start + self.batch_size]
-                self._train_step(x[idx], y[idx], weight[idx])
+        orders = np.stack([rng.permutation(len(x)) for _ in range(self.epochs)]).astype(np.int32)
+        self._train(x, y, weight, orders)
         return {k: self.predict(v) for k, v in eval_sets.items()}
 
     def predict(self, x: np.ndarray, batch: int = 256) -> np.ndarray:

@@ -81,7 +81,7 @@ def run_classifier(clf: str, params: dict[str, Any], *, manifest: str | Path,
         x, y, w = ts.assemble(groups)
         x = prepare(x)
         if trainer is None:
-            scores = fit_sklearn(clf, params, ts.seed, x, y, w, eval_sets)
+            scores = fit_sklearn(clf, params, ts.seed, x, y, w, eval_sets, threads)
         else:
             scores = trainer.fit_predict(ts.seed, x, y, w, eval_sets)
         for split in ("val", "test"):

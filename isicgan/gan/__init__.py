@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from isicgan.gan.base import GANModel, to_float, to_uint8
+from isicgan.gan.base import GANModel, to_uint8
 from isicgan.gan.cyclegan import CycleGAN
 from isicgan.gan.dcgan import DCGAN
 from isicgan.gan.wgan_gp import WGANGP

@@ -9,7 +9,6 @@ generators) or by checking divisibility up front (image-to-image generators).
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 import torch
 from torch import nn
@@ -254,4 +253,3 @@ class NoiseImageGenerator(nn.Module):
         return self.net(z)
 
 
-Builder = Callable[..., nn.Module]

@@ -27,10 +27,27 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+# torchvision's vgg19().features layout: 3x3 convs (+ReLU) and 2x2 max pools ("M")
+VGG19_PLAN = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
+              512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
+
+
+def vgg19_features(last_layer: int = max(LAYERS)) -> nn.Sequential:
+    """VGG19's ``features`` up to ``last_layer``, module indices as in torchvision (so its
+    ``features.N.weight`` keys load), randomly initialised."""
+    layers: list[nn.Module] = []
+    ch = 3
+    for item in VGG19_PLAN:
+        if item == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(ch, item, 3, padding=1), nn.ReLU(inplace=True)]
+            ch = item
+    return nn.Sequential(*layers[: last_layer + 1])
+
+
 def load_vgg19_features(weights: str | Path | None, last_layer: int = max(LAYERS)) -> nn.Sequential:
     """VGG19 ``features`` up to ``last_layer`` (inclusive), frozen, in eval mode."""
-    from torchvision.models import VGG19_Weights, vgg19
-
     if weights:
         path = Path(weights)
         if not path.is_file():
@@ -43,7 +60,7 @@ def load_vgg19_features(weights: str | Path | None, last_layer: int = max(LAYERS
             log.warning("VGG19 file %s has not torchvision's name; its checksum is not checked",
                         path)
         state = torch.load(path, map_location="cpu", weights_only=True)
-        feats = vgg19(weights=None).features[: last_layer + 1]
+        feats = vgg19_features(last_layer)
         wanted = {k.removeprefix("features."): v for k, v in state.items()
                   if k.startswith("features.") and int(k.split(".")[1]) <= last_layer}
         missing = set(feats.state_dict()) - set(wanted)
@@ -56,6 +73,8 @@ def load_vgg19_features(weights: str | Path | None, last_layer: int = max(LAYERS
         log.warning("VGG19 perceptual loss: weights.vgg19 is null, so torchvision downloads "
                     "the ImageNet weights now (needs internet; set weights.vgg19 to a local "
                     "vgg19-dcbb9e9d.pth to run offline)")
+        from torchvision.models import VGG19_Weights, vgg19
+
         try:
             model = vgg19(weights=VGG19_Weights.IMAGENET1K_V1)
         except Exception as exc:  # URLError, SSL errors, ... all mean the same here

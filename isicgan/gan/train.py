@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import logging
 import math
 import shutil
@@ -144,6 +143,8 @@ def train_gan(gan: str, config: dict[str, Any], train_dir: str | Path, final: st
              " (bf16 autocast, channels_last)" if model.amp else "",
              ", ".join(f"{k}: {len(v)} tiles" for k, v in arrays.items()), image_size, epochs)
 
+    for stale in checkpoint_dir.glob(".last.pt.*.tmp"):     # left by a kill during a save
+        shutil.rmtree(stale, ignore_errors=True)
     start, rows = 0, []
     if last_path.exists():
         try:
@@ -176,7 +177,7 @@ def train_gan(gan: str, config: dict[str, Any], train_dir: str | Path, final: st
                "seconds": seconds, "images_per_s": n_images / max(seconds, 1e-9), "lr": lr}
         rows.append(row)
         log.info("epoch %d/%d: %s", epoch + 1, epochs, "  ".join(
-            f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
+            f"{k} {v:.4g}" for k, v in row.items() if k != "epoch" and v == v))
         if epoch in grid_epochs:
             images, ncol = model.sample_images(fixed)
             save_grid(grid_dir / f"epoch{epoch:04d}.png", images, ncol)

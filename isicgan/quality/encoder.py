@@ -3,7 +3,8 @@
 Inception features come from ImageNet photographs; a space learnt from the study's own dermoscopy
 tiles gives an FID that works offline and sees lesion texture and colour. The encoder is trained
 once, on the real train split only (both classes; never val, test or source), to reconstruct
-tiles resized to ``INPUT_SIZE`` px; its bottleneck (``dim`` numbers) is the feature vector.
+tiles resized to ``input_size(image_size)`` px (32 for tiles up to 32 px, else 64); its
+bottleneck (``dim`` numbers) is the feature vector.
 """
 from __future__ import annotations
 
@@ -16,38 +17,39 @@ from isicgan.io import atomic_path
 
 log = logging.getLogger(__name__)
 
-INPUT_SIZE = 64  # every tile is resized to this before encoding, whatever image_size is
+WIDTHS = (16, 32, 64, 128)
 
 
-def _modules(dim: int):
+def input_size(image_size: int) -> int:
+    """The side tiles are resized to before encoding: 32 for tiles up to 32 px, else 64."""
+    return 32 if image_size <= 32 else 64
+
+
+def _modules(dim: int, size: int):
     import torch.nn as nn
 
-    encoder = nn.Sequential(
-        nn.Conv2d(3, 32, 4, 2, 1), nn.LeakyReLU(0.2),     # 32
-        nn.Conv2d(32, 64, 4, 2, 1), nn.LeakyReLU(0.2),    # 16
-        nn.Conv2d(64, 128, 4, 2, 1), nn.LeakyReLU(0.2),   # 8
-        nn.Conv2d(128, 128, 4, 2, 1), nn.LeakyReLU(0.2),  # 4
-        nn.Flatten(), nn.Linear(128 * 4 * 4, dim),
-    )
-    decoder = nn.Sequential(
-        nn.Linear(dim, 128 * 4 * 4), nn.Unflatten(1, (128, 4, 4)), nn.ReLU(),
-        nn.ConvTranspose2d(128, 128, 4, 2, 1), nn.ReLU(),
-        nn.ConvTranspose2d(128, 64, 4, 2, 1), nn.ReLU(),
-        nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(),
-        nn.ConvTranspose2d(32, 3, 4, 2, 1), nn.Tanh(),
-    )
+    n_down = {32: 3, 64: 4}[size]   # stride-2 convs down to 4 x 4
+    widths = WIDTHS[:n_down]
+    enc, dec = [], []
+    for c_in, c_out in zip((3,) + widths[:-1], widths):
+        enc += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.LeakyReLU(0.2)]
+    for c_in, c_out in zip(widths[::-1], widths[::-1][1:] + (3,)):
+        dec += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), nn.ReLU() if c_out != 3 else nn.Tanh()]
+    last = widths[-1]
+    encoder = nn.Sequential(*enc, nn.Flatten(), nn.Linear(last * 16, dim))
+    decoder = nn.Sequential(nn.Linear(dim, last * 16), nn.Unflatten(1, (last, 4, 4)), nn.ReLU(), *dec)
+    encoder.input_size = size
     return encoder, decoder
 
 
-def to_input(images: np.ndarray):
-    """uint8 N x H x W x 3 -> float tensor N x 3 x 64 x 64 in [-1, 1] (antialiased bilinear)."""
+def to_input(images: np.ndarray, size: int):
+    """uint8 N x H x W x 3 -> float tensor N x 3 x size x size in [-1, 1] (antialiased bilinear)."""
     import torch
     import torch.nn.functional as F
 
     x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
-    if x.shape[-2:] != (INPUT_SIZE, INPUT_SIZE):
-        x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear",
-                          align_corners=False, antialias=True)
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     return x
 
 
@@ -62,10 +64,11 @@ def train_encoder(images: np.ndarray, out_path: str | Path, dim: int, epochs: in
     if len(images) < 2:
         raise ValueError(f"the in-domain encoder needs real train tiles, got {len(images)}")
     torch.manual_seed(seed)
-    encoder, decoder = _modules(dim)
+    size = input_size(images.shape[1])
+    encoder, decoder = _modules(dim, size)
     params = list(encoder.parameters()) + list(decoder.parameters())
     opt = torch.optim.Adam(params, lr=lr)
-    data = to_input(images)
+    data = to_input(images, size)
     gen = torch.Generator().manual_seed(seed)
     loss_value = float("nan")
     for epoch in range(epochs):
@@ -81,7 +84,7 @@ def train_encoder(images: np.ndarray, out_path: str | Path, dim: int, epochs: in
         loss_value = total / len(data)
         log.info("encoder epoch %d/%d: reconstruction MSE %.4f", epoch + 1, epochs, loss_value)
     with atomic_path(out_path) as tmp:
-        torch.save({"dim": dim, "input_size": INPUT_SIZE, "encoder": encoder.state_dict(),
+        torch.save({"dim": dim, "input_size": size, "encoder": encoder.state_dict(),
                     "epochs": epochs, "seed": seed, "n_train": len(images),
                     "final_mse": loss_value}, tmp)
     return {"final_mse": loss_value, "n_train": len(images)}
@@ -96,7 +99,7 @@ def load_encoder(path: str | Path):
         raise FileNotFoundError(f"in-domain encoder file not found: {path}")
     state = torch.load(path, map_location="cpu", weights_only=True)
     try:
-        encoder, _ = _modules(int(state["dim"]))
+        encoder, _ = _modules(int(state["dim"]), int(state["input_size"]))
         encoder.load_state_dict(state["encoder"])
     except (KeyError, RuntimeError) as err:
         raise ValueError(f"{path} is not an in-domain encoder written by train_encoder: {err}") from err

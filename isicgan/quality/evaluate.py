@@ -132,6 +132,27 @@ def write_real_reference(train_dir: str | Path, indomain: tuple[str, str], out_p
     return out
 
 
+def write_references(train_dir: str | Path, val_dir: str | Path, encoder_path: str | Path,
+                     inception_path: str | Path | None, feature_paths: list[str | Path],
+                     real_path: str | Path, quality: dict, seed: int) -> dict:
+    """Write every ``{space}_{split}.npz`` of ``feature_paths`` (malignant tiles of the split)
+    and the real-vs-real reference JSON: the whole reference stage in one job."""
+    dirs = {"train": Path(train_dir), "val": Path(val_dir)}
+    paths = {Path(p).stem: Path(p) for p in feature_paths}
+    models = {"indomain": encoder_path, "inception": inception_path}
+    for stem, path in sorted(paths.items()):
+        space, split = stem.split("_")
+        if space not in models or split not in dirs:
+            raise ValueError(f"reference file {path}: expected {{indomain,inception}}_{{train,val}}.npz")
+        qf.write_reference(dirs[split] / "1", space, models[space], path)
+    inception = None
+    if "inception_train" in paths and "inception_val" in paths:
+        inception = (paths["inception_train"], paths["inception_val"])
+    return write_real_reference(train_dir, (paths["indomain_train"], paths["indomain_val"]),
+                                real_path, quality, seed, inception=inception,
+                                inception_path=inception_path)
+
+
 def write_json(path: str | Path, data: dict) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n")

@@ -80,7 +80,8 @@ def indomain_features(images: np.ndarray, encoder, batch_size: int = 256) -> np.
     feats = []
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
-            feats.append(encoder(to_input(images[start:start + batch_size])).double().numpy())
+            x = to_input(images[start:start + batch_size], encoder.input_size)
+            feats.append(encoder(x).double().numpy())
     return np.concatenate(feats) if feats else np.zeros((0, 0))
 
 

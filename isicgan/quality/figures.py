@@ -51,6 +51,7 @@ def batch_figure(path: str | Path, title: str, synthetic: np.ndarray, real: np.n
     ax.set_title("closest pairs: synthetic (top) over its nearest real train tile (bottom); "
                  "RMS pixel distance " + ", ".join(f"{d:.3f}" for d in d_train[order]) +
                  f"\nclosest two real train tiles: {memo['closest_real_pair_distance']:.3f}; "
+                 f"novelty AUC {memo['novelty_auc']:.2f} (0.5: as novel as real val tiles); "
                  f"share closer to train than val {memo['share_closer_to_train']:.2f}"
                  + ("; FLAGGED" if memo["flag"] else ""), fontsize=8)
     ax.axis("off")
@@ -64,7 +65,7 @@ def batch_figure(path: str | Path, title: str, synthetic: np.ndarray, real: np.n
 ACROSS = [("fid_indomain", "FID (in-domain)"), ("kid_indomain", "KID (in-domain)"),
           ("fid_inception", "FID (Inception)"), ("precision", "precision"), ("recall", "recall"),
           ("density", "density"), ("coverage", "coverage"), ("msssim", "mean pairwise MS-SSIM"),
-          ("share_closer_to_train", "share closer to train than val")]
+          ("novelty_auc", "novelty AUC (memorisation)")]
 
 
 def across_figure(path: str | Path, table) -> None:
@@ -72,15 +73,15 @@ def across_figure(path: str | Path, table) -> None:
     plt = _plt()
     fig, axes = plt.subplots(3, 3, figsize=(12, 9))
     for ax, (col, label) in zip(axes.flat, ACROSS):
-        ref_col = {"msssim": "msssim_real", "share_closer_to_train": None}.get(col, f"{col}_real")
+        ref_col = {"msssim": "msssim_real", "novelty_auc": None}.get(col, f"{col}_real")
         for gan, rows in table.groupby("gan", sort=False):
             values = rows[col].astype(float)
             if values.notna().any():
                 ax.plot(rows["batch"], values, marker="o", label=gan)
         if ref_col and ref_col in table and table[ref_col].notna().any():
             ax.axhline(float(table[ref_col].dropna().iloc[0]), ls="--", c="grey", label="real vs real")
-        if col == "share_closer_to_train":
-            ax.axhline(0.5, ls="--", c="grey", label="no memorisation")
+        if col == "novelty_auc":
+            ax.axhline(0.5, ls=":", c="grey")
         if table[col].isna().all():
             reason = table.get("inception_reason", [""])
             ax.text(0.5, 0.5, "not computed:\n" + str(next(iter(reason), ""))[:60] + "...",

@@ -136,7 +136,7 @@ def msssim_scales(size: int, window: int = MSSSIM_WINDOW) -> int:
 def _gauss_window(window: int, sigma: float):
     import torch
 
-    coords = torch.arange(window, dtype=torch.float64) - (window - 1) / 2
+    coords = torch.arange(window, dtype=torch.float32) - (window - 1) / 2
     g = torch.exp(-(coords ** 2) / (2 * sigma ** 2))
     return g / g.sum()
 
@@ -161,12 +161,12 @@ def msssim_pairs(a: np.ndarray, b: np.ndarray, scales: int | None = None) -> np.
     scales = scales or msssim_scales(size)
     if size < MSSSIM_WINDOW:
         raise ValueError(f"MS-SSIM needs images of at least {MSSSIM_WINDOW} px, got {size}")
-    weights = torch.tensor(MSSSIM_WEIGHTS[:scales], dtype=torch.float64)
+    weights = torch.tensor(MSSSIM_WEIGHTS[:scales], dtype=torch.float32)
     weights = weights / weights.sum()
     g = _gauss_window(MSSSIM_WINDOW, MSSSIM_SIGMA)
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    x = torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).to(torch.float64)
-    y = torch.from_numpy(np.ascontiguousarray(b)).permute(0, 3, 1, 2).to(torch.float64)
+    x = torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2).to(torch.float32)
+    y = torch.from_numpy(np.ascontiguousarray(b)).permute(0, 3, 1, 2).to(torch.float32)
     values = []
     for s in range(scales):
         mx, my = _filter(x, g), _filter(y, g)
@@ -183,7 +183,7 @@ def msssim_pairs(a: np.ndarray, b: np.ndarray, scales: int | None = None) -> np.
             y = F.avg_pool2d(y, 2)
     stack = torch.stack(values, dim=0).clamp(min=0)  # scales x N x C; negative cs -> 0 (as TF)
     per_channel = torch.prod(stack ** weights.view(-1, 1, 1), dim=0)
-    return per_channel.mean(dim=1).numpy()
+    return per_channel.mean(dim=1).double().numpy()
 
 
 def mean_pairwise_msssim(images: np.ndarray, seed: int = 0,

@@ -12,8 +12,8 @@ COLUMNS = [
     "gan", "batch", "n", "kept_try", "tries", "gate_on", "gate_threshold", "gate_passed",
     "fid_inception", "kid_inception", "fid_indomain", "kid_indomain",
     "precision", "recall", "density", "coverage", "msssim", "msssim_scales",
-    "share_closer_to_train", "share_closer_than_real_pairs", "median_distance_train",
-    "median_distance_val", "memorisation_flag",
+    "share_closer_to_train", "novelty_auc", "share_closer_than_real_pairs", "median_distance_train",
+    "median_distance_val", "median_distance_val_to_train", "memorisation_flag",
     "fid_inception_real", "kid_inception_real", "fid_indomain_real", "kid_indomain_real",
     "precision_real", "recall_real", "density_real", "coverage_real", "msssim_real",
     "inception_reason", "source_wrapped",
@@ -35,8 +35,8 @@ def row(data: dict, where: str = "") -> dict:
         for key in ["fid_inception", "kid_inception", "fid_indomain", "kid_indomain", "precision",
                     "recall", "density", "coverage", "msssim", "msssim_scales"]:
             out[key] = q[key]
-        for key in ["share_closer_to_train", "share_closer_than_real_pairs",
-                    "median_distance_train", "median_distance_val"]:
+        for key in ["share_closer_to_train", "novelty_auc", "share_closer_than_real_pairs",
+                    "median_distance_train", "median_distance_val", "median_distance_val_to_train"]:
             out[key] = m[key]
         for key in REAL_KEYS:
             out[f"{key}_real"] = real.get(key)
