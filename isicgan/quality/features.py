@@ -33,14 +33,22 @@ def inception_unavailable(path: str | Path | None) -> str | None:
     return None
 
 
-def load_inception(path: str | Path):
-    """clean-fid's TorchScript Inception (or a stand-in with the same interface), eval mode."""
+def load_inception(path: str | Path, verify: bool = True):
+    """clean-fid's TorchScript Inception (or a stand-in with the same interface), eval mode.
+
+    A file named ``inception-2015-12-05.pt`` is first checked with
+    :func:`isicgan.weights.verify` (its sha256, recorded on first use); ``verify=False`` skips it.
+    """
     import torch
 
     path = Path(path)
     reason = inception_unavailable(path)
     if reason:
         raise FileNotFoundError(reason)
+    if verify and path.name == INCEPTION_FILE:
+        from isicgan.weights import verify as verify_weight
+
+        verify_weight(path)
     try:
         net = torch.jit.load(str(path), map_location="cpu").eval()
     except RuntimeError as err:

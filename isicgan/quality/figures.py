@@ -83,9 +83,14 @@ def across_figure(path: str | Path, table) -> None:
         if col == "novelty_auc":
             ax.axhline(0.5, ls=":", c="grey")
         if table[col].isna().all():
-            reason = table.get("inception_reason", [""])
-            ax.text(0.5, 0.5, "not computed:\n" + str(next(iter(reason), ""))[:60] + "...",
-                    ha="center", va="center", fontsize=7, transform=ax.transAxes, wrap=True)
+            import textwrap
+
+            reason = str(table["inception_reason"].dropna().iloc[0]) if col.endswith("inception") \
+                and table["inception_reason"].notna().any() else "no value"
+            ax.text(0.5, 0.5, "not computed:\n" + textwrap.fill(reason, 40), ha="center",
+                    va="center", fontsize=8, transform=ax.transAxes)
+            ax.set_xticks([])
+            ax.set_yticks([])
         ax.set_title(label)
         ax.set_xlabel("batch")
     handles, labels = axes.flat[0].get_legend_handles_labels()
