@@ -64,14 +64,19 @@ def test_phase_tables_have_the_thesis_layout(study):
         assert ((values >= 0) & (values <= 1)).all(), name
 
 
-def test_synthetic_tiles_never_reach_validation_or_test(study):
-    runs = pd.read_csv(study / "results" / "classifiers" / "logreg" / "runs.csv")
+def test_synthetic_tiles_enter_training_only(study):
     manifest = pd.read_csv(study / "results" / "data" / "manifest.csv")
-    test_n = int((manifest["split"] == "test").sum())
-    # every evaluation on test used exactly the real test tiles, whatever the phase or arm
-    per_eval = runs[runs["split"] == "test"]
-    count_col = next(c for c in ("n", "n_images", "support", "n_eval") if c in runs.columns)
-    assert (per_eval[count_col] == test_n).all()
+    test_ids = set(manifest.loc[manifest["split"] == "test", "isic_id"])
+    predictions = pd.read_csv(study / "results" / "classifiers" / "logreg" / "predictions.csv.gz")
+    # every configuration is scored on exactly the real test tiles, whatever the phase or arm
+    for key, group in predictions.groupby(["phase", "arm", "seed"]):
+        assert set(group["isic_id"]) == test_ids, key
+    runs = pd.read_csv(study / "results" / "classifiers" / "logreg" / "runs.csv")
+    base = runs.loc[(runs["phase"] == 0), "n_train"].iloc[0]
+    gan_rows = runs[runs["arm"] == "cyclegan"]
+    # phase k adds k batches of 8 to the training part, nothing else
+    assert (gan_rows["n_train"] == base + 8 * gan_rows["phase"]).all()
+    assert (gan_rows["n_added"] == 8 * gan_rows["phase"]).all()
 
 
 def test_finished_study_reruns_nothing(study):
@@ -83,7 +88,8 @@ def test_changing_one_classifier_reruns_only_that_classifier_and_tables(study, t
     changed.write_text(yaml.safe_dump({"classifiers": {"rf": {"n_estimators": 7}}}))
     jobs = planned_jobs(study, changed)
     assert jobs.pop("classify") == 1
-    assert set(jobs) <= {"classify_tables", "classify_figures", "all"}, jobs
+    # run_info records the run's config for the report, so it follows any config change
+    assert set(jobs) <= {"classify_tables", "classify_figures", "run_info", "all"}, jobs
 
 
 def test_changing_one_gan_leaves_data_and_other_gans_alone(study, tmp_path):
