@@ -1,6 +1,7 @@
 """Shared fixtures: the repository paths and a runner for the real workflow."""
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,18 @@ def run_workflow(workdir: Path, *args: str, configfiles=(), cores: int = 2,
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
     return proc
+
+
+def tree_digest(root: Path, *relative: str) -> dict[str, str]:
+    """sha256 of every file under the given paths (relative to ``root``), keyed by relative path."""
+    out = {}
+    for rel in relative:
+        base = root / rel
+        files = [base] if base.is_file() else sorted(
+            p for p in base.rglob("*") if p.is_file() and p.name != ".snakemake_timestamp")
+        for f in files:
+            out[str(f.relative_to(root))] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return out
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import signal
 import subprocess
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SNAKEMAKE, TINY_CONFIG, run_workflow
+from conftest import REPO, SNAKEMAKE, TINY_CONFIG, run_workflow, tree_digest
 
 DATA_OUTPUTS = ["results/data/manifest.csv"] + [f"results/data/{s}" for s in ("train", "val", "test", "source")]
 
@@ -63,17 +62,6 @@ def _kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
         os.killpg(proc.pid, sig)
     except ProcessLookupError:
         pass
-
-
-def tree_digest(root: Path, relative: list[str]) -> dict[str, str]:
-    out = {}
-    for rel in relative:
-        base = root / rel
-        files = [base] if base.is_file() else sorted(
-            p for p in base.rglob("*") if p.is_file() and p.name != ".snakemake_timestamp")
-        for f in files:
-            out[str(f.relative_to(root))] = hashlib.sha256(f.read_bytes()).hexdigest()
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +119,7 @@ def test_run_killed_mid_job_and_restarted_matches_an_uninterrupted_run(locked_ru
     run_workflow(crashed, "--unlock", "data")
     run_workflow(crashed, "--rerun-incomplete", "data")
 
-    assert tree_digest(crashed, DATA_OUTPUTS) == tree_digest(reference, DATA_OUTPUTS)
+    assert tree_digest(crashed, *DATA_OUTPUTS) == tree_digest(reference, *DATA_OUTPUTS)
     leftovers = [str(p.relative_to(crashed)) for p in (crashed / "results").rglob(".*")
                  if p.name != ".snakemake_timestamp"]  # Snakemake's own marker in directory outputs
     assert not leftovers, f"temporary files survived the crash: {leftovers}"

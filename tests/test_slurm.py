@@ -7,7 +7,6 @@ root, no apt-get) the test is skipped with the reason shown in pytest's summary.
 """
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, TINY_CONFIG, run_workflow
+from conftest import REPO, SNAKEMAKE, TINY_CONFIG, run_workflow, tree_digest
 from test_envs import parse_rules
 from slurm_cluster import ClusterUnavailable, SingleNodeSlurm, ensure_packages, why_not_runnable
 
@@ -64,18 +63,6 @@ def run_with_slurm(cluster: SingleNodeSlurm, workdir: Path, *targets: str,
         raise AssertionError(f"snakemake --profile profiles/slurm failed ({proc.returncode}){killed}:\n"
                              f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}\n{job_logs}\n{cluster.logs()}")
     return proc
-
-
-def tree_digest(root: Path, *relative: str) -> dict[str, str]:
-    """sha256 of every file under the given paths (relative to ``root``), keyed by relative path."""
-    out = {}
-    for rel in relative:
-        base = root / rel
-        files = [base] if base.is_file() else sorted(
-            p for p in base.rglob("*") if p.is_file() and p.name != ".snakemake_timestamp")
-        for f in files:
-            out[str(f.relative_to(root))] = hashlib.sha256(f.read_bytes()).hexdigest()
-    return out
 
 
 @pytest.mark.slow

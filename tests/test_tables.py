@@ -1,5 +1,4 @@
 """Tables of the classifier study: thesis layout, arms with intervals, thesis comparison."""
-import numpy as np
 import pandas as pd
 import pytest
 from classify_fixtures import make_study_data
