@@ -10,10 +10,12 @@
 
 The tiles imitate the 3D-TBP close-ups: a square of skin (tone, low-frequency blotches,
 fine grain, a few hairs, slight blur) with one pigmented lesion near the centre, 60-240 px.
-Benign lesions are small, round, smooth-edged and of one brown. Malignant lesions follow the
-ABCD signs: Asymmetric (low-order shape harmonics, off-centre dark mass), irregular Border
-(high-order harmonics), several Colours (dark brown, black, blue-grey, red) and a larger
-Diameter. The task is therefore real but learnable. Each patient has one skin tone and
+Each lesion has an atypia score, drawn from Beta(1.5, 6) for benign and Beta(5, 2) for
+malignant tiles, that moves it from a textbook naevus (small, round, smooth-edged, one brown)
+towards the ABCD signs of melanoma: Asymmetric (low-order shape harmonics, off-centre dark
+mass), irregular Border (high-order harmonics), several Colours (dark brown, black, blue-grey,
+red) and a larger Diameter. The classes overlap (atypical naevi, early melanomas), so the task
+is real and learnable but not trivial. Each patient has one skin tone and
 several lesions; about one tile in ten is malignant.
 
 Everything is drawn from ``numpy`` generators seeded by ``seed`` (one child seed per tile),
@@ -97,14 +99,20 @@ def make_tile(rng: np.random.Generator, malignant: bool, skin: np.ndarray,
     dy = (np.arange(w, dtype=np.float32) - cy)[:, None]
     dx = (np.arange(w, dtype=np.float32) - cx)[None, :]
     rot = rng.uniform(0, np.pi)
-    if malignant:   # large, elongated, lopsided (A), ragged border (B)
-        r0 = w * rng.uniform(0.13, 0.26)
-        harmonics = [(1, rng.uniform(0.12, 0.25)), (2, rng.uniform(0.08, 0.2)), (3, rng.uniform(0.04, 0.1))]
-        elong, edge, ragged = rng.uniform(0.6, 0.95), rng.uniform(0.02, 0.05), rng.uniform(0.25, 0.4)
-    else:           # small, round, smooth
-        r0 = w * rng.uniform(0.06, 0.16)
-        harmonics = [(2, rng.uniform(0.0, 0.05)), (3, rng.uniform(0.0, 0.03))]
-        elong, edge, ragged = rng.uniform(0.8, 1.0), rng.uniform(0.10, 0.2), rng.uniform(0.0, 0.05)
+    # atypia: 0 = a textbook benign naevus, 1 = a textbook melanoma. The classes overlap
+    # (atypical naevi, early melanomas), so the task is learnable but not trivial.
+    atypia = float(rng.beta(5.0, 2.0) if malignant else rng.beta(1.5, 6.0))
+
+    def lerp(benign_like: float, malignant_like: float) -> float:
+        return benign_like + (malignant_like - benign_like) * atypia
+
+    # A: elongated and lopsided (low harmonics), B: ragged border, D: larger
+    r0 = w * rng.uniform(lerp(0.06, 0.13), lerp(0.16, 0.26))
+    harmonics = [(1, atypia * rng.uniform(0.12, 0.25)), (2, rng.uniform(lerp(0.0, 0.08), lerp(0.05, 0.2))),
+                 (3, rng.uniform(lerp(0.0, 0.04), lerp(0.03, 0.1)))]
+    elong = rng.uniform(lerp(0.8, 0.6), lerp(1.0, 0.95))
+    edge = rng.uniform(lerp(0.10, 0.02), lerp(0.2, 0.05))
+    ragged = rng.uniform(lerp(0.0, 0.25), lerp(0.05, 0.4))
     c, sn = np.float32(np.cos(rot)), np.float32(np.sin(rot))
     u, v = dx * c + dy * sn, (dy * c - dx * sn) / np.float32(elong)
     rho = np.sqrt(u * u + v * v) + np.float32(1e-3)
@@ -120,20 +128,20 @@ def make_tile(rng: np.random.Generator, malignant: bool, skin: np.ndarray,
     rnorm = rho / (np.float32(r0) * shape) + ragged * (_noise(rng, w, 13) - 0.5)
     alpha = 1.0 / (1.0 + np.exp((rnorm - 1.0) / np.float32(edge)))
 
-    if malignant:   # several colours (C), patchy, with an off-centre darker mass
-        n_col = int(rng.integers(3, 6))
-        cols = MALIGNANT_COLOURS[rng.choice(len(MALIGNANT_COLOURS), n_col, replace=False)]
-        wts = np.stack([_noise(rng, w, 4) for _ in range(n_col)], axis=-1) ** 4
+    n_col = 1 + int(atypia * rng.uniform(2.0, 5.0))   # C: 1 colour (benign-like) .. 5
+    if n_col > 1:   # several colours, patchy, with an off-centre darker mass
+        cols = MALIGNANT_COLOURS[rng.choice(len(MALIGNANT_COLOURS), min(n_col, len(MALIGNANT_COLOURS)),
+                                            replace=False)]
+        wts = np.stack([_noise(rng, w, 4) for _ in range(len(cols))], axis=-1) ** 4
         wts /= wts.sum(axis=-1, keepdims=True) + 1e-6
         lesion = wts @ cols
         ox, oy = rng.uniform(-0.5, 0.5, 2) * r0
         dark = np.exp(-((dx - ox) ** 2 + (dy - oy) ** 2) / np.float32(2 * (0.45 * r0) ** 2))
         lesion *= (1 - 0.35 * dark)[..., None]
-        strength = rng.uniform(0.8, 0.95)
     else:           # one brown, a little darker in the middle
-        brown = BENIGN_BROWNS[rng.integers(len(BENIGN_BROWNS))] * np.float32(rng.uniform(0.9, 1.1))
-        lesion = brown * (1 - 0.15 * np.clip(1 - rnorm, 0, 1))[..., None]
-        strength = rng.uniform(0.45, 0.85)
+        cols = BENIGN_BROWNS[rng.integers(len(BENIGN_BROWNS))][None] * np.float32(rng.uniform(0.9, 1.1))
+        lesion = cols[0] * (1 - 0.15 * np.clip(1 - rnorm, 0, 1))[..., None]
+    strength = rng.uniform(lerp(0.45, 0.8), lerp(0.85, 0.95))
     a = (alpha * np.float32(strength))[..., None]
     img = img * (1 - a) + lesion * a + rng.normal(0.0, 3.0, (w, w, 1)).astype(np.float32)  # grain
     tile = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), mode="RGB").resize((s, s), Image.BICUBIC)
@@ -158,7 +166,7 @@ def make_tile(rng: np.random.Generator, malignant: bool, skin: np.ndarray,
         "eccentricity": float(np.sqrt(max(0.0, 1 - elong ** 2))),
         "irregularity": float(ragged),
         "asymmetry": float(sum(a_ for k, a_ in harmonics if k <= 2)),
-        "n_colours": float(len(cols)) if malignant else 1.0,
+        "n_colours": float(len(cols)),
     }
     return np.asarray(tile), measures
 
