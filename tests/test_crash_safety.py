@@ -129,10 +129,10 @@ def test_run_killed_mid_job_and_restarted_matches_an_uninterrupted_run(locked_ru
 
 
 def _gan_config(tmp_path: Path) -> Path:
-    """DCGAN for 8 tiny epochs with a checkpoint after each, so a kill lands mid-training."""
+    """DCGAN for 20 tiny epochs with a checkpoint after each, so a kill lands mid-training."""
     cfg = tmp_path / "gan_kill.yaml"
     cfg.write_text("gans: [dcgan]\nsynthesis: {generator: dcgan}\n"
-                   "gan: {dcgan: {epochs: 8, checkpoint_every: 1, sample_epochs: [0, 4, -1]}}\n")
+                   "gan: {dcgan: {epochs: 20, checkpoint_every: 1, sample_epochs: [0, 4, -1]}}\n")
     return cfg
 
 
@@ -164,9 +164,9 @@ def test_gan_training_killed_mid_run_resumes_and_matches_an_uninterrupted_run(tm
 
     log = (crashed / "logs" / "gan" / "dcgan.log").read_text()
     assert "resuming from checkpoint" in log, log[-2000:]
-    assert "0 of 8 epochs done" not in log
+    assert "0 of 20 epochs done" not in log
     ours, theirs = load_checkpoint(crashed / target), load_checkpoint(reference / target)
-    assert ours["epoch"] == theirs["epoch"] == 8
+    assert ours["epoch"] == theirs["epoch"] == 20
     for net, state in theirs["nets"].items():
         for name, tensor in state.items():
             assert torch.equal(ours["nets"][net][name], tensor), f"{net}.{name} differs after resume"
