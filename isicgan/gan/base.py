@@ -1,9 +1,11 @@
 """The base every GAN shares: build (seeded), set_input, optimize_parameters, state, save/load.
 
-A GAN is a subclass that builds its networks and optimisers in :meth:`build`, declares
-which class folders it trains on (``domains``), and implements
-:meth:`optimize_parameters` (one batch) and :meth:`generate_batch`. The training loop
-in :mod:`isicgan.gan.train` knows nothing else about it.
+A GAN is a subclass that builds its networks in :meth:`build`, declares which class
+folders it trains on (``domains``), which network generates (``generator_net``) and which
+networks each Adam optimiser updates (``optimizer_nets``), and implements
+:meth:`optimize_parameters` (one batch, using :meth:`step_optimizer`). Noise GANs draw
+z vectors from :meth:`noise` unless they override it. The training loop in
+:mod:`isicgan.gan.train` knows nothing else about it.
 
 Checkpoints are plain dicts of tensors, numbers, strings, lists and dicts, so they load
 with ``torch.load(weights_only=True)``:
@@ -57,6 +59,8 @@ class GANModel:
     name: ClassVar[str] = ""
     domains: ClassVar[dict[str, str]] = {"real": "1"}     # batch key -> class folder (1 = malignant)
     generator_net: ClassVar[str] = "G"
+    # optimiser name -> the networks it updates (build_optimizers makes one Adam each)
+    optimizer_nets: ClassVar[dict[str, tuple[str, ...]]] = {"G": ("G",), "D": ("D",)}
     loss_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: dict[str, Any], image_size: int, device: str | torch.device = "cpu",
@@ -95,7 +99,11 @@ class GANModel:
         raise NotImplementedError
 
     def build_optimizers(self) -> None:
-        raise NotImplementedError
+        """One Adam(lr, betas) per entry of ``optimizer_nets`` over those networks' parameters."""
+        lr, betas = float(self.config["lr"]), tuple(self.config["betas"])
+        for name, nets in self.optimizer_nets.items():
+            params = [p for net in nets for p in self.nets[net].parameters()]
+            self.optimizers[name] = torch.optim.Adam(params, lr=lr, betas=betas)
 
     def optimize_parameters(self) -> dict[str, torch.Tensor]:
         """One training step on ``self.batch``; returns detached scalar losses."""
@@ -103,11 +111,17 @@ class GANModel:
 
     def generate_batch(self, inputs: torch.Tensor) -> torch.Tensor:
         """Generator output in [-1, 1] for noise (noise GANs) or source images (CycleGAN)."""
-        raise NotImplementedError
+        return self.nets[self.generator_net](inputs)
 
     def noise(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        """Generator inputs for ``n`` images drawn from ``gen`` (on the CPU)."""
-        raise NotImplementedError
+        """Generator inputs for ``n`` images drawn from ``gen`` (on the CPU): z vectors."""
+        return torch.randn(n, int(self.config["latent_dim"]), generator=gen)
+
+    def step_optimizer(self, name: str, loss: torch.Tensor) -> None:
+        """Zero the gradients of optimiser ``name``, back-propagate ``loss``, step."""
+        self.optimizers[name].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizers[name].step()
 
     def extra_state(self) -> dict[str, Any]:
         return {}

@@ -77,6 +77,7 @@ class CycleGAN(GANModel):
     name = "cyclegan"
     domains = {"A": "0", "B": "1"}
     generator_net = "G_AB"
+    optimizer_nets = {"G": ("G_AB", "G_BA"), "D": ("D_A", "D_B")}
     loss_names = ("G_adv_ab", "G_adv_ba", "cycle_a", "cycle_b", "idt_a", "idt_b", "loss_G",
                   "D_A", "D_B")
 
@@ -102,21 +103,11 @@ class CycleGAN(GANModel):
         self.pool_A = ImagePool(c["pool_size"])
         self.pool_B = ImagePool(c["pool_size"])
 
-    def build_optimizers(self) -> None:
-        lr, betas = float(self.config["lr"]), tuple(self.config["betas"])
-        g_params = list(self.nets["G_AB"].parameters()) + list(self.nets["G_BA"].parameters())
-        d_params = list(self.nets["D_A"].parameters()) + list(self.nets["D_B"].parameters())
-        self.optimizers["G"] = torch.optim.Adam(g_params, lr=lr, betas=betas)
-        self.optimizers["D"] = torch.optim.Adam(d_params, lr=lr, betas=betas)
-
     def lr_at(self, epoch: int) -> float:
         total, decay = int(self.config["epochs"]), int(self.config["decay_epochs"])
         decay = min(decay, total)
         factor = 1.0 - max(0, epoch + 1 - (total - decay)) / float(decay + 1)
         return float(self.config["lr"]) * factor
-
-    def generate_batch(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.nets["G_AB"](inputs)
 
     def extra_state(self) -> dict[str, Any]:
         return {"pool_A": self.pool_A.state(), "pool_B": self.pool_B.state()}
@@ -186,9 +177,7 @@ class CycleGAN(GANModel):
                 losses["idt_b"] = F.l1_loss(G_AB(real_b).float(), real_b.float())
                 weighted = (weighted + lam["identity_a"] * losses["idt_a"]
                             + lam["identity_b"] * losses["idt_b"])
-        self.optimizers["G"].zero_grad(set_to_none=True)
-        weighted.backward()
-        self.optimizers["G"].step()
+        self.step_optimizer("G", weighted)
         D_A.requires_grad_(True)
         D_B.requires_grad_(True)
         # discriminators on real vs pooled fakes
@@ -199,9 +188,7 @@ class CycleGAN(GANModel):
                              + lsgan(D_A(self.augment(pooled_a)), 0.0))
             loss_db = 0.5 * (lsgan(D_B(self.augment(real_b)), 1.0)
                              + lsgan(D_B(self.augment(pooled_b)), 0.0))
-        self.optimizers["D"].zero_grad(set_to_none=True)
-        (loss_da + loss_db).backward()
-        self.optimizers["D"].step()
+        self.step_optimizer("D", loss_da + loss_db)
         out = {k: v.detach() for k, v in losses.items()}
         out.update(loss_G=weighted.detach(), D_A=loss_da.detach(), D_B=loss_db.detach())
         return out

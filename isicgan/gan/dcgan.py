@@ -26,17 +26,6 @@ class DCGAN(GANModel):
         if training:
             self.nets["D"] = ConvCritic(c["ndf"], self.image_size, norm="batch")
 
-    def build_optimizers(self) -> None:
-        lr, betas = float(self.config["lr"]), tuple(self.config["betas"])
-        self.optimizers["G"] = torch.optim.Adam(self.nets["G"].parameters(), lr=lr, betas=betas)
-        self.optimizers["D"] = torch.optim.Adam(self.nets["D"].parameters(), lr=lr, betas=betas)
-
-    def noise(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        return torch.randn(n, int(self.config["latent_dim"]), generator=gen)
-
-    def generate_batch(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.nets["G"](inputs)
-
     def optimize_parameters(self) -> dict[str, torch.Tensor]:
         G, D = self.nets["G"], self.nets["D"]
         real = self.batch["real"]
@@ -48,17 +37,13 @@ class DCGAN(GANModel):
             d_fake = D(self.augment(fake.detach())).float()
             loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
                       + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-        self.optimizers["D"].zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.optimizers["D"].step()
+        self.step_optimizer("D", loss_d)
         # generator: non-saturating, D(fake) -> 1
         D.requires_grad_(False)
         with self.autocast():
             d_gen = D(self.augment(fake)).float()
             loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
-        self.optimizers["G"].zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.optimizers["G"].step()
+        self.step_optimizer("G", loss_g)
         D.requires_grad_(True)
         return {"loss_D": loss_d.detach(), "loss_G": loss_g.detach(),
                 "D_real": torch.sigmoid(d_real).mean().detach(),

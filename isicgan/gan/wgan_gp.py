@@ -68,18 +68,10 @@ class WGANGP(GANModel):
                 from isicgan.gan.perceptual import PerceptualStatLoss
                 self.perceptual = PerceptualStatLoss(self.vgg19_weights).to(self.device)
 
-    def build_optimizers(self) -> None:
-        lr, betas = float(self.config["lr"]), tuple(self.config["betas"])
-        self.optimizers["G"] = torch.optim.Adam(self.nets["G"].parameters(), lr=lr, betas=betas)
-        self.optimizers["D"] = torch.optim.Adam(self.nets["D"].parameters(), lr=lr, betas=betas)
-
     def noise(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        if self.config["preset"] == "thesis":
+        if self.config["preset"] == "thesis":    # an image of noise, not a z vector
             return torch.randn(n, 3, self.image_size, self.image_size, generator=gen)
-        return torch.randn(n, int(self.config["latent_dim"]), generator=gen)
-
-    def generate_batch(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.nets["G"](inputs)
+        return super().noise(n, gen)
 
     def extra_state(self) -> dict[str, Any]:
         return {"step": self.step}
@@ -104,9 +96,7 @@ class WGANGP(GANModel):
             d_fake = D(fake_aug).float().mean()
             gp = gradient_penalty(D, real_aug, fake_aug, self.rng)
             loss_d = d_fake - d_real + gp_weight * gp
-        self.optimizers["D"].zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.optimizers["D"].step()
+        self.step_optimizer("D", loss_d)
         out = {"loss_critic": loss_d.detach(), "wasserstein": (d_real - d_fake).detach(),
                "gp": gp.detach()}
         self.step += 1
@@ -118,9 +108,7 @@ class WGANGP(GANModel):
                     perc = self.perceptual(fake, real)
                     loss_g = loss_g + float(self.config["perceptual_weight"]) * perc
                     out["perceptual"] = perc.detach()
-            self.optimizers["G"].zero_grad(set_to_none=True)
-            loss_g.backward()
-            self.optimizers["G"].step()
+            self.step_optimizer("G", loss_g)
             D.requires_grad_(True)
             out["loss_G"] = loss_g.detach()
         return out
