@@ -25,10 +25,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from isicgan.io import atomic_path, write_text
 
 log = logging.getLogger(__name__)
 
@@ -126,10 +127,7 @@ def _read_sidecar(path: Path) -> str | None:
 def _write_atomic(target: Path, text: str) -> None:
     """Write a small record beside a weight; a read-only weights folder only costs a warning."""
     try:
-        with tempfile.NamedTemporaryFile("w", dir=target.parent, prefix=f".{target.name}.",
-                                         delete=False) as fh:
-            fh.write(text)
-        os.replace(fh.name, target)
+        write_text(target, text)
     except OSError as exc:
         log.warning("could not write %s (%s); the check will be repeated next time", target, exc)
 
@@ -202,32 +200,25 @@ def download(url: str, dest: str | Path, spec: WeightSpec, timeout: float = 60) 
     file arrived and matched; a mismatch or a broken transfer raises :class:`WeightError`.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
     sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
     size = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as response:
-                    announced = response.headers.get("Content-Length")
-                    while chunk := response.read(CHUNK):
-                        out.write(chunk)
-                        sha.update(chunk)
-                        md5.update(chunk)
-                        size += len(chunk)
-                if announced is not None and size != int(announced):
-                    raise OSError(f"transfer ended after {size} of {announced} bytes")
-            except (OSError, ValueError) as exc:  # URLError, HTTPError, IncompleteRead, timeouts
-                raise WeightError(f"could not download {url} to {dest}: {exc}") from exc
-            out.flush()
-            os.fsync(out.fileno())
+    with atomic_path(dest) as tmp, open(tmp, "wb") as out:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                announced = response.headers.get("Content-Length")
+                while chunk := response.read(CHUNK):
+                    out.write(chunk)
+                    sha.update(chunk)
+                    md5.update(chunk)
+                    size += len(chunk)
+            if announced is not None and size != int(announced):
+                raise OSError(f"transfer ended after {size} of {announced} bytes")
+        except (OSError, ValueError) as exc:  # URLError, HTTPError, IncompleteRead, timeouts
+            raise WeightError(f"could not download {url} to {dest}: {exc}") from exc
+        out.flush()
+        os.fsync(out.fileno())
         found = {"sha256": sha.hexdigest(), "md5": md5.hexdigest()}
-        _check(found, size, spec, f"download of {url}")
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+        _check(found, size, spec, f"download of {url}")   # a mismatch leaves nothing at dest
     if not spec.sha256:
         _write_sidecar(dest, found["sha256"])
     _write_atomic(_stamp(dest), f"{_stat_key(dest)} {found['sha256']}\n")
