@@ -40,11 +40,6 @@ def tree_digest(root: Path, *relative: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def repo() -> Path:
-    return REPO
-
-
-@pytest.fixture
 def workflow(tmp_path):
     """Call as ``workflow(*snakemake_args)`` to run the real workflow in a temporary folder."""
     def _run(*args, **kwargs):

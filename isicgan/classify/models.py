@@ -33,7 +33,6 @@ DISPLAY_NAMES = {
 }
 SKLEARN_MODELS = ("logreg", "svm", "rf")
 BACKBONES = ("inception_v3", "efficientnet_b5")
-KERAS_MODELS = ("cnn",) + BACKBONES
 
 
 def flatten_pixels(images: np.ndarray) -> np.ndarray:

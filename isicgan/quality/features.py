@@ -20,7 +20,6 @@ from isicgan.io import atomic_path, load_png_folder
 log = logging.getLogger(__name__)
 
 INCEPTION_FILE = "inception-2015-12-05.pt"
-INCEPTION_SIZE = 299
 
 
 def inception_unavailable(path: str | Path | None) -> str | None:
