@@ -29,6 +29,7 @@ import subprocess
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -210,6 +211,132 @@ def _group(patients: Iterable[str], tiles: Mapping[str, list[str]]) -> list[str]
     return [t for p in patients for t in tiles.get(p, [])]
 
 
+@dataclass(frozen=True)
+class Needs:
+    """Tiles each split needs, per class, from ``data.counts`` and ``data.val_fraction``."""
+    test_m: int
+    test_b: int
+    val_m: int
+    val_b: int
+    train_m: int
+    train_b: int
+    source_b: int
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, Mapping[str, int]], val_fraction: float) -> "Needs":
+        pool_m, pool_b = int(counts["pool"]["malignant"]), int(counts["pool"]["benign"])
+        val_m, val_b = int(round(val_fraction * pool_m)), int(round(val_fraction * pool_b))
+        return cls(test_m=int(counts["test"]["malignant"]), test_b=int(counts["test"]["benign"]),
+                   val_m=val_m, val_b=val_b, train_m=pool_m - val_m, train_b=pool_b - val_b,
+                   source_b=int(counts["source"]["benign"]))
+
+    def asked(self) -> str:
+        return (f"test {self.test_b}+{self.test_m}, pool {self.val_b + self.train_b}+"
+                f"{self.val_m + self.train_m}, source {self.source_b} benign")
+
+
+@dataclass
+class Cohort:
+    """The metadata by patient: tile ids per class and patient (sorted), tile counts."""
+    tiles: dict[int, dict[str, list[str]]]
+    patients: list[str]
+    n_m: dict[str, int]
+    n_b: dict[str, int]
+    patient_of: dict[str, str]
+    source: str
+
+    @classmethod
+    def of(cls, meta: pd.DataFrame, source: str) -> "Cohort":
+        meta = meta.sort_values("isic_id", kind="stable")
+        tiles: dict[int, dict[str, list[str]]] = {}
+        for c in (0, 1):
+            part = meta.loc[meta["target"] == c]
+            ids = part["isic_id"].to_numpy()
+            tiles[c] = {p: ids[idx].tolist()
+                        for p, idx in part.groupby("patient_id", sort=True).indices.items()}
+        patients = sorted(meta["patient_id"].unique())
+        return cls(tiles=tiles, patients=patients,
+                   n_m={p: len(tiles[1].get(p, [])) for p in patients},
+                   n_b={p: len(tiles[0].get(p, [])) for p in patients},
+                   patient_of=dict(zip(meta["isic_id"].tolist(), meta["patient_id"].tolist())),
+                   source=source)
+
+    def shortfall(self, what: str, need_n: int, have: int, detail: str, needs: Needs) -> DataError:
+        return DataError(
+            f"{self.source}: not enough {what} for data.counts: need {need_n}, {detail} {have} "
+            f"(the data hold {sum(self.n_m.values())} malignant and {sum(self.n_b.values())} "
+            f"benign tiles of {len(self.patients)} patients; asked: {needs.asked()})")
+
+    def available(self, group: list[str], cls: int, n: int, what: str, needs: Needs) -> list[str]:
+        """The ``cls`` tiles of ``group``'s patients, or a :class:`DataError` if fewer than ``n``."""
+        avail = _group(group, self.tiles[cls])
+        if len(avail) < n:
+            raise self.shortfall(what, n, len(avail), f"the {len(group)} patients left for it hold", needs)
+        return avail
+
+
+def check_totals(cohort: Cohort, needs: Needs) -> None:
+    """One error when the whole cohort holds fewer tiles of a class than the counts ask for."""
+    total_m, total_b = sum(cohort.n_m.values()), sum(cohort.n_b.values())
+    want_m = needs.test_m + needs.val_m + needs.train_m
+    want_b = needs.test_b + needs.val_b + needs.train_b + needs.source_b
+    if total_m < want_m:
+        raise cohort.shortfall("malignant tiles (target=1)", want_m, total_m,
+                               "test + pool malignant, available", needs)
+    if total_b < want_b:
+        raise cohort.shortfall("benign tiles (target=0)", want_b, total_b,
+                               "test + pool + source benign, available", needs)
+
+
+def take_group(cohort: Cohort, candidates: list[str], n_mal: int, n_ben: int) -> list[str]:
+    """Patients holding exactly ``n_mal`` malignant tiles (if possible) and >= ``n_ben`` benign."""
+    n_m, n_b = cohort.n_m, cohort.n_b
+    with_m = [p for p in candidates if n_m[p] > 0]
+    idx, _ = exact_fill([n_m[p] for p in with_m], n_mal)
+    group = [with_m[i] for i in idx] if n_mal > 0 else []
+    have_b = sum(n_b[p] for p in group)
+    chosen = set(group)
+    # add patients for benign tiles: those without malignant tiles first
+    for p in sorted((p for p in candidates if p not in chosen), key=lambda p: n_m[p] > 0):
+        if have_b >= n_ben:
+            break
+        if n_b[p]:
+            group.append(p)
+            have_b += n_b[p]
+    return group
+
+
+def patient_groups(cohort: Cohort, order: list[str], needs: Needs) -> dict[str, list[str]]:
+    """Disjoint patient groups of test, val and train (train: every patient left)."""
+    test_p = take_group(cohort, order, needs.test_m, needs.test_b)
+    test_set = set(test_p)
+    rest = [p for p in order if p not in test_set]
+    val_p = take_group(cohort, rest, needs.val_m, needs.val_b)
+    val_set = set(val_p)
+    return {"test": test_p, "val": val_p, "train": [p for p in rest if p not in val_set]}
+
+
+def draw_tiles(rng: np.random.Generator, cohort: Cohort, groups: Mapping[str, list[str]],
+               needs: Needs) -> dict[str, dict[int, list[str]]]:
+    """The tiles of every split and class, drawn from its patient group."""
+    def avail(split: str, cls: int, n: int, what: str) -> list[str]:
+        return cohort.available(groups[split], cls, n, what, needs)
+
+    sel: dict[str, dict[int, list[str]]] = {}
+    sel["test"] = {1: _pick(rng, avail("test", 1, needs.test_m, "malignant tiles for test"), needs.test_m),
+                   0: _pick(rng, avail("test", 0, needs.test_b, "benign tiles for test"), needs.test_b)}
+    sel["val"] = {1: _pick(rng, avail("val", 1, needs.val_m, "malignant tiles for val"), needs.val_m),
+                  0: _pick(rng, avail("val", 0, needs.val_b, "benign tiles for val"), needs.val_b)}
+    train_m = avail("train", 1, needs.train_m,
+                    "malignant tiles for train (test and val are filled by whole patients first)")
+    train_b = avail("train", 0, needs.train_b + needs.source_b, "benign tiles for train + source")
+    sel["train"] = {1: _pick(rng, train_m, needs.train_m), 0: []}
+    drawn = [train_b[i] for i in rng.permutation(len(train_b))[:needs.train_b + needs.source_b]]
+    sel["train"][0] = sorted(drawn[:needs.train_b])
+    sel["source"] = {1: [], 0: sorted(drawn[needs.train_b:])}
+    return sel
+
+
 def select_splits(meta: pd.DataFrame, counts: Mapping[str, Mapping[str, int]],
                   val_fraction: float, seed: int, source: str = "metadata") -> pd.DataFrame:
     """Choose the tiles of each split; return the manifest (``MANIFEST_COLUMNS``), sorted.
@@ -217,10 +344,10 @@ def select_splits(meta: pd.DataFrame, counts: Mapping[str, Mapping[str, int]],
     Algorithm, all draws from ``numpy.random.default_rng(seed)`` over sorted ids:
 
     1. Patients are put in a random preference order.
-    2. Test: patients with malignant tiles are taken so that their malignant tiles sum
-       exactly to ``counts.test.malignant`` (:func:`exact_fill`); patients are added (benign-only
-       first) until they hold ``counts.test.benign`` benign tiles. The test tiles are drawn from
-       these patients; their other tiles are used nowhere.
+    2. Test (:func:`patient_groups`): patients with malignant tiles are taken so that their
+       malignant tiles sum exactly to ``counts.test.malignant`` (:func:`exact_fill`); patients
+       are added (benign-only first) until they hold ``counts.test.benign`` benign tiles. The
+       test tiles are drawn from these patients; their other tiles are used nowhere.
     3. Val group: among the other patients, the same exact fill gives
        ``round(val_fraction * pool.malignant)`` malignant tiles, then patients are added until
        ``round(val_fraction * pool.benign)`` benign ones are there.
@@ -229,87 +356,15 @@ def select_splits(meta: pd.DataFrame, counts: Mapping[str, Mapping[str, int]],
        val or test).
     """
     rng = np.random.default_rng(seed)
-    c_test, c_pool = counts["test"], counts["pool"]
-    need = {"test_m": int(c_test["malignant"]), "test_b": int(c_test["benign"]),
-            "pool_m": int(c_pool["malignant"]), "pool_b": int(c_pool["benign"]),
-            "source_b": int(counts["source"]["benign"])}
-    val_m = int(round(val_fraction * need["pool_m"]))
-    val_b = int(round(val_fraction * need["pool_b"]))
-
-    meta = meta.sort_values("isic_id", kind="stable")
-    tiles: dict[int, dict[str, list[str]]] = {}
-    for cls in (0, 1):
-        part = meta.loc[meta["target"] == cls]
-        ids = part["isic_id"].to_numpy()
-        tiles[cls] = {p: ids[idx].tolist() for p, idx in part.groupby("patient_id", sort=True).indices.items()}
-    patients = sorted(meta["patient_id"].unique())
-    order = [patients[i] for i in rng.permutation(len(patients))]
-    n_m = {p: len(tiles[1].get(p, [])) for p in patients}
-    n_b = {p: len(tiles[0].get(p, [])) for p in patients}
-    total_m, total_b = sum(n_m.values()), sum(n_b.values())
-
-    def shortfall(what: str, need_n: int, have: int, detail: str) -> DataError:
-        return DataError(
-            f"{source}: not enough {what} for data.counts: need {need_n}, {detail} {have} "
-            f"(the data hold {total_m} malignant and {total_b} benign tiles of {len(patients)} "
-            f"patients; asked: test {need['test_b']}+{need['test_m']}, pool {need['pool_b']}+"
-            f"{need['pool_m']}, source {need['source_b']} benign)")
-
-    if total_m < need["test_m"] + need["pool_m"]:
-        raise shortfall("malignant tiles (target=1)", need["test_m"] + need["pool_m"], total_m,
-                        "test + pool malignant, available")
-    if total_b < need["test_b"] + need["pool_b"] + need["source_b"]:
-        raise shortfall("benign tiles (target=0)", need["test_b"] + need["pool_b"] + need["source_b"],
-                        total_b, "test + pool + source benign, available")
-
-    def take_group(candidates: list[str], n_mal: int, n_ben: int) -> list[str]:
-        """Patients holding exactly n_mal malignant tiles (if possible) and >= n_ben benign."""
-        with_m = [p for p in candidates if n_m[p] > 0]
-        idx, _ = exact_fill([n_m[p] for p in with_m], n_mal)
-        group = [with_m[i] for i in idx] if n_mal > 0 else []
-        have_b = sum(n_b[p] for p in group)
-        chosen = set(group)
-        # add patients for benign tiles: those without malignant tiles first
-        for p in sorted((p for p in candidates if p not in chosen), key=lambda p: n_m[p] > 0):
-            if have_b >= n_ben:
-                break
-            if n_b[p]:
-                group.append(p)
-                have_b += n_b[p]
-        return group
-
-    test_p = take_group(order, need["test_m"], need["test_b"])
-    test_set = set(test_p)
-    rest = [p for p in order if p not in test_set]
-    val_p = take_group(rest, val_m, val_b)
-    val_set = set(val_p)
-    train_p = [p for p in rest if p not in val_set]
-
-    def check(group: list[str], cls: int, n: int, what: str) -> list[str]:
-        avail = _group(group, tiles[cls])
-        if len(avail) < n:
-            raise shortfall(what, n, len(avail), f"the {len(group)} patients left for it hold")
-        return avail
-
-    sel: dict[str, dict[int, list[str]]] = {}
-    sel["test"] = {1: _pick(rng, check(test_p, 1, need["test_m"], "malignant tiles for test"), need["test_m"]),
-                   0: _pick(rng, check(test_p, 0, need["test_b"], "benign tiles for test"), need["test_b"])}
-    sel["val"] = {1: _pick(rng, check(val_p, 1, val_m, "malignant tiles for val"), val_m),
-                  0: _pick(rng, check(val_p, 0, val_b, "benign tiles for val"), val_b)}
-    n_train_m, n_train_b = need["pool_m"] - val_m, need["pool_b"] - val_b
-    train_m = check(train_p, 1, n_train_m,
-                    "malignant tiles for train (test and val are filled by whole patients first)")
-    train_b = check(train_p, 0, n_train_b + need["source_b"], "benign tiles for train + source")
-    sel["train"] = {1: _pick(rng, train_m, n_train_m), 0: []}
-    drawn = [train_b[i] for i in rng.permutation(len(train_b))[:n_train_b + need["source_b"]]]
-    sel["train"][0] = sorted(drawn[:n_train_b])
-    sel["source"] = {1: [], 0: sorted(drawn[n_train_b:])}
-
-    patient_of = dict(zip(meta["isic_id"].tolist(), meta["patient_id"].tolist()))
-    rows = [(i, patient_of[i], cls, split) for split in SPLITS for cls in (0, 1)
+    needs = Needs.from_counts(counts, val_fraction)
+    cohort = Cohort.of(meta, source)
+    order = [cohort.patients[i] for i in rng.permutation(len(cohort.patients))]
+    check_totals(cohort, needs)
+    groups = patient_groups(cohort, order, needs)
+    sel = draw_tiles(rng, cohort, groups, needs)
+    rows = [(i, cohort.patient_of[i], cls, split) for split in SPLITS for cls in (0, 1)
             for i in sel[split][cls]]
-    manifest = pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
-    return sort_manifest(manifest)
+    return sort_manifest(pd.DataFrame(rows, columns=MANIFEST_COLUMNS))
 
 
 def sort_manifest(manifest: pd.DataFrame) -> pd.DataFrame:
