@@ -288,53 +288,173 @@ def check_totals(cohort: Cohort, needs: Needs) -> None:
                                "test + pool + source benign, available", needs)
 
 
-def take_group(cohort: Cohort, candidates: list[str], n_mal: int, n_ben: int) -> list[str]:
-    """Patients holding exactly ``n_mal`` malignant tiles (if possible) and >= ``n_ben`` benign."""
+def _fill_malignant(cohort: Cohort, candidates: list[str], n_mal: int) -> list[str]:
+    """Patients (from ``candidates``, in order) whose malignant tiles sum exactly to ``n_mal``
+    where possible (:func:`exact_fill`)."""
+    if n_mal <= 0:
+        return []
+    with_m = [p for p in candidates if cohort.n_m[p] > 0]
+    idx, _ = exact_fill([cohort.n_m[p] for p in with_m], n_mal)
+    return [with_m[i] for i in idx]
+
+
+def malignant_patient_share(cohort: Cohort, patients: Iterable[str]) -> float:
+    """Share of the benign tiles of ``patients`` that belong to patients with a malignant lesion."""
+    b_mal = b_all = 0
+    for p in patients:
+        b_all += cohort.n_b[p]
+        b_mal += cohort.n_b[p] if cohort.n_m[p] else 0
+    return b_mal / b_all if b_all else 0.0
+
+
+def _add_benign_patients(cohort: Cohort, group: list[str], free: list[str], n_ben: int,
+                         n_from_benign_only: int, spread: float) -> list[str]:
+    """Grow ``group`` with patients from ``free`` (in order; taken ones are removed from it).
+
+    First patients without a malignant lesion, until they hold ``spread`` times
+    ``n_from_benign_only`` benign tiles (``spread`` > 1 spreads the draw over more patients);
+    then, only if the group still holds fewer than ``n_ben`` benign tiles, patients with one.
+    """
     n_m, n_b = cohort.n_m, cohort.n_b
-    with_m = [p for p in candidates if n_m[p] > 0]
-    idx, _ = exact_fill([n_m[p] for p in with_m], n_mal)
-    group = [with_m[i] for i in idx] if n_mal > 0 else []
+    group = list(group)
+    want = int(np.ceil(n_from_benign_only * spread)) if n_from_benign_only > 0 else 0
+    have = 0
+    for p in [p for p in free if not n_m[p] and n_b[p]]:
+        if have >= want:
+            break
+        group.append(p)
+        have += n_b[p]
     have_b = sum(n_b[p] for p in group)
-    chosen = set(group)
-    # add patients for benign tiles: those without malignant tiles first
-    for p in sorted((p for p in candidates if p not in chosen), key=lambda p: n_m[p] > 0):
+    for p in [p for p in free if n_m[p] and p not in group]:
         if have_b >= n_ben:
             break
         if n_b[p]:
             group.append(p)
             have_b += n_b[p]
+    taken = set(group)
+    free[:] = [p for p in free if p not in taken]
     return group
 
 
 def patient_groups(cohort: Cohort, order: list[str], needs: Needs) -> dict[str, list[str]]:
-    """Disjoint patient groups of test, val and train (train: every patient left)."""
-    test_p = take_group(cohort, order, needs.test_m, needs.test_b)
-    test_set = set(test_p)
-    rest = [p for p in order if p not in test_set]
-    val_p = take_group(cohort, rest, needs.val_m, needs.val_b)
-    val_set = set(val_p)
-    return {"test": test_p, "val": val_p, "train": [p for p in rest if p not in val_set]}
+    """Disjoint patient groups of test, val and train (train: every patient left).
+
+    1. Malignant side: test, then val, take patients whose malignant tiles sum exactly to
+       what they need.
+    2. Benign side: the share ``r0`` of benign tiles from patients with a malignant lesion among
+       the patients left after step 1 estimates train's share. Test, then val, add patients
+       without a malignant lesion until they hold ``spread`` times the benign tiles they will
+       draw from such patients (about ``(1 - r0)`` of their benign tiles), where ``spread`` is
+       the cohort's benign tiles over all benign tiles asked for: each split then draws about
+       the same fraction of its patients' tiles, so val and test benign tiles come from many
+       patients, as train's do. If that leaves train short of benign tiles, ``spread`` is 1.
+    """
+    test_m = _fill_malignant(cohort, order, needs.test_m)
+    taken = set(test_m)
+    val_m = _fill_malignant(cohort, [p for p in order if p not in taken], needs.val_m)
+    taken |= set(val_m)
+    left = [p for p in order if p not in taken]
+    r0 = malignant_patient_share(cohort, left)
+    asked = needs.test_b + needs.val_b + needs.train_b + needs.source_b
+    spreads = [max(1.0, sum(cohort.n_b.values()) / asked)] if asked else []
+    if not spreads or spreads[0] > 1.0:
+        spreads.append(1.0)
+    for spread in spreads:
+        free = list(left)
+        groups = {}
+        for split, mal_group, n_ben in (("test", test_m, needs.test_b), ("val", val_m, needs.val_b)):
+            b_mal = sum(cohort.n_b[p] for p in mal_group)
+            # benign tiles to draw from patients without a malignant lesion, with one to spare
+            # for rounding (train's final share can sit a little below r0)
+            n_bo = n_ben - min(b_mal, int(np.floor(r0 * n_ben)))
+            n_bo = min(n_ben, n_bo + 1) if 0 < n_bo < n_ben else n_bo
+            groups[split] = _add_benign_patients(cohort, mal_group, free, n_ben, n_bo, spread)
+        groups["train"] = free
+        if sum(cohort.n_b[p] for p in free) >= needs.train_b + needs.source_b:
+            break
+    return groups
+
+
+def _draw_mixed(rng: np.random.Generator, from_mal: list[str], from_bo: list[str], n: int,
+                k: int) -> list[str]:
+    """``n`` tiles: ``k`` from ``from_mal`` and ``n - k`` from ``from_bo``; ``k`` is moved into
+    what the two lists can give."""
+    k = min(max(k, n - len(from_bo)), len(from_mal), n)
+    return sorted(_pick(rng, from_mal, k) + _pick(rng, from_bo, n - k))
 
 
 def draw_tiles(rng: np.random.Generator, cohort: Cohort, groups: Mapping[str, list[str]],
                needs: Needs) -> dict[str, dict[int, list[str]]]:
-    """The tiles of every split and class, drawn from its patient group."""
+    """The tiles of every split and class, drawn from its patient group.
+
+    Malignant tiles are drawn uniformly from the group. Benign tiles are drawn in two strata,
+    from the group's patients with and without a malignant lesion: train takes
+    ``round(r * n)`` from the first, where ``r`` is that share among its group's benign tiles;
+    source, val and test then take the same share as train's drawn tiles.
+    """
     def avail(split: str, cls: int, n: int, what: str) -> list[str]:
         return cohort.available(groups[split], cls, n, what, needs)
 
+    def strata(split: str) -> tuple[list[str], list[str]]:
+        group = groups[split]
+        return (_group([p for p in group if cohort.n_m[p]], cohort.tiles[0]),
+                _group([p for p in group if not cohort.n_m[p]], cohort.tiles[0]))
+
+    train_mb, train_bo = strata("train")
+    r_pool = len(train_mb) / max(1, len(train_mb) + len(train_bo))
+    k_train = min(max(int(round(r_pool * needs.train_b)), needs.train_b - len(train_bo)),
+                  len(train_mb), needs.train_b)
+    r_train = k_train / needs.train_b if needs.train_b else r_pool
+
+    def benign(split: str, n: int) -> list[str]:
+        avail(split, 0, n, f"benign tiles for {split}")
+        return _draw_mixed(rng, *strata(split), n, int(round(r_train * n)))
+
     sel: dict[str, dict[int, list[str]]] = {}
     sel["test"] = {1: _pick(rng, avail("test", 1, needs.test_m, "malignant tiles for test"), needs.test_m),
-                   0: _pick(rng, avail("test", 0, needs.test_b, "benign tiles for test"), needs.test_b)}
+                   0: benign("test", needs.test_b)}
     sel["val"] = {1: _pick(rng, avail("val", 1, needs.val_m, "malignant tiles for val"), needs.val_m),
-                  0: _pick(rng, avail("val", 0, needs.val_b, "benign tiles for val"), needs.val_b)}
+                  0: benign("val", needs.val_b)}
     train_m = avail("train", 1, needs.train_m,
                     "malignant tiles for train (test and val are filled by whole patients first)")
-    train_b = avail("train", 0, needs.train_b + needs.source_b, "benign tiles for train + source")
-    sel["train"] = {1: _pick(rng, train_m, needs.train_m), 0: []}
-    drawn = [train_b[i] for i in rng.permutation(len(train_b))[:needs.train_b + needs.source_b]]
-    sel["train"][0] = sorted(drawn[:needs.train_b])
-    sel["source"] = {1: [], 0: sorted(drawn[needs.train_b:])}
+    avail("train", 0, needs.train_b + needs.source_b, "benign tiles for train + source")
+    sel["train"] = {1: _pick(rng, train_m, needs.train_m),
+                    0: _draw_mixed(rng, train_mb, train_bo, needs.train_b, k_train)}
+    used = set(sel["train"][0])
+    rest_mb = [t for t in train_mb if t not in used]
+    rest_bo = [t for t in train_bo if t not in used]
+    sel["source"] = {1: [], 0: _draw_mixed(rng, rest_mb, rest_bo, needs.source_b,
+                                           int(round(r_train * needs.source_b)))}
     return sel
+
+
+def benign_mix(manifest: pd.DataFrame, malignant_patients: Iterable[str]) -> dict[str, float]:
+    """Per split: share of its benign tiles from patients with a malignant lesion (NaN if none)."""
+    ill = set(malignant_patients)
+    out = {}
+    for split in SPLITS:
+        pats = manifest.loc[(manifest["split"] == split) & (manifest["target"] == 0), "patient_id"]
+        out[split] = float(pats.isin(ill).mean()) if len(pats) else float("nan")
+    return out
+
+
+#: val and test benign tiles: share from patients with a malignant lesion within this of train's
+MIX_TOLERANCE = 0.10
+
+
+def check_benign_mix(mix: Mapping[str, float], needs: Needs, source: str) -> None:
+    """One error when val's or test's benign mix is further than :data:`MIX_TOLERANCE` from
+    train's (beyond what rounding to whole tiles forces)."""
+    if np.isnan(mix["train"]):
+        return
+    for split, n in (("test", needs.test_b), ("val", needs.val_b)):
+        if n and abs(mix[split] - mix["train"]) > max(MIX_TOLERANCE, 0.5 / n) + 1e-9:
+            raise DataError(
+                f"{source}: the {n} benign {split} tiles cannot match train's mix of patients: "
+                f"{mix[split]:.1%} of them come from patients with a malignant lesion, against "
+                f"{mix['train']:.1%} in train (allowed: {MIX_TOLERANCE:.0%} points); the {split} "
+                f"patients chosen for their malignant tiles hold too few benign tiles, or too few "
+                f"patients without a malignant lesion are left (check data.counts)")
 
 
 def select_splits(meta: pd.DataFrame, counts: Mapping[str, Mapping[str, int]],
@@ -344,16 +464,18 @@ def select_splits(meta: pd.DataFrame, counts: Mapping[str, Mapping[str, int]],
     Algorithm, all draws from ``numpy.random.default_rng(seed)`` over sorted ids:
 
     1. Patients are put in a random preference order.
-    2. Test (:func:`patient_groups`): patients with malignant tiles are taken so that their
-       malignant tiles sum exactly to ``counts.test.malignant`` (:func:`exact_fill`); patients
-       are added (benign-only first) until they hold ``counts.test.benign`` benign tiles. The
-       test tiles are drawn from these patients; their other tiles are used nowhere.
-    3. Val group: among the other patients, the same exact fill gives
-       ``round(val_fraction * pool.malignant)`` malignant tiles, then patients are added until
-       ``round(val_fraction * pool.benign)`` benign ones are there.
-    4. Train group (all remaining patients): the rest of the pool, then ``source`` benign tiles
-       drawn from what the train group has left (so the GAN inputs share no patient with
-       val or test).
+    2. Patient groups (:func:`patient_groups`): test, then val, take patients whose malignant
+       tiles sum exactly to ``counts.test.malignant`` and ``round(val_fraction *
+       pool.malignant)`` (:func:`exact_fill`), then patients without a malignant lesion for
+       their benign side. Train's group is every patient left. A patient's tiles that its
+       split does not draw are used nowhere.
+    3. Tiles (:func:`draw_tiles`): malignant ones uniformly within each group; benign ones in
+       two strata (patients with / without a malignant lesion) so that val, test and source
+       take the same share from patients with a malignant lesion as train, whose share is
+       that of its group: val and test look like the cohort, not like the malignant patients.
+       ``source`` benign tiles come from train's group (no patient of val or test).
+    4. :func:`check_benign_mix` stops with a :class:`DataError` if val's or test's share is
+       more than 10 points from train's.
     """
     rng = np.random.default_rng(seed)
     needs = Needs.from_counts(counts, val_fraction)
@@ -364,7 +486,9 @@ def select_splits(meta: pd.DataFrame, counts: Mapping[str, Mapping[str, int]],
     sel = draw_tiles(rng, cohort, groups, needs)
     rows = [(i, cohort.patient_of[i], cls, split) for split in SPLITS for cls in (0, 1)
             for i in sel[split][cls]]
-    return sort_manifest(pd.DataFrame(rows, columns=MANIFEST_COLUMNS))
+    manifest = sort_manifest(pd.DataFrame(rows, columns=MANIFEST_COLUMNS))
+    check_benign_mix(benign_mix(manifest, [p for p in cohort.patients if cohort.n_m[p]]), needs, source)
+    return manifest
 
 
 def sort_manifest(manifest: pd.DataFrame) -> pd.DataFrame:
@@ -375,14 +499,23 @@ def sort_manifest(manifest: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)[MANIFEST_COLUMNS]
 
 
-def count_table(manifest: pd.DataFrame) -> pd.DataFrame:
-    """One row per split: benign, malignant, total tiles and distinct patients."""
+def count_table(manifest: pd.DataFrame, malignant_patients: Iterable[str] | None = None) -> pd.DataFrame:
+    """One row per split: benign, malignant, total tiles and distinct patients.
+
+    With ``malignant_patients`` (the cohort's patients with a malignant lesion), also
+    ``benign_from_malignant_patients``: the share of the split's benign tiles that come from
+    such patients (:func:`benign_mix`; empty where the split has no benign tile).
+    """
     rows = []
+    mix = benign_mix(manifest, malignant_patients) if malignant_patients is not None else None
     for split in SPLITS:
         part = manifest[manifest["split"] == split]
-        rows.append({"split": split, "benign": int((part["target"] == 0).sum()),
-                     "malignant": int((part["target"] == 1).sum()), "total": len(part),
-                     "patients": int(part["patient_id"].nunique())})
+        row = {"split": split, "benign": int((part["target"] == 0).sum()),
+               "malignant": int((part["target"] == 1).sum()), "total": len(part),
+               "patients": int(part["patient_id"].nunique())}
+        if mix is not None:
+            row["benign_from_malignant_patients"] = round(mix[split], 4)
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -515,7 +648,7 @@ def ingest(metadata: str | Path, images: str | Path, manifest_path: str | Path,
         check_store(meta, store, metadata)
         manifest = select_splits(meta, data_config["counts"], float(data_config["val_fraction"]),
                                  int(data_config["seed"]), source=str(metadata))
-        counts = count_table(manifest)
+        counts = count_table(manifest, meta.loc[meta["target"] == 1, "patient_id"].unique())
         log.info("selected:\n%s", counts.to_string(index=False))
         with ExitStack() as stack:       # renames happen on exit in reverse order: manifest last
             tmp_manifest = stack.enter_context(atomic_path(manifest_path))
@@ -570,6 +703,7 @@ def download_kaggle(raw_dir: str | Path, record: str | Path,
 
 
 __all__ = ["SPLITS", "METADATA_COLUMNS", "MANIFEST_COLUMNS", "DataError", "locate_raw",
-           "read_metadata", "exact_fill", "select_splits", "sort_manifest", "count_table",
+           "read_metadata", "exact_fill", "select_splits", "benign_mix", "malignant_patient_share",
+           "sort_manifest", "count_table",
            "ImageStore", "check_store", "decode_tile", "write_split_folders", "ingest",
            "download_kaggle"]

@@ -13,8 +13,9 @@ from PIL import Image
 
 from isicgan.config import load_config
 from isicgan.demo import make_demo_data
-from isicgan.ingest import (MANIFEST_COLUMNS, SPLITS, DataError, count_table, decode_tile,
-                            exact_fill, ingest, locate_raw, read_metadata, select_splits)
+from isicgan.ingest import (MANIFEST_COLUMNS, SPLITS, DataError, benign_mix, count_table,
+                            decode_tile, exact_fill, ingest, locate_raw, read_metadata,
+                            select_splits)
 from conftest import REPO, TINY_CONFIG
 
 DATA = load_config([REPO / "config.yaml", TINY_CONFIG])["data"]
@@ -164,6 +165,91 @@ def test_all_malignant_tiles_are_used_when_the_counts_need_every_one():
     assert int(manifest["target"].sum()) == total_m
     table = count_table(manifest).set_index("split")
     assert table.loc["test", "malignant"] == 93 and table.loc["val", "malignant"] == round(0.3 * (total_m - 93))
+
+
+def isic_shaped_cohort(seed: int = 0, n_patients: int = 1_000, n_tiles: int = 400_000,
+                       n_ill: int = 260, n_malignant: int = 393) -> pd.DataFrame:
+    """Metadata rows shaped like ISIC 2024: hundreds of tiles per patient (lognormal sizes),
+    393 malignant tiles on a few hundred of the patients, 1 to 5 each."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.lognormal(0.0, 1.0, n_patients)
+    patient = rng.choice(n_patients, n_tiles, p=sizes / sizes.sum())
+    patient[:n_patients] = np.arange(n_patients)                 # every patient has a tile
+    target = np.zeros(n_tiles, np.int8)
+    ill = rng.choice(n_patients, n_ill, replace=False)
+    target[[int(rng.choice(np.flatnonzero(patient == p))) for p in ill]] = 1   # one each
+    extra = rng.choice(np.flatnonzero(np.isin(patient, ill) & (target == 0)),
+                       n_malignant - n_ill, replace=False)
+    target[extra] = 1
+    return pd.DataFrame({"isic_id": np.char.add("ISIC_", np.char.zfill(np.arange(n_tiles).astype(str), 7)),
+                         "patient_id": np.char.add("IP_", np.char.zfill(patient.astype(str), 7)),
+                         "target": target})
+
+
+THESIS_COUNTS = {"test": {"benign": 93, "malignant": 93}, "pool": {"benign": 3000, "malignant": 300},
+                 "source": {"benign": 2600}}
+
+
+def test_val_and_test_benign_tiles_mix_patients_like_train_on_an_isic_shaped_cohort():
+    """Issue 9: val and test once took their benign tiles almost only from the patients chosen
+    for their malignant tiles (100 % against about 15 % in train on this cohort)."""
+    meta = isic_shaped_cohort()
+    ill = meta.loc[meta["target"] == 1, "patient_id"].unique()
+    manifest = select_splits(meta, THESIS_COUNTS, 0.3, seed=25)
+    table = count_table(manifest, ill).set_index("split")
+    assert table[["benign", "malignant"]].to_dict("index") == {
+        "train": {"benign": 2100, "malignant": 210}, "val": {"benign": 900, "malignant": 90},
+        "test": {"benign": 93, "malignant": 93}, "source": {"benign": 2600, "malignant": 0}}
+    share = table["benign_from_malignant_patients"]
+    assert 0.05 < share["train"] < 0.5                         # the cohort's mix, not the ill patients'
+    for split in ("val", "test", "source"):
+        assert abs(share[split] - share["train"]) <= 0.10, (split, share.to_dict())
+    by = {s: set(manifest.loc[manifest["split"] == s, "patient_id"]) for s in SPLITS}
+    assert not by["test"] & (by["train"] | by["val"] | by["source"])
+    assert not by["val"] & (by["train"] | by["source"])
+    # spread like train's: the test benign tiles come from many patients, not one or two
+    test_benign = manifest[(manifest["split"] == "test") & (manifest["target"] == 0)]
+    assert test_benign["patient_id"].value_counts().max() <= 30
+    assert test_benign["patient_id"].nunique() >= 15
+
+
+def test_counts_csv_reports_the_benign_mix_of_each_split(raw, good):
+    out, manifest = good
+    counts = pd.read_csv(out / "counts.csv").set_index("split")
+    meta = read_metadata(raw / "train-metadata.csv")
+    ill = set(meta.loc[meta["target"] == 1, "patient_id"])
+    for split in SPLITS:
+        benign = manifest[(manifest["split"] == split) & (manifest["target"] == 0)]
+        assert counts.at[split, "benign_from_malignant_patients"] == pytest.approx(
+            benign["patient_id"].isin(ill).mean(), abs=1e-4)
+    mix = counts["benign_from_malignant_patients"]
+    assert 0 < mix["train"] < 1
+    assert abs(mix["test"] - mix["train"]) <= 0.10 and abs(mix["val"] - mix["train"]) <= 0.10
+
+
+def test_a_benign_mix_that_cannot_match_train_names_the_split():
+    """The patients that test needs for its malignant tile hold one benign tile, while train's
+    benign tiles come mostly from patients with a malignant lesion: test cannot match."""
+    rows = []
+
+    def patient(name: str, n_mal: int, n_ben: int) -> None:
+        rows.extend((f"ISIC_{len(rows) + i:07d}", name, int(i < n_mal)) for i in range(n_mal + n_ben))
+
+    for p in range(12):
+        patient(f"IP_rich{p:02d}", 2, 50)
+    for p in range(12):
+        patient(f"IP_poor{p:02d}", 1, 1)
+    for p in range(4):
+        patient(f"IP_well{p:02d}", 0, 5)
+    meta = pd.DataFrame(rows, columns=["isic_id", "patient_id", "target"])
+    counts = {"test": {"benign": 10, "malignant": 1}, "pool": {"benign": 100, "malignant": 10},
+              "source": {"benign": 20}}
+    with pytest.raises(DataError, match=r"benign test tiles cannot match train's mix .*10\.0% of them "
+                                        r"come from patients with a malignant lesion, against 9\d\.\d% in train"):
+        select_splits(meta, counts, 0.3, seed=25, source="meta.csv")
+    mix = benign_mix(select_splits(meta, {**counts, "test": {"benign": 1, "malignant": 1}}, 0.3, seed=25),
+                     meta.loc[meta["target"] == 1, "patient_id"])
+    assert mix["test"] == 1.0 and mix["train"] > 0.9           # one tile: nothing else to match
 
 
 def test_hdf5_is_preferred_and_the_jpeg_folder_is_used_without_it(raw, good, tmp_path):
