@@ -23,9 +23,16 @@ configfile: "config.yaml"
 # scripts/isicgan symlink, since Snakemake puts a script's own folder on sys.path.
 sys.path.insert(0, workflow.basedir)
 
+from isicgan import registry
 from isicgan.config import validate_config
 
 validate_config(config)
+
+# Generators and classifiers are found by looking (one module each, isicgan/registry.py):
+# no list of their names is written here or anywhere else in the workflow.
+GENERATORS = registry.specs("generators")
+CLASSIFIERS = registry.specs("classifiers")
+BACKBONES = [name for name, spec in CLASSIFIERS.items() if spec["uses_features"]]
 
 
 wildcard_constraints:
@@ -33,6 +40,7 @@ wildcard_constraints:
     k=r"[1-9][0-9]*",
     split="train|val|test|source",
     clf="|".join(config["classifiers"]["names"]),
+    backbone="|".join(BACKBONES),
 
 
 include: "rules/common.smk"

@@ -24,8 +24,6 @@ rule backbone_features:
         "logs/classify/features_{backbone}.log",
     benchmark:
         "benchmarks/classify/features_{backbone}.tsv"
-    wildcard_constraints:
-        backbone="inception_v3|efficientnet_b5",
     threads: 1
     conda:
         "../envs/keras.yaml"

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+# torch before TensorFlow: importing torchvision after TensorFlow segfaults in one process
+# (tests of both families share the pytest process; workflow jobs never load both).
+import torch  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
