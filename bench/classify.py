@@ -10,14 +10,17 @@ without ImageNet weights (random init) at their thesis input size; the cost is t
 
 What is timed (CPU seconds of this process, ``--threads`` threads, after a warm-up):
 
-* ``logreg``, ``svm``, ``rf``: :func:`isicgan.classify.models.fit_sklearn` (fit + scoring the
-  1,176 val/test tiles) on stratified subsets of two thesis training sets, phase 0
+* scikit-learn classifiers (``logreg``, ``svm``, ``rf``): the classifier's own ``fit_predict``
+  (fit + scoring the 1,176 val/test tiles; an iterative solver is scaled to ``max_iter``
+  iterations, as on real tiles) on stratified subsets of two thesis training sets, phase 0
   (2,310 tiles, 9 % malignant) and phase 5 (4,910, 57 % malignant), at two fractions
   (``--fractions``, default 1/8 and 1/4). Per training set a power law t = a n^b through the
   two points gives the full-size fit; a fit of another size and mix is interpolated
   log-linearly between the phase-0 and phase-5 figures.
-* ``cnn``: the package's :class:`KerasTrainer` with the thesis CNN: one epoch over
-  ``--cnn-images`` tiles and scoring as many; a fit is linear in images x epochs.
+* Keras models on tiles (``cnn``): the package's :class:`KerasTrainer` with the classifier's
+  model: one epoch over ``--cnn-images`` and over half as many tiles (the difference is the
+  cost per image; the rest is the per-fit re-initialisation), and scoring; a fit is linear
+  in images x epochs.
 * ``inception_v3``, ``efficientnet_b5``: the frozen backbone's feature extraction per image
   (:func:`isicgan.classify.backbones.make_extractor`, ``--backbone-images`` tiles) and one
   epoch of the thesis head on 4,910 cached feature vectors.
@@ -39,11 +42,11 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-ALL = ["logreg", "svm", "rf", "cnn", "inception_v3", "efficientnet_b5"]
 
 
 @dataclass
@@ -128,10 +131,11 @@ def time_sklearn(name: str, params: dict, design: Design, fractions: list[float]
     """Projected seconds of one full-size fit at phase 0 and at the last phase (power law)."""
     import numpy as np
 
-    from isicgan.classify.models import fit_sklearn, flatten_pixels
+    from isicgan.classify.classifiers import make_classifier
 
+    model = make_classifier(name, params, threads)
     ev, ey = tiles(design.n_eval, design.n_eval // 2, design.image_size, seed=1)
-    eval_sets = {"eval": flatten_pixels(ev)}
+    eval_sets = {"eval": model.prepare(ev)}
     base = design.n_benign + design.n_malignant
     added = design.batches * design.batch_size
     anchors = {"phase0": (base, design.n_malignant), "last": (base + added, design.n_malignant + added)}
@@ -142,18 +146,19 @@ def time_sklearn(name: str, params: dict, design: Design, fractions: list[float]
             m = max(4, int(round(n * f)))
             k = max(2, int(round(mal * f)))
             x, y = tiles(m, k, design.image_size, seed=2)
-            x = flatten_pixels(x)
-            s = cpu_seconds(lambda: fit_sklearn(name, params, 25, x, y, np.ones(m, np.float32),
-                                                eval_sets, threads))
+            x = model.prepare(x)
+            s = cpu_seconds(lambda: model.fit_predict(25, x, y, np.ones(m, np.float32), eval_sets))
             note = ""
-            if name == "logreg":      # real tiles run to max_iter (the thesis saw the warning)
-                from isicgan.classify.models import make_sklearn
-                est = make_sklearn(name, params, 25, threads)
-                est.set_params(max_iter=int(params.get("max_iter", 100)))
-                est.fit(x, y)
+            est = model.make(25)
+            if hasattr(est, "max_iter") and hasattr(est, "tol"):
+                # an iterative solver: real tiles run it to max_iter (the thesis saw the warning)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")         # the ConvergenceWarning is the point
+                    est.fit(x, y)
                 scale = max(1.0, est.max_iter / max(1, int(np.max(est.n_iter_))))
                 s *= scale
                 note = f" (scaled x{scale:.1f}: {int(np.max(est.n_iter_))} of {est.max_iter} iterations)"
+
             points.append((m, s))
             print(f"  {name}: {m} tiles ({k} malignant) fit + score {len(ev)}: {s:.1f} s{note}", flush=True)
         (n1, s1), (n2, s2) = points[0], points[-1]
@@ -176,17 +181,19 @@ def project_sklearn(fit: dict[str, float], design: Design) -> float:
     return total
 
 
-def time_cnn(params: dict, design: Design, n_images: int) -> dict[str, float]:
-    """CPU seconds per image of one training epoch and of scoring, thesis CNN."""
+def time_keras(name: str, params: dict, design: Design, n_images: int) -> dict[str, float]:
+    """CPU seconds per image of one training epoch and of scoring, a Keras model on tiles."""
     import numpy as np
 
-    from isicgan.classify.models import KerasTrainer, build_cnn
+    from isicgan.classify.classifiers import make_classifier
+    from isicgan.classify.models import KerasTrainer
 
     size = design.image_size
-    trainer = KerasTrainer(lambda: build_cnn((size, size, 3), tuple(params["filters"]), params["dense"]),
-                           params["learning_rate"], 1, params["batch_size"])
+    model = make_classifier(name, params)
+    trainer = KerasTrainer(lambda: model.build((size, size, 3)), params["learning_rate"], 1,
+                           params["batch_size"])
     x, y = tiles(n_images, n_images // 2, size, seed=3)
-    x = x.astype(np.float32) / 255.0
+    x = model.prepare(x)
     w = np.ones(n_images, np.float32)
     trainer.fit_predict(25, x[:params["batch_size"]], y[:params["batch_size"]], w[:params["batch_size"]],
                         {})                                    # warm-up: trace the graph
@@ -198,13 +205,13 @@ def time_cnn(params: dict, design: Design, n_images: int) -> dict[str, float]:
     per_image = max(t_full - t_half, 1e-9) / (n_images - half)
     setup = max(0.0, t_full - per_image * n_images)
     score = cpu_seconds(lambda: trainer.predict(x))
-    print(f"  cnn: one epoch over {half} / {n_images} tiles {t_half:.1f} / {t_full:.1f} s "
+    print(f"  {name}: one epoch over {half} / {n_images} tiles {t_half:.1f} / {t_full:.1f} s "
           f"({per_image * 1000:.0f} ms per image-epoch, {setup:.1f} s per fit to re-initialise); "
           f"scoring {n_images}: {score:.1f} s", flush=True)
     return {"train_per_image_epoch": per_image, "setup": setup, "score_per_image": score / n_images}
 
 
-def project_cnn(t: dict[str, float], params: dict, design: Design) -> float:
+def project_keras(t: dict[str, float], params: dict, design: Design) -> float:
     fits = design.fits()
     return (sum(n for n, _ in fits) * int(params["epochs"]) * t["train_per_image_epoch"]
             + len(fits) * (design.n_eval * t["score_per_image"] + t["setup"]))
@@ -215,7 +222,8 @@ def time_backbone(name: str, params: dict, design: Design, n_images: int) -> dic
     import numpy as np
 
     from isicgan.classify.backbones import make_extractor
-    from isicgan.classify.models import KerasTrainer, build_head
+    from isicgan.classify.classifiers import make_classifier
+    from isicgan.classify.models import KerasTrainer
 
     size = int(params["input_size"])
     extract = make_extractor(name, size, None, batch=min(64, n_images))
@@ -227,8 +235,8 @@ def time_backbone(name: str, params: dict, design: Design, n_images: int) -> dic
     rng = np.random.default_rng(5)
     fx = rng.normal(size=(n, dim)).astype(np.float32)
     fy = (rng.random(n) < 0.5).astype(np.int64)
-    trainer = KerasTrainer(lambda: build_head(dim, params["dense"], params["dropout"]),
-                           params["learning_rate"], 1, params["batch_size"])
+    head = make_classifier(name, params)
+    trainer = KerasTrainer(lambda: head.build((dim,)), params["learning_rate"], 1, params["batch_size"])
     trainer.fit_predict(25, fx[:64], fy[:64], np.ones(64, np.float32), {})
     half = n // 2
     t_half = cpu_seconds(lambda: trainer.fit_predict(25, fx[:half], fy[:half], np.ones(half, np.float32), {}))
@@ -256,7 +264,7 @@ def hours(s: float) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--classifiers", default=",".join(ALL))
+    ap.add_argument("--classifiers", help="comma-separated (default: classifiers.names of the thesis config)")
     ap.add_argument("--threads", type=int, default=1, help="threads per fit (the classify rule uses 1)")
     ap.add_argument("--replicates", type=int, help="generator replicates (default: gan.replicates, else 3)")
     ap.add_argument("--extra-gans", default="ddpm",
@@ -277,7 +285,8 @@ def main() -> None:
     design, params = thesis_design([], args.replicates)
     design_extra, _ = thesis_design(extra, args.replicates)
     fractions = [float(f) for f in args.fractions.split(",")]
-    names = [c for c in args.classifiers.split(",") if c]
+    names = ([c for c in args.classifiers.split(",") if c] if args.classifiers
+             else list(params["names"]))
     if args.quick:
         params = {**params, "inception_v3": {**params["inception_v3"], "input_size": 75},
                   "efficientnet_b5": {**params["efficientnet_b5"], "input_size": 32},
@@ -293,22 +302,26 @@ def main() -> None:
           f"{', '.join(extra) or 'nothing'} added); {design.image_size} px, real train "
           f"{design.n_benign}+{design.n_malignant}, {design.n_eval} val+test tiles scored per fit; "
           f"{args.threads} thread(s)", flush=True)
-    if any(n in ("cnn", "inception_v3", "efficientnet_b5") for n in names):
+    from isicgan.classify.classifiers import classifier_class
+    from isicgan.classify.classifiers.base import KerasClassifier, SklearnClassifier
+
+    if any(not issubclass(classifier_class(n), SklearnClassifier) for n in names):
         configure_tensorflow(args.threads)
     rows = []
     for name in names:
         p = params[name]
-        if name in ("logreg", "svm", "rf"):
+        family = classifier_class(name)
+        if issubclass(family, SklearnClassifier):
             t = time_sklearn(name, p, design, fractions, args.threads)
             one = f"{t['last']:.0f} s at {t['n_last']} tiles (n^{t['last_exponent']:.2f}), " \
                   f"{t['phase0']:.0f} s at {t['n_phase0']}"
             stage = [project_sklearn(t, d) for d in (design, design_extra)]
-        elif name == "cnn":
-            t = time_cnn(p, design, args.cnn_images)
+        elif issubclass(family, KerasClassifier) and not family.uses_features:
+            t = time_keras(name, p, design, args.cnn_images)
             n_last = design.n_benign + design.n_malignant + design.batches * design.batch_size
             one = (f"{n_last * int(p['epochs']) * t['train_per_image_epoch'] + design.n_eval * t['score_per_image'] + t['setup']:.0f} s "
                    f"at {n_last} tiles x {p['epochs']} epochs")
-            stage = [project_cnn(t, p, d) for d in (design, design_extra)]
+            stage = [project_keras(t, p, d) for d in (design, design_extra)]
         else:
             t = time_backbone(name, p, design, args.backbone_images)
             feats = [project_backbone(t, p, d) for d in (design, design_extra)]
