@@ -150,7 +150,7 @@ def time_sklearn(name: str, params: dict, design: Design, fractions: list[float]
             s = cpu_seconds(lambda: model.fit_predict(25, x, y, np.ones(m, np.float32), eval_sets))
             note = ""
             est = model.make(25)
-            if hasattr(est, "max_iter") and hasattr(est, "tol"):
+            if getattr(est, "max_iter", -1) > 0 and hasattr(est, "tol"):
                 # an iterative solver: real tiles run it to max_iter (the thesis saw the warning)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")         # the ConvergenceWarning is the point
