@@ -3,8 +3,39 @@
 
 import os
 import re
+from functools import lru_cache
 
 SPLITS = ["train", "val", "test", "source"]
+
+
+#: wildcard -> the model family whose module a job imports by name at run time
+MODEL_WILDCARDS = {"gan": "generators", "clf": "classifiers", "backbone": "classifiers"}
+
+
+@lru_cache(maxsize=None)
+def _code_digest(script, extra_modules):
+    from isicgan.provenance import code_digest as digest
+
+    return digest(f"{workflow.basedir}/scripts/{script}", workflow.basedir, extra_modules)
+
+
+def code_digest(script, model_wildcard=None):
+    """The param `code` of a rule: a digest of the isicgan modules its script runs.
+
+    Snakemake reruns a job whose params changed, so editing a package module reruns exactly
+    the rules whose scripts reach it (isicgan/provenance.py); a rule with a model wildcard
+    also covers that model's module, which is imported by name. Comments and docstrings do
+    not count.
+    """
+    if model_wildcard is None:
+        return _code_digest(script, ())
+
+    def digest(wildcards):
+        family = MODEL_WILDCARDS[model_wildcard]
+        model_module = registry.spec(family, wildcards[model_wildcard]).module
+        return _code_digest(script, (model_module,))
+
+    return digest
 
 
 def batch_numbers():

@@ -12,12 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from isicgan.io import atomic_path, write_csv
 
-from .datasets import arms_of, design, image_groups
+from .datasets import arms_of, design, image_groups, load_features
 from .metrics import METRICS, compute_metrics
 from .classifiers import make_classifier
 from .models import DISPLAY_NAMES
@@ -45,8 +44,6 @@ def run_classifier(clf: str, params: dict[str, Any], *, manifest: str | Path,
     if model.uses_features:
         if features is None:
             raise ValueError(f"{clf} needs its cached backbone features")
-        from .backbones import load_features
-
         groups, weights = load_features(*features)
     else:
         groups = image_groups(manifest, synthetic_files, seeds, n_augment)
