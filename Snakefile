@@ -18,6 +18,9 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 # The package with the real code: importable here from the repository root and,
 # in every job (per-rule conda envs and cluster nodes included), through the
 # scripts/isicgan symlink, since Snakemake puts a script's own folder on sys.path.
@@ -38,6 +41,7 @@ BACKBONES = [name for name, spec in CLASSIFIERS.items() if spec["uses_features"]
 wildcard_constraints:
     gan="|".join(config["gans"]),
     k=r"[1-9][0-9]*",
+    rep=r"[1-9][0-9]*",
     split="train|val|test|source",
     clf="|".join(config["classifiers"]["names"]),
     backbone="|".join(BACKBONES),

@@ -19,6 +19,7 @@ rule backbone_features:
         features="results/features/{backbone}/features.npy",
         index="results/features/{backbone}/index.csv",
     params:
+        code=code_digest("backbone_features.py", "backbone"),
         backbone=backbone_params,
     log:
         "logs/classify/features_{backbone}.log",
@@ -38,6 +39,7 @@ rule classify:
         runs="results/classifiers/{clf}/runs.csv",
         predictions="results/classifiers/{clf}/predictions.csv.gz",
     params:
+        code=code_digest("classify.py", "clf"),
         study=classify_params,
     log:
         "logs/classify/{clf}.log",

@@ -26,7 +26,7 @@ import pandas as pd
 
 from isicgan.io import atomic_path, write_csv
 
-from .datasets import Group, image_groups
+from .datasets import image_groups
 
 log = logging.getLogger(__name__)
 
@@ -121,16 +121,3 @@ def compute_features(name: str, manifest: str | Path, synthetic_files: list[str 
         with open(tmp, "wb") as fh:
             np.save(fh, np.concatenate(features))
     write_csv(out_index, index)
-
-
-def load_features(features: str | Path, index: str | Path) -> tuple[dict[str, Group], str]:
-    """The cached features as image groups, and the backbone's weights label."""
-    x = np.load(features)
-    table = pd.read_csv(index, dtype={"group": str, "isic_id": str})
-    if len(table) != len(x):
-        raise ValueError(f"{index} has {len(table)} rows but {features} holds {len(x)} feature rows")
-    groups = {}
-    for name, rows in table.groupby("group", sort=False):
-        idx = rows.index.to_numpy()
-        groups[name] = Group(x[idx], rows["target"].to_numpy(np.int64), rows["isic_id"].tolist())
-    return groups, str(table["weights"].iloc[0])
