@@ -36,7 +36,7 @@ from tqdm import tqdm
 from isicgan.gan import build_model, load_checkpoint, resolve_device
 from isicgan.gan.base import GANModel, plain_config
 from isicgan.gan.plots import plot_losses, save_grid
-from isicgan.io import atomic_path, load_png_folder, write_csv
+from isicgan.io import atomic_path, load_png_folder, remove_stale_temporaries, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +122,7 @@ def resume_point(model: GANModel, last_path: Path, data_hash: str, epochs: int
     """The resume step: load ``last_path`` into ``model`` when it was made with the same GAN,
     training config, image size and training images; returns (epochs done, history rows),
     (0, []) for a fresh start (the log says why)."""
-    for stale in last_path.parent.glob(f".{last_path.name}.*.tmp"):   # left by a kill during a save
-        shutil.rmtree(stale, ignore_errors=True)
+    remove_stale_temporaries(last_path)            # left by a kill during a save
     if not last_path.exists():
         return 0, []
     try:
