@@ -8,6 +8,15 @@ from pathlib import Path
 
 import pytest
 
+# The suite runs TensorFlow (classifiers) and PyTorch (GANs) in one process. Once TensorFlow's
+# libraries are loaded, importing Triton (which torch does on its first optimiser, through
+# torch._dynamo) segfaults with the pinned wheels (tensorflow 2.21.0, torch 2.14.1, triton
+# 3.8.0): test_gan_*.py crashed after test_classify_models.py. Triton loaded first is fine.
+try:
+    import triton  # noqa: F401
+except ImportError:     # no Triton (CPU-only torch): nothing to order
+    pass
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 TINY_CONFIG = REPO / "tests" / "tiny.yaml"
