@@ -14,6 +14,9 @@ Behaviour (rule ``train_gan``):
 - the declared outputs (final checkpoint, history.csv, loss figure, grid folder) are
   written at the end, each atomically.
 
+:func:`train_gan` is these three named steps: :func:`resume_point` (find, validate, load the
+checkpoint), :func:`train_epochs` (the epoch loop) and :func:`write_outputs`.
+
 Also a command line for use outside Snakemake: ``python -m isicgan.gan.train --help``.
 """
 from __future__ import annotations
