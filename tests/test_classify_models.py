@@ -5,11 +5,13 @@ import h5py
 import numpy as np
 import pytest
 
-from isicgan.classify.backbones import (IMAGENET_STDDEV_RGB, RANDOM_INIT, build_backbone,
-                                        make_extractor, preprocess, weights_label)
+from isicgan.classify.backbones import (RANDOM_INIT, build_backbone, make_extractor, preprocess,
+                                        weights_label)
+from isicgan.classify.classifiers import make_classifier
+from isicgan.classify.classifiers.cnn import build_cnn
+from isicgan.classify.classifiers.efficientnet_b5 import IMAGENET_STDDEV_RGB
 from isicgan.classify.datasets import Group, design
-from isicgan.classify.models import (KerasTrainer, build_cnn, build_head, configure_tensorflow,
-                                     fit_sklearn, make_sklearn, sklearn_scores)
+from isicgan.classify.models import KerasTrainer, build_head, configure_tensorflow, sklearn_scores
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -33,7 +35,7 @@ def _save_legacy_h5(model, path):
 
 def test_svm_score_above_half_is_exactly_svc_predict():
     x, y = _data()
-    svm = make_sklearn("svm", {"C": 1.0}, seed=25).fit(x, y)
+    svm = make_classifier("svm", {"C": 1.0}).make(seed=25).fit(x, y)
     assert np.array_equal(sklearn_scores(svm, x) > 0.5, svm.predict(x) == 1)
 
 
@@ -52,6 +54,12 @@ def _weighted_arms():
     return {arm: ts.assemble(groups) for arm, ts in sets.items()}, held_out
 
 
+def _fit_both_arms(model, arms, held_out):
+    """Scores on ``held_out`` after fitting each arm the way study.run_classifier does."""
+    return [model.fit_predict(25, *arms[arm], {"t": held_out})["t"]
+            for arm in ("baseline", "class_weight")]
+
+
 def test_class_weight_arm_changes_the_sklearn_fit_towards_malignant():
     arms, held_out = _weighted_arms()
     (xb, yb, wb), (xc, yc, wc) = arms["baseline"], arms["class_weight"]
@@ -59,8 +67,7 @@ def test_class_weight_arm_changes_the_sklearn_fit_towards_malignant():
     assert (wb == 1).all() and np.allclose(wc[yc == 1], 2.0) and (wc[yc == 0] == 1).all()
     for name, params in (("logreg", {"max_iter": 200}), ("svm", {"C": 1.0}),
                          ("rf", {"n_estimators": 20})):
-        base = fit_sklearn(name, params, 25, xb, yb, wb, {"t": held_out})["t"]
-        weighted = fit_sklearn(name, params, 25, xc, yc, wc, {"t": held_out})["t"]
+        base, weighted = _fit_both_arms(make_classifier(name, params), arms, held_out)
         assert base.shape == weighted.shape == (30,)
         assert ((0 <= weighted) & (weighted <= 1)).all()
         assert not np.allclose(base, weighted), f"{name}: the class weight did not change the fit"
@@ -70,9 +77,9 @@ def test_class_weight_arm_changes_the_sklearn_fit_towards_malignant():
 
 def test_class_weight_arm_changes_the_keras_fit_towards_malignant():
     arms, held_out = _weighted_arms()
-    trainer = KerasTrainer(lambda: build_head(12, dense=8, dropout=0.0), 1e-2, epochs=3, batch_size=8)
-    base = trainer.fit_predict(25, *arms["baseline"], {"t": held_out})["t"]
-    weighted = trainer.fit_predict(25, *arms["class_weight"], {"t": held_out})["t"]
+    head = make_classifier("inception_v3", {"dense": 8, "dropout": 0.0, "epochs": 3,
+                                            "batch_size": 8, "learning_rate": 1e-2})
+    base, weighted = _fit_both_arms(head, arms, held_out)
     assert not np.allclose(base, weighted)
     assert weighted.mean() > base.mean()
 
