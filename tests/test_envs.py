@@ -106,6 +106,19 @@ def _module_file(module: str) -> Path | None:
 
 
 MODULE = "<module>"     # the unit of a module's import-time code
+LOAD_CLASS = "load_class"   # isicgan.registry.load_class(family, name): imports a model by name
+
+
+@lru_cache(maxsize=None)
+def registry_packages() -> dict[str, str]:
+    """Family -> the package of its model modules, read from FAMILIES in isicgan/registry.py
+    (a model module is imported by name at run time, so no import statement names it)."""
+    tree = ast.parse((REPO / PACKAGE / "registry.py").read_text())
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
+        if isinstance(target, ast.Name) and target.id == "FAMILIES":
+            return {family: package for family, (package, _) in ast.literal_eval(node.value).items()}
+    raise AssertionError("isicgan/registry.py defines no FAMILIES")
 EVERYTHING = "*"        # every unit of a module (a script; a module used as a whole)
 
 
@@ -117,6 +130,7 @@ class _Unit(ast.NodeVisitor):
     def __init__(self) -> None:
         self.imports: list[ast.Import | ast.ImportFrom] = []
         self.names: set[str] = set()
+        self.registry_families: set[str] = set()     # registry.load_class(family, ...) calls
 
     def visit_Import(self, node: ast.Import) -> None:
         self.imports.append(node)
@@ -126,6 +140,15 @@ class _Unit(ast.NodeVisitor):
 
     def visit_Name(self, node: ast.Name) -> None:
         self.names.add(node.id)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if (func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)) == LOAD_CLASS:
+            family = node.args[0] if node.args else None
+            assert isinstance(family, ast.Constant) and isinstance(family.value, str), \
+                f"{LOAD_CLASS}() with a family the scan cannot read (line {node.lineno})"
+            self.registry_families.add(family.value)
+        self.generic_visit(node)
 
     def visit_arg(self, node: ast.arg) -> None:
         pass
@@ -217,7 +240,8 @@ def third_party_imports(script: Path) -> frozenset[str]:
     models.py's import-time code but reaches none of its functions (whose lazy imports pull
     in tensorflow) until the importing code reads a name bound to one. A function or class
     reached counts whole, with every name it reads; a module imported as a module counts
-    whole; importing a module also runs its parent packages' ``__init__``.
+    whole; importing a module also runs its parent packages' ``__init__``. A call of
+    ``registry.load_class(family, name)`` reaches every model module of that family.
     """
     found: set[str] = set()
     seen: set[tuple[Path, str]] = set()
@@ -260,6 +284,11 @@ def third_party_imports(script: Path) -> frozenset[str]:
                 found.add((node.module or "").split(".")[0])
             for dotted in mod.executed_modules(node):
                 reach_module(dotted, MODULE)
+        for family in unit.registry_families:     # any model of the family may be loaded
+            package = REPO.joinpath(*registry_packages()[family].split("."))
+            for model in sorted(package.glob("*.py")):
+                todo.append((model, EVERYTHING))
+                reach_module(registry_packages()[family], MODULE)
         for read in unit.names:
             if read in mod.units and read != name:
                 todo.append((path, read))
@@ -277,13 +306,15 @@ ACTION_RULES = {n: v for n, v in RULES.items() if ACTIONS & set(v[1])}
 def test_the_scanner_sees_rules_and_follows_isicgan_imports():
     assert "fetch_weights" in RULES, "the rule parser found no rules"
     script = REPO / "scripts" / "fetch_weights.py"
-    # fetch_weights.py -> isicgan.io (numpy, PIL) + isicgan.weights (stdlib only)
-    assert third_party_imports(script) == {"numpy", "pillow"}
+    # fetch_weights.py -> isicgan.io (numpy, PIL) + isicgan.weights.fetch -> (lazy) the
+    # registry of weight files, isicgan.registry (yaml)
+    assert third_party_imports(script) == {"numpy", "pillow", "pyyaml"}
 
 
 def test_the_scanner_follows_lazy_imports_through_the_package_by_name():
     scripts = REPO / "scripts"
-    # classify.py -> (lazy) study.run_classifier -> models' Keras code (lazy tensorflow, keras)
+    # classify.py -> (lazy) study.run_classifier -> registry.load_class("classifiers", ...):
+    # any classifier module, Keras ones (lazy tensorflow, keras) and scikit-learn ones
     assert {"tensorflow", "keras", "scikit-learn"} <= third_party_imports(scripts / "classify.py")
     # synthesize.py -> quality.evaluate -> features/metrics/figures (lazy cleanfid, prdc, matplotlib)
     assert {"clean-fid", "prdc", "matplotlib", "torch"} <= \
