@@ -73,18 +73,20 @@ def test_thesis_dry_run_plans_the_whole_study_on_kaggle_data(images, thesis, tmp
         counts[rule] = counts.get(rule, 0) + 1
 
     # the thesis set-up itself (DIGEST.md): five phases of synthetic batches, six classifiers,
-    # two of them on frozen ImageNet backbones, every pretrained weight from its file
+    # two of them on frozen ImageNet backbones, every pretrained weight from its file; each
+    # generator trained three times (replicates)
     assert thesis["data"]["source"] == "isic2024" and thesis["synthesis"]["batches"] == 5
     names = thesis["classifiers"]["names"]
     assert names == ["logreg", "svm", "rf", "cnn", "inception_v3", "efficientnet_b5"]
     weights = {k: v for k, v in thesis["weights"].items() if v}
     assert set(weights) == {"fid_inception", "vgg19", "keras_inception_v3", "keras_efficientnet_b5"}
-    gans = thesis["gans"]
+    gans, replicates = thesis["gans"], thesis["gan"]["replicates"]
+    assert replicates == 3
     assert counts == {
         "ingest": 1,                                       # real data: no demo_data job
         "fetch_weights": len(weights),                     # absent in a fresh clone: fetched
-        "train_gan": len(gans),
-        "synthesize": len(gans) * thesis["synthesis"]["batches"],
+        "train_gan": len(gans) * replicates,
+        "synthesize": len(gans) * replicates * thesis["synthesis"]["batches"],
         "quality_reference": 1, "train_encoder": 1, "quality_table": 1,
         "backbone_features": 2,                            # inception_v3, efficientnet_b5
         "classify": len(names),
@@ -103,6 +105,6 @@ def test_thesis_dry_run_plans_the_whole_study_on_kaggle_data(images, thesis, tmp
             for f in _files(fields.get("input", ""))}
     assert fetched <= used, f"weights fetched but used by no job: {sorted(fetched - used)}"
     # the VGG19 weights go to WGAN-GP training (the thesis perceptual term), to no other GAN
-    vgg_users = [fields["wildcards"] for rule, fields in jobs if rule == "train_gan"
-                 and weights["vgg19"] in _files(fields.get("input", ""))]
-    assert vgg_users == ["gan=wgan_gp"]
+    vgg_users = sorted(fields["wildcards"] for rule, fields in jobs if rule == "train_gan"
+                       and weights["vgg19"] in _files(fields.get("input", "")))
+    assert vgg_users == [f"gan=wgan_gp, rep={r}" for r in range(1, replicates + 1)]
