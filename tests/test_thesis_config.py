@@ -48,14 +48,13 @@ def _files(field: str) -> set[str]:
     return {f.strip() for f in field.split(",") if f.strip()}
 
 
-def _kaggle_layout(raw: Path, images: str) -> None:
+def _kaggle_layout(raw: Path) -> None:
+    """train-metadata.csv (header only) and an empty train-image.hdf5 (which store ingest picks
+    when the JPEG folder is there too, or alone, is tested on locate_raw in test_ingest.py)."""
     raw.mkdir(parents=True)
     (raw / "train-metadata.csv").write_text("isic_id,patient_id,target\n")
-    if images == "hdf5":
-        with h5py.File(raw / "train-image.hdf5", "w"):
-            pass
-    else:
-        (raw / "train-image" / "image").mkdir(parents=True)
+    with h5py.File(raw / "train-image.hdf5", "w"):
+        pass
 
 
 @pytest.fixture(scope="module")
@@ -63,10 +62,8 @@ def thesis():
     return load_config([REPO / "config.yaml", THESIS])
 
 
-@pytest.mark.parametrize("images", ["hdf5", "jpeg_folder"])
-def test_thesis_dry_run_plans_the_whole_study_on_kaggle_data(images, thesis, tmp_path):
-    raw = tmp_path / thesis["data"]["raw_dir"]
-    _kaggle_layout(raw, images)
+def test_thesis_dry_run_plans_the_whole_study_on_kaggle_data(thesis, tmp_path):
+    _kaggle_layout(tmp_path / thesis["data"]["raw_dir"])
     jobs = dry_run_jobs(tmp_path)
     counts: dict[str, int] = {}
     for rule, _ in jobs:
@@ -95,9 +92,8 @@ def test_thesis_dry_run_plans_the_whole_study_on_kaggle_data(images, thesis, tmp
     }
 
     ingest = next(fields for rule, fields in jobs if rule == "ingest")
-    store = "train-image.hdf5" if images == "hdf5" else "train-image/image"
-    assert _files(ingest["input"]) == {f"{thesis['data']['raw_dir']}/train-metadata.csv",
-                                       f"{thesis['data']['raw_dir']}/{store}"}
+    raw = thesis["data"]["raw_dir"]
+    assert _files(ingest["input"]) == {f"{raw}/train-metadata.csv", f"{raw}/train-image.hdf5"}
 
     fetched = {f for rule, fields in jobs if rule == "fetch_weights" for f in _files(fields["output"])}
     assert fetched == set(weights.values())
