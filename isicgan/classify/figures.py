@@ -146,7 +146,7 @@ def metrics_by_phase(arms: pd.DataFrame, generator: str, out: str | Path) -> Non
                  | ((arms["phase"] > 0) & (arms["arm"] == generator))]
     _band_grid(frame, ["malignant_recall", "malignant_precision", "balanced_accuracy", "roc_auc"],
                None, f"Test metrics by phase ({generator} batches added), mean over seeds, "
-               "bootstrap 95 % interval", out)
+               "95 % interval (bootstrap of test patients)", out)
 
 
 def arms_comparison(arms: pd.DataFrame, out: str | Path) -> None:
@@ -155,7 +155,7 @@ def arms_comparison(arms: pd.DataFrame, out: str | Path) -> None:
     frame = _with_baseline(arms, arm_names)
     _band_grid(frame, ["balanced_accuracy", "malignant_recall", "roc_auc"], "arm",
                "Arms: GAN batches (solid) vs oversampling, augmentation and class weights "
-               "(dashed); test, mean over seeds, bootstrap 95 % interval", out)
+               "(dashed); test, mean over runs, 95 % interval (bootstrap of test patients)", out)
 
 
 def _final_configs(preds: pd.DataFrame, generator: str) -> list[tuple[int, str, str]]:

@@ -175,7 +175,8 @@ def _ranking_metrics(y: np.ndarray, score: np.ndarray, weights_t: np.ndarray,
 
     ``weights_t`` is (n, resamples), C-contiguous float32 (exact for integer counts; ratios
     to about 1e-7). Tiles are sorted by score and tied scores pooled into one step; every
-    quantity is then a cumulative sum down the steps, vectorised over the resamples.
+    quantity is then a cumulative sum down the steps, vectorised over the resamples. All
+    three sums run over the steps that hold a malignant tile only (the others add 0).
     """
     order = np.argsort(score, kind="stable")
     s = score[order]
@@ -187,32 +188,35 @@ def _ranking_metrics(y: np.ndarray, score: np.ndarray, weights_t: np.ndarray,
         starts = np.flatnonzero(np.concatenate([[True], s[1:] != s[:-1]]))
         pos = np.add.reduceat(pos, starts, axis=0)
         neg = np.add.reduceat(neg, starts, axis=0)
-    pos_upto = np.cumsum(pos, axis=0)                      # at or below each step
-    neg_upto = np.cumsum(neg, axis=0)
-    n_pos, n_neg = pos_upto[-1], neg_upto[-1]
-    pos_below, neg_below = pos_upto - pos, neg_upto - neg  # strictly below each step
+        malignant = np.add.reduceat(malignant.astype(int), starts) > 0
+    cum_pos = np.cumsum(pos, axis=0)
+    cum_neg = np.cumsum(neg, axis=0)
+    n_pos, n_neg = cum_pos[-1].astype(float), cum_neg[-1].astype(float)
     valid = (n_pos > 0) & (n_neg > 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        # ROC-AUC (Mann-Whitney): benign tiles below a malignant one count 1, tied ones 1/2
-        roc = np.sum(pos * (neg_below + neg_upto), axis=0, dtype=float) / (2.0 * n_pos * n_neg)
-        # average precision (scikit-learn's step sum), thresholds from the top score down
-        tp = n_pos - pos_below
-        tiny = np.finfo(w.dtype).tiny                      # 0 / tiny = 0: an empty step
-        ap = np.sum(pos * (tp / np.maximum(tp + n_neg - neg_below, tiny)), axis=0,
-                    dtype=float) / n_pos
-        # ISIC pAUC: labels and scores flipped, so benign tiles are the positives and the
-        # curve runs from the lowest score up: x = malignant share, t = benign share;
-        # one straight step per tie group, area up to x = 1 - min_tpr
-        max_fpr = np.float32(1.0 - pauc_min_tpr)
-        x0, x1 = pos_below / n_pos, pos_upto / n_pos
-        t0, t1 = neg_below / n_neg, neg_upto / n_neg
-        x1c = np.minimum(x1, max_fpr)
-        share = np.clip((x1c - x0) / np.maximum(x1 - x0, tiny), 0, 1)   # of the step kept
-        t_end = t0 + (t1 - t0) * share
-        pauc = np.sum(np.maximum(x1c - x0, 0) * (t0 + t_end), axis=0, dtype=float) / 2
-    return {"roc_auc": np.where(valid, roc, np.nan),
-            "average_precision": np.where(valid, ap, np.nan),
-            "pauc_80": np.where(valid, pauc, np.nan)}
+    inv_pos = np.divide(1.0, n_pos, out=np.zeros_like(n_pos), where=valid).astype(w.dtype)
+    inv_neg = np.divide(1.0, n_neg, out=np.zeros_like(n_neg), where=valid).astype(w.dtype)
+    keep = np.flatnonzero(malignant)
+    p, pos_upto, neg_upto = pos[keep], cum_pos[keep], cum_neg[keep]
+    pos_below, neg_below = pos_upto - p, neg_upto - neg[keep]
+    # ROC-AUC (Mann-Whitney): benign tiles below a malignant one count 1, tied ones 1/2
+    roc = np.sum(p * (neg_below + neg_upto), axis=0, dtype=float) * 0.5 * inv_pos * inv_neg
+    # average precision (scikit-learn's step sum), thresholds from the top score down
+    tp = n_pos.astype(w.dtype) - pos_below
+    tiny = np.finfo(w.dtype).tiny                          # 0 / tiny = 0: an empty step
+    ap = np.sum(p * tp / np.maximum(tp + (n_neg.astype(w.dtype) - neg_below), tiny), axis=0,
+                dtype=float) * inv_pos
+    # ISIC pAUC: labels and scores flipped, so benign tiles are the positives and the
+    # curve runs from the lowest score up: x = malignant share, t = benign share;
+    # one straight step per tie group, area up to x = 1 - min_tpr
+    max_fpr = np.float32(1.0 - pauc_min_tpr)
+    x0, x1 = pos_below * inv_pos, pos_upto * inv_pos
+    t0, t1 = neg_below * inv_neg, neg_upto * inv_neg
+    kept = np.clip(max_fpr - x0, 0, x1 - x0)               # width of the step left of max_fpr
+    t_end = t0 + (t1 - t0) * (kept / np.maximum(x1 - x0, tiny))
+    pauc = np.sum(kept * (t0 + t_end), axis=0, dtype=float) / 2
+    nan = np.full(len(valid), np.nan)
+    return {"roc_auc": np.where(valid, roc, nan), "average_precision": np.where(valid, ap, nan),
+            "pauc_80": np.where(valid, pauc, nan)}
 
 
 def weighted_metrics(y, scores, weights: np.ndarray, thresholds: dict[str, float | np.ndarray],

@@ -113,27 +113,39 @@ def resample_configurations(preds: pd.DataFrame, test_runs: pd.DataFrame, patien
     is *deterministic* when every seed gave the same test scores (within each replicate).
     """
     dims = run_dims(preds)
-    weights = np.vstack([np.ones((1, len(ids))),
+    n = len(ids)
+    weights = np.vstack([np.ones((1, n)),
                          patient_resamples(patients, y, n_boot, seed)]).astype(np.float32)
-    thresholds = test_runs.set_index(GROUP_KEYS + dims)["val_threshold"]
+    keys = GROUP_KEYS + dims
+    if test_runs.duplicated(keys).any():
+        raise ValueError(f"runs.csv: more than one test row for run "
+                         f"{test_runs.loc[test_runs.duplicated(keys), keys].iloc[0].tolist()}")
+    column = pd.Categorical(preds["isic_id"], categories=ids).codes
+    if (column < 0).any():
+        raise ValueError(f"predictions hold a tile that is not a test tile: "
+                         f"{preds['isic_id'][column < 0].iloc[0]}")
+    preds = (preds.assign(_column=column)
+             .merge(test_runs[keys + ["val_threshold"]], on=keys, how="left")
+             .sort_values(keys + ["_column"], kind="stable"))
+    score = preds["score"].to_numpy(dtype=float)
+    column = preds["_column"].to_numpy()
+    val_threshold = preds["val_threshold"].to_numpy(dtype=float)
+    run_values = preds[dims].to_numpy()
     out = Resampled(n_patients=len(np.unique(patients)), n_boot=n_boot)
     start = time.time()
-    for key, g in preds.groupby(GROUP_KEYS, sort=False):
-        table = g.pivot_table(index=dims, columns="isic_id", values="score", aggfunc="first")
-        missing = [i for i in ids if i not in table.columns]
-        if missing or table[ids].isna().any().any():
-            raise ValueError(f"predictions of {key} do not cover every test tile "
-                             f"(first missing: {(missing or ['a run'])[0]})")
-        scores = table[ids].to_numpy()
-        run_index = [k if isinstance(k, tuple) else (k,) for k in table.index]
-        try:
-            val_t = np.array([thresholds.loc[tuple(key) + k] for k in run_index], dtype=float)
-        except KeyError as err:
-            raise ValueError(f"runs.csv has no test row for predictions {key} {err}") from None
+    for key, rows in preds.groupby(GROUP_KEYS, sort=False).indices.items():
+        n_runs = len(rows) // n
+        if len(rows) != n_runs * n or (column[rows].reshape(n_runs, n) != np.arange(n)).any():
+            raise ValueError(f"predictions of {key} do not hold each test tile once per run")
+        scores = score[rows].reshape(n_runs, n)
+        index = pd.DataFrame(run_values[rows[::n]], columns=dims)
+        val_t = val_threshold[rows[::n]]
+        if np.isnan(val_t).any():
+            raise ValueError(f"runs.csv has no test row (val_threshold) for a run of {key}")
         metrics = weighted_metrics(y, scores, weights, {"": threshold, VAL_SUFFIX: val_t},
                                    pauc_min_tpr)
         out.dist[key] = {m: v.mean(axis=0) for m, v in metrics.items()}
-        out.runs[key] = _run_info(table.index.to_frame(index=False), scores)
+        out.runs[key] = _run_info(index, scores)
     log.info("%d configurations x %d resamples of %d test patients in %.1f s", len(out.dist),
              n_boot, out.n_patients, time.time() - start)
     return out
@@ -142,14 +154,27 @@ def resample_configurations(preds: pd.DataFrame, test_runs: pd.DataFrame, patien
 def _run_info(index: pd.DataFrame, scores: np.ndarray) -> dict[str, Any]:
     """Runs, seeds and replicates of one configuration, and whether the seed changed anything."""
     n_seeds = index["seed"].nunique()
-    reps = index["replicate"] if "replicate" in index else pd.Series(0, index=index.index)
+    reps = index["replicate"].to_numpy() if "replicate" in index else np.zeros(len(index))
     deterministic = n_seeds > 1 and all(
-        np.ptp(scores[(reps == r).to_numpy()], axis=0).max() <= SAME_SCORE for r in reps.unique())
-    return {"n_runs": len(index), "n_seeds": int(n_seeds), "n_replicates": int(reps.nunique()),
+        np.ptp(scores[reps == r], axis=0).max() <= SAME_SCORE for r in np.unique(reps))
+    return {"n_runs": len(index), "n_seeds": int(n_seeds), "n_replicates": len(np.unique(reps)),
             "deterministic": bool(deterministic)}
 
 
-def _spread(g: pd.DataFrame, info: dict[str, Any], metrics: list[str]) -> tuple[str, dict[str, float]]:
+def intervals(samples: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile intervals of each row of (k, n_boot) bootstrap samples (NaNs ignored)."""
+    samples = np.atleast_2d(np.asarray(samples, dtype=float))
+    q = [100 * (1 - level) / 2, 100 * (1 + level) / 2]
+    lo, hi = np.full(len(samples), np.nan), np.full(len(samples), np.nan)
+    has_nan = np.isnan(samples).any(axis=1)
+    if (~has_nan).any():
+        lo[~has_nan], hi[~has_nan] = np.percentile(samples[~has_nan], q, axis=1)
+    for i in np.flatnonzero(has_nan):       # a resample without one class: rare, row by row
+        lo[i], hi[i] = interval(samples[i], level)
+    return lo, hi
+
+
+def _spread(g: pd.DataFrame, info: dict[str, Any], metrics: list[str]) -> tuple[str, np.ndarray]:
     """Standard deviations over the runs that differ, and what they are over.
 
     Deterministic configurations (identical scores for every seed) have no seed spread: their
@@ -157,13 +182,13 @@ def _spread(g: pd.DataFrame, info: dict[str, Any], metrics: list[str]) -> tuple[
     """
     if info["deterministic"]:
         if info["n_replicates"] > 1:
-            per_rep = g.groupby("replicate")[metrics].mean()
-            return "replicates", per_rep.std(ddof=1).to_dict()
-        return "none (deterministic)", {m: np.nan for m in metrics}
+            per_rep = g.groupby("replicate")[metrics].mean().to_numpy()
+            return "replicates", per_rep.std(axis=0, ddof=1)
+        return "none (deterministic)", np.full(len(metrics), np.nan)
     if len(g) < 2:
-        return "none (one run)", {m: np.nan for m in metrics}
+        return "none (one run)", np.full(len(metrics), np.nan)
     over = "seeds x replicates" if info["n_replicates"] > 1 else "seeds"
-    return over, g[metrics].std(ddof=1).to_dict()
+    return over, g[metrics].to_numpy(dtype=float).std(axis=0, ddof=1)
 
 
 def arms_table(runs: pd.DataFrame, res: Resampled, threshold: float) -> pd.DataFrame:
@@ -190,11 +215,11 @@ def arms_table(runs: pd.DataFrame, res: Resampled, threshold: float) -> pd.DataF
         row["ci_resampled"] = RESAMPLED
         row["n_test_patients"] = res.n_patients
         row["n_boot"] = res.n_boot
-        dist = res.dist[key]
-        for m in ALL_METRICS:
-            row[m] = g[m].mean()
-            row[f"{m}_std"] = stds[m]
-            row[f"{m}_ci_low"], row[f"{m}_ci_high"] = interval(dist[m][1:], LEVEL)
+        means = g[ALL_METRICS].to_numpy(dtype=float).mean(axis=0)
+        lo, hi = intervals(np.stack([res.dist[key][m][1:] for m in ALL_METRICS]))
+        for i, m in enumerate(ALL_METRICS):
+            row[m], row[f"{m}_std"] = means[i], stds[i]
+            row[f"{m}_ci_low"], row[f"{m}_ci_high"] = lo[i], hi[i]
         rows.append(row)
     table = pd.DataFrame(rows)
     order = {c: i for i, c in enumerate(DISPLAY_NAMES)}
@@ -276,7 +301,7 @@ def contrasts_table(res: Resampled, runs: pd.DataFrame, gans: list[str], control
     order = {c: i for i, c in enumerate(DISPLAY_NAMES)}
     keys = sorted((k for k in res.dist if k[2] in gans and k[1] > 0),
                   key=lambda k: (order.get(k[0], len(order)), k[1], gans.index(k[2])))
-    rows = []
+    rows, diffs = [], []
     for clf, phase, gan in keys:
         refs = [(BASELINE, (clf, 0, BASELINE))] + [(c, (clf, phase, c)) for c in controls]
         for ref_name, ref_key in refs:
@@ -285,18 +310,20 @@ def contrasts_table(res: Resampled, runs: pd.DataFrame, gans: list[str], control
             for metric, which in CONTRAST_METRICS:
                 column = metric + (VAL_SUFFIX if which == "val" else "")
                 a, b = res.dist[(clf, phase, gan)][column], res.dist[ref_key][column]
-                diff = a - b
-                lo, hi = interval(diff[1:], LEVEL)
+                diffs.append(a - b)
                 rows.append({
                     "classifier": clf, "algorithm": names.get(clf, clf), "phase": phase,
                     "gan": gan, "reference": ref_name, "metric": metric,
                     "threshold": {None: "none", "fixed": f"{threshold:g}", "val": "val"}[which],
-                    "gan_mean": a[0], "reference_mean": b[0], "difference": diff[0],
-                    "ci_low": lo, "ci_high": hi,
-                    "excludes_zero": bool(lo > 0 or hi < 0) if not np.isnan(lo) else False,
-                    "p_value": bootstrap_p(diff[0], diff[1:]),
+                    "gan_mean": a[0], "reference_mean": b[0], "difference": a[0] - b[0],
                     "gan_runs": res.runs[(clf, phase, gan)]["n_runs"],
                     "reference_runs": res.runs[ref_key]["n_runs"]})
+    if rows:
+        d = np.stack(diffs)
+        lo, hi = intervals(d[:, 1:])
+        for row, low, high, point, samples in zip(rows, lo, hi, d[:, 0], d[:, 1:]):
+            row.update(ci_low=low, ci_high=high, excludes_zero=bool(low > 0 or high < 0),
+                       p_value=bootstrap_p(point, samples))
     table = pd.DataFrame(rows, columns=[c for c in CONTRAST_COLUMNS if c not in _TABLE_WIDE])
     table["p_holm"] = holm(table["p_value"].to_numpy())
     table["holm_significant"] = table["p_holm"] < ALPHA
@@ -324,18 +351,20 @@ def headline(contrasts: pd.DataFrame) -> str:
     if contrasts.empty:
         return "No GAN arm was run, so there is no contrast to report."
     vs_control = contrasts[contrasts["reference"] != BASELINE]
+    if vs_control.empty:
+        return "No control arm was run, so GANs were compared with the baseline only."
     m = int(contrasts["n_contrasts"].iloc[0])
     sig = vs_control[vs_control["holm_significant"]]
     better, worse = sig[sig["difference"] > 0], sig[sig["difference"] < 0]
     raw_better = int(((vs_control["ci_low"] > 0)).sum())
     raw_worse = int(((vs_control["ci_high"] < 0)).sum())
-    if len(vs_control) == 0:
-        return "No control arm was run, so GANs were compared with the baseline only."
     if len(better):
         top = better.sort_values("p_holm").iloc[0]
-        return (f"Yes, in {len(better)} of {len(vs_control)} GAN-minus-control contrasts "
-                f"(Holm, 5 %, over all {m}); strongest: {top['gan']} vs {top['reference']}, "
-                f"{top['algorithm']}, phase {top['phase']}, "
+        verdict = "Yes" if len(better) == len(vs_control) else "Only in part"
+        return (f"{verdict}: in {len(better)} of {len(vs_control)} GAN-minus-control contrasts "
+                f"the GAN arm is better after Holm correction over all {m} contrasts "
+                f"({len(worse)} favour the control); strongest: {top['gan']} minus "
+                f"{top['reference']}, {top['algorithm']}, phase {top['phase']}, "
                 f"{metric_label(top['metric'], top['threshold'])} "
                 f"{top['difference']:+.3f} [{top['ci_low']:+.3f}, {top['ci_high']:+.3f}].")
     return (f"No: none of {len(vs_control)} GAN-minus-control contrasts favours the GAN after "
