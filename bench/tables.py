@@ -27,16 +27,17 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from isicgan.classify.metrics import THRESHOLD_METRICS, VAL_SUFFIX, choose_threshold, compute_metrics  # noqa: E402
+from isicgan.classify.metrics import (METRICS, THRESHOLD_METRICS, choose_threshold,  # noqa: E402
+                                      compute_metrics)
 from isicgan.classify.models import DISPLAY_NAMES  # noqa: E402
 from isicgan.classify.study import RUN_KEYS, RUN_METRICS  # noqa: E402
 from isicgan.classify.tables import write_tables  # noqa: E402
 
 SCALES = {
-    "thesis": {"benign": 93, "malignant": 93, "patients": 120, "gans": ["cyclegan", "wgan_gp", "dcgan", "ddpm"],
-               "replicates": 3},
-    "demo": {"benign": 20, "malignant": 20, "patients": 30, "gans": ["cyclegan", "wgan_gp", "dcgan"],
-             "replicates": 2},
+    "thesis": {"benign": 93, "malignant": 93, "patients": 120,
+               "gans": ["cyclegan", "wgan_gp", "dcgan", "ddpm"], "replicates": 3},
+    "demo": {"benign": 20, "malignant": 20, "patients": 30,
+             "gans": ["cyclegan", "wgan_gp", "dcgan"], "replicates": 2},
 }
 CONTROLS = ["oversample", "augment", "class_weight"]
 SEEDS = [25, 26, 27]
@@ -55,7 +56,8 @@ def make_inputs(root: Path, scale: dict, seed: int = 0) -> tuple[list[Path], lis
     runs_paths, pred_paths = [], []
     for clf in DISPLAY_NAMES:
         rows, preds = [], []
-        configs = [(0, "baseline", 0)] + [(k, arm, 0) for k in range(1, BATCHES + 1) for arm in CONTROLS]
+        configs = [(0, "baseline", 0)]
+        configs += [(k, arm, 0) for k in range(1, BATCHES + 1) for arm in CONTROLS]
         configs += [(k, g, r) for k in range(1, BATCHES + 1) for g in scale["gans"]
                     for r in range(1, scale["replicates"] + 1)]
         for phase, arm, rep in configs:
@@ -67,8 +69,8 @@ def make_inputs(root: Path, scale: dict, seed: int = 0) -> tuple[list[Path], lis
                 t = choose_threshold(val_y, val)
                 m = compute_metrics(y, score)
                 mv = compute_metrics(y, score, t)
-                rows.append([clf, DISPLAY_NAMES[clf], phase, arm, s, "test", 2000, 520 * phase, 1.0,
-                             "n/a", *[m[k] for k in RUN_METRICS[:11]], t,
+                rows.append([clf, DISPLAY_NAMES[clf], phase, arm, s, "test", 2000, 520 * phase,
+                             1.0, "n/a", *[m[k] for k in METRICS], t,
                              *[mv[k] for k in THRESHOLD_METRICS], rep])
                 preds.append(pd.DataFrame({"classifier": clf, "phase": phase, "arm": arm, "seed": s,
                                            "replicate": rep, "isic_id": ids, "target": y,

@@ -8,7 +8,7 @@ from sklearn.metrics import (average_precision_score, balanced_accuracy_score,
 from isicgan.classify.metrics import (METRICS, THRESHOLD_METRICS, choose_threshold,
                                       compute_metrics, interval, partial_auc, patient_resamples,
                                       weighted_metrics)
-from isicgan.classify.tables import GROUP_KEYS, bootstrap_p, contrasts_table, holm, resample_configurations
+from isicgan.classify.tables import bootstrap_p, contrasts_table, holm, resample_configurations
 
 
 def _isic_reference_pauc(y, score, min_tpr=0.8):

@@ -186,3 +186,43 @@ def test_the_val_threshold_does_not_move_when_only_test_labels_change(tables, tm
     assert (before["malignant_recall"] != after["malignant_recall"]).any()   # labels did change
     assert before["val_threshold"].tolist() == after["val_threshold"].tolist()
     assert (before["val_threshold"] != 0.5).any()                            # and it was chosen
+
+
+def test_generator_replicates_are_one_more_run_dimension():
+    """A GAN arm with 2 replicates x 2 seeds: means over all four runs; a classifier that
+    ignores its seed is deterministic, and its spread is over the replicates only."""
+    import numpy as np
+    from isicgan.classify.metrics import THRESHOLD_METRICS, compute_metrics
+    from isicgan.classify.study import RUN_KEYS, RUN_METRICS
+    from isicgan.classify.tables import arms_table, resample_configurations
+    rng = np.random.default_rng(1)
+    y = np.array([0, 1] * 10)
+    ids = [f"ISIC_{i:07d}" for i in range(20)]
+    preds, runs = [], []
+    for arm, phase, reps in (("baseline", 0, [0]), ("cyclegan", 1, [1, 2])):
+        for rep in reps:
+            score = np.clip(0.3 * y + rng.normal(0.35, 0.2, 20), 0, 1).round(6)
+            for seed in (25, 26):                    # the seed changes nothing
+                m = compute_metrics(y, score)
+                runs.append(dict(zip(RUN_KEYS, ["logreg", "Logistic Regression", phase, arm, seed,
+                                                "test", 100, 10 * phase, 1.0, "n/a"]),
+                                 **{k: m[k] for k in RUN_METRICS if k in m}, val_threshold=0.5,
+                                 **{f"{k}_valthr": m[k] for k in THRESHOLD_METRICS},
+                                 replicate=rep))
+                preds.append(pd.DataFrame({"classifier": "logreg", "phase": phase, "arm": arm,
+                                           "seed": seed, "replicate": rep, "isic_id": ids,
+                                           "target": y, "score": score}))
+    runs, preds = pd.DataFrame(runs), pd.concat(preds, ignore_index=True)
+    res = resample_configurations(preds, runs, np.array(ids), y, ids, n_boot=50, seed=0,
+                                  threshold=0.5, pauc_min_tpr=0.8)
+    arms = arms_table(runs, res, 0.5).set_index("arm")
+    gan = arms.loc["cyclegan"]
+    assert gan["n_seeds"] == 2 and gan["n_replicates"] == 2 and gan["deterministic"]
+    assert gan["spread_over"] == "replicates"
+    per_rep = runs[runs.arm == "cyclegan"].groupby("replicate")["roc_auc"].mean()
+    assert gan["roc_auc_std"] == pytest.approx(per_rep.std(), abs=1e-4)
+    assert gan["roc_auc"] == pytest.approx(runs.loc[runs.arm == "cyclegan", "roc_auc"].mean(), abs=1e-4)
+    assert arms.loc["baseline", "spread_over"] == "none (deterministic)"
+    with pytest.raises(ValueError, match="different versions"):
+        resample_configurations(preds.drop(columns="replicate"), runs, np.array(ids), y, ids,
+                                n_boot=5, seed=0, threshold=0.5, pauc_min_tpr=0.8)

@@ -30,8 +30,8 @@ from scipy.stats import norm
 from isicgan.io import write_csv, write_text
 
 from .datasets import read_manifest
-from .metrics import (ALL_METRICS, CLASS_METRICS, METRICS, THRESHOLD_METRICS, VAL_METRICS,
-                      VAL_SUFFIX, interval, patient_resamples, weighted_metrics)
+from .metrics import (ALL_METRICS, CLASS_METRICS, VAL_SUFFIX, interval, patient_resamples,
+                      weighted_metrics)
 from .models import DISPLAY_NAMES
 from .study import read_runs
 
@@ -113,6 +113,9 @@ def resample_configurations(preds: pd.DataFrame, test_runs: pd.DataFrame, patien
     is *deterministic* when every seed gave the same test scores (within each replicate).
     """
     dims = run_dims(preds)
+    if run_dims(test_runs) != dims:
+        raise ValueError(f"runs.csv tells runs apart by {run_dims(test_runs)}, the predictions by "
+                         f"{dims}: they come from different versions of the classify stage")
     n = len(ids)
     weights = np.vstack([np.ones((1, n)),
                          patient_resamples(patients, y, n_boot, seed)]).astype(np.float32)
