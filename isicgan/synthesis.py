@@ -3,8 +3,8 @@
 Batch k of GAN g is the folder ``results/synthetic/{g}/batch{k}`` holding ``batch_size`` PNGs
 named ``{g}_b{k}_{i:04d}.png`` (i = 0 .. batch_size-1), plus ``batch{k}.json`` with its quality.
 
-- Noise GANs (wgan_gp, dcgan) sample with the seed ``batch_seed(synthesis.seed, k, try)``.
-- CycleGAN translates benign tiles of the ``source`` split, sorted by isic_id: try t of batch k
+- Noise generators (WGAN-GP, DCGAN, ...) sample with the seed ``batch_seed(synthesis.seed, k, try)``.
+- Translating generators (``translates``: CycleGAN) translate benign tiles of the ``source`` split, sorted by isic_id: try t of batch k
   takes slice ``(t - 1) * batches + (k - 1)`` of ``batch_size`` tiles. Translation has no noise,
   so a retry must use other tiles; when the source split holds fewer tiles than a slice needs,
   the slice wraps round to the start, and the JSON says so (``source_wrapped``).
@@ -21,14 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from isicgan import registry
 from isicgan.io import atomic_path, check_id, load_png_folder, save_png
 from isicgan.quality.evaluate import References, batch_quality, write_json
 from isicgan.quality.memorisation import audit
 
 log = logging.getLogger(__name__)
-
-NOISE_FREE = ("cyclegan",)
-
 
 def batch_seed(base_seed: int, k: int, attempt: int) -> int:
     """A seed for batch k, try ``attempt``, from the base seed (stable, independent streams)."""
@@ -65,7 +63,7 @@ def generate_try(gan: str, checkpoint: str | Path, k: int, attempt: int, synthes
     n = synthesis["batch_size"]
     seed = batch_seed(synthesis["seed"], k, attempt)
     info: dict = {"try": attempt, "seed": seed}
-    if gan in NOISE_FREE:
+    if registry.spec("generators", gan)["translates"]:
         if source is None:
             raise ValueError(f"{gan} translates source tiles: give the source split folder")
         idx, wrapped = source_slice(len(source[1]), k, attempt, synthesis["batches"], n)
@@ -92,7 +90,7 @@ def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, 
     if threshold is not None and synthesis["gate_on"] == "inception" and refs.inception is None:
         raise ValueError("synthesis.gate_on is 'inception' with synthesis.fid_threshold set, but "
                          f"the Inception FID is unavailable: {refs.inception_reason}")
-    source = load_source(source_dir) if gan in NOISE_FREE else None
+    source = load_source(source_dir) if registry.spec("generators", gan)["translates"] else None
     max_tries = synthesis["max_tries"] if threshold is not None else 1
     tries, kept = [], None
     for attempt in range(1, max_tries + 1):

@@ -24,6 +24,7 @@ rule train_gan:
             subcategory="{gan}",
         ),
     params:
+        code=code_digest("train_gan.py", "gan"),
         settings=gan_settings,
         image_size=config["data"]["image_size"],
         device=config["gan"]["device"],
