@@ -27,7 +27,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from isicgan.classify.metrics import (METRICS, THRESHOLD_METRICS, choose_threshold,  # noqa: E402
+from isicgan.classify.metrics import (THRESHOLD_METRICS, choose_threshold,  # noqa: E402
                                       compute_metrics)
 from isicgan.classify.models import DISPLAY_NAMES  # noqa: E402
 from isicgan.classify.study import RUN_KEYS, RUN_METRICS  # noqa: E402
@@ -69,14 +69,16 @@ def make_inputs(root: Path, scale: dict, seed: int = 0) -> tuple[list[Path], lis
                 t = choose_threshold(val_y, val)
                 m = compute_metrics(y, score)
                 mv = compute_metrics(y, score, t)
-                rows.append([clf, DISPLAY_NAMES[clf], phase, arm, s, "test", 2000, 520 * phase,
-                             1.0, "n/a", *[m[k] for k in METRICS], t,
-                             *[mv[k] for k in THRESHOLD_METRICS], rep])
+                rows.append({"classifier": clf, "algorithm": DISPLAY_NAMES[clf], "phase": phase,
+                             "arm": arm, "seed": s, "replicate": rep, "split": "test",
+                             "n_train": 2000, "n_added": 520 * phase, "malignant_weight": 1.0,
+                             "backbone_weights": "n/a", **m, "val_threshold": t,
+                             **{f"{k}_valthr": mv[k] for k in THRESHOLD_METRICS}})
                 preds.append(pd.DataFrame({"classifier": clf, "phase": phase, "arm": arm, "seed": s,
                                            "replicate": rep, "isic_id": ids, "target": y,
                                            "score": np.round(score, 6)}))
         (root / clf).mkdir()
-        pd.DataFrame(rows, columns=RUN_KEYS + RUN_METRICS + ["replicate"]).to_csv(
+        pd.DataFrame(rows)[RUN_KEYS + RUN_METRICS].to_csv(
             root / clf / "runs.csv", index=False)
         pd.concat(preds).to_csv(root / clf / "predictions.csv.gz", index=False)
         runs_paths.append(root / clf / "runs.csv")

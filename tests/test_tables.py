@@ -16,7 +16,8 @@ HEAD = ("algorithm,benign_precision,benign_recall,benign_f1,"
 @pytest.fixture(scope="module")
 def tables(tmp_path_factory):
     root = tmp_path_factory.mktemp("tables")
-    study = make_study_data(root, gans=("cyclegan", "dcgan"), batches=2, batch_size=4)
+    study = make_study_data(root, gans=("cyclegan", "dcgan"), batches=2, batch_size=4,
+                            replicates=2)
     # three test tiles per patient: the intervals resample patients, not tiles
     manifest = pd.read_csv(study["manifest"], dtype=str)
     test = manifest["split"] == "test"
@@ -28,8 +29,8 @@ def tables(tmp_path_factory):
         preds.append(root / clf / "predictions.csv.gz")
         run_classifier(clf, params, manifest=study["manifest"],
                        synthetic_files=study["synthetic_files"], gans=study["gans"],
-                       arms=["oversample", "augment", "class_weight"], batches=2, batch_size=4,
-                       seeds=[25, 26], evaluation={"threshold": 0.5, "pauc_min_tpr": 0.8},
+                       arms=["oversample", "augment", "class_weight"], replicates=2, batches=2,
+                       batch_size=4, seeds=[25, 26], evaluation={"threshold": 0.5, "pauc_min_tpr": 0.8},
                        runs_out=runs[-1], predictions_out=preds[-1])
     out = {name: root / "tables" / f"{name}.csv"
            for name in ("arms", "baseline", "phase1", "phase2", "comparison", "contrasts")}
@@ -41,7 +42,7 @@ def tables(tmp_path_factory):
                  phase_outs=[out["phase1"], out["phase2"]], comparison_out=out["comparison"],
                  contrasts_out=out["contrasts"], summary_out=out["summary"])
     out["runs"], out["preds"], out["root"] = runs, preds, root
-    out["manifest"] = study["manifest"]
+    out["manifest"], out["synthetic"] = study["manifest"], study["synthetic_files"]
     return out
 
 
@@ -83,9 +84,11 @@ def test_configurations_identical_for_every_seed_are_marked_deterministic_withou
     # the mark follows the data: identical test scores for every seed, and nothing else
     preds = pd.concat(pd.read_csv(p) for p in tables["preds"])
     for key, g in preds.groupby(["classifier", "phase", "arm"]):
-        wide = g.pivot(index="seed", columns="isic_id", values="score")
+        same = all((w.max() - w.min()).max() == 0 for _, w in
+                   g.pivot(index=["replicate", "seed"], columns="isic_id",
+                           values="score").groupby(level="replicate"))
         row = arms.set_index(["classifier", "phase", "arm"]).loc[key]
-        assert row["deterministic"] == ((wide.max() - wide.min()).max() == 0), key
+        assert row["deterministic"] == same, key
     assert not arms["deterministic"].all()
 
 
@@ -137,6 +140,9 @@ def test_contrasts_pair_every_gan_arm_with_the_baseline_and_each_control(tables)
     # 2 classifiers x 2 phases x 2 GANs x 4 references x 7 metrics
     assert len(con) == 2 * 2 * 2 * 4 * 7
     assert (con["n_contrasts"] == len(con)).all() and (con["ci_resampled"] == "test patients").all()
+    # GAN arms average 2 seeds x 2 generator replicates, the references 2 seeds
+    assert set(con["gan_runs"]) == {4} and set(con["reference_runs"]) == {2}
+    assert set(arms.loc[(slice(None), slice(None), "dcgan"), "n_replicates"]) == {2}
     block = con[(con.classifier == "svm") & (con.phase == 2) & (con.gan == "dcgan")]
     assert list(dict.fromkeys(block["reference"])) == ["baseline", "oversample", "augment",
                                                       "class_weight"]
@@ -174,7 +180,7 @@ def test_the_val_threshold_does_not_move_when_only_test_labels_change(tables, tm
                     copy / "test" / new / f"{manifest.at[i, 'isic_id']}.png")
         manifest.at[i, "target"] = new
     manifest.to_csv(copy / "manifest.csv", index=False)
-    synthetic = sorted(str(p) for p in (root / "results" / "synthetic").glob("*/batch*.json"))
+    synthetic = tables["synthetic"]
     runs = {}
     for name, where in (("original", tables["manifest"]), ("relabelled", copy / "manifest.csv")):
         runs[name] = run_classifier(
@@ -204,15 +210,16 @@ def test_generator_replicates_are_one_more_run_dimension():
             score = np.clip(0.3 * y + rng.normal(0.35, 0.2, 20), 0, 1).round(6)
             for seed in (25, 26):                    # the seed changes nothing
                 m = compute_metrics(y, score)
-                runs.append(dict(zip(RUN_KEYS, ["logreg", "Logistic Regression", phase, arm, seed,
-                                                "test", 100, 10 * phase, 1.0, "n/a"]),
-                                 **{k: m[k] for k in RUN_METRICS if k in m}, val_threshold=0.5,
-                                 **{f"{k}_valthr": m[k] for k in THRESHOLD_METRICS},
-                                 replicate=rep))
+                runs.append(dict(classifier="logreg", algorithm="Logistic Regression",
+                                 phase=phase, arm=arm, seed=seed, replicate=rep, split="test",
+                                 n_train=100, n_added=10 * phase, malignant_weight=1.0,
+                                 backbone_weights="n/a", val_threshold=0.5,
+                                 **{k: m[k] for k in RUN_METRICS if k in m},
+                                 **{f"{k}_valthr": m[k] for k in THRESHOLD_METRICS}))
                 preds.append(pd.DataFrame({"classifier": "logreg", "phase": phase, "arm": arm,
                                            "seed": seed, "replicate": rep, "isic_id": ids,
                                            "target": y, "score": score}))
-    runs, preds = pd.DataFrame(runs), pd.concat(preds, ignore_index=True)
+    runs, preds = pd.DataFrame(runs)[RUN_KEYS + RUN_METRICS], pd.concat(preds, ignore_index=True)
     res = resample_configurations(preds, runs, np.array(ids), y, ids, n_boot=50, seed=0,
                                   threshold=0.5, pauc_min_tpr=0.8)
     arms = arms_table(runs, res, 0.5).set_index("arm")

@@ -22,7 +22,8 @@ ALGORITHMS = ["Logistic Regression", "Support Vector Machine", "Random Forest",
               "Convolutional Neural Network", "Inception V3", "EfficientNetB5"]
 LEADING = ["algorithm", "benign_precision", "benign_recall", "benign_f1",
            "malignant_precision", "malignant_recall", "malignant_f1"]
-BATCHES = 2   # tests/tiny.yaml
+BATCHES = 2      # tests/tiny.yaml
+REPLICATES = 2   # tests/tiny.yaml
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +49,12 @@ def test_study_makes_every_table_and_figure(study):
                  "arms.csv", "thesis_comparison.csv", "synthesis_quality.csv", "contrasts.csv"]:
         assert (tables / name).is_file(), name
     for gan in ["cyclegan", "wgan_gp", "dcgan"]:
-        history = pd.read_csv(study / "results" / "gan" / gan / "history.csv")
-        assert len(history) == 2 and history.filter(like="loss").notna().all().all()
-        for k in range(1, BATCHES + 1):
-            assert len(list((study / "results" / "synthetic" / gan / f"batch{k}").glob("*.png"))) == 8
+        for rep in range(1, REPLICATES + 1):
+            history = pd.read_csv(study / "results" / "gan" / gan / f"rep{rep}" / "history.csv")
+            assert len(history) == 2 and history.filter(like="loss").notna().all().all()
+            for k in range(1, BATCHES + 1):
+                batch = study / "results" / "synthetic" / gan / f"rep{rep}" / f"batch{k}"
+                assert len(list(batch.glob("*.png"))) == 8
     figures = list((study / "results" / "figures").rglob("*.png"))
     assert len(figures) >= 10
 
@@ -71,14 +74,16 @@ def test_synthetic_tiles_enter_training_only(study):
     test_ids = set(manifest.loc[manifest["split"] == "test", "isic_id"])
     predictions = pd.read_csv(study / "results" / "classifiers" / "logreg" / "predictions.csv.gz")
     # every configuration is scored on exactly the real test tiles, whatever the phase or arm
-    for key, group in predictions.groupby(["phase", "arm", "seed"]):
+    for key, group in predictions.groupby(["phase", "arm", "seed", "replicate"]):
         assert set(group["isic_id"]) == test_ids, key
     runs = pd.read_csv(study / "results" / "classifiers" / "logreg" / "runs.csv")
     base = runs.loc[(runs["phase"] == 0), "n_train"].iloc[0]
     gan_rows = runs[runs["arm"] == "cyclegan"]
-    # phase k adds k batches of 8 to the training part, nothing else
+    # phase k adds k batches of 8 to the training part, nothing else, for every replicate
     assert (gan_rows["n_train"] == base + 8 * gan_rows["phase"]).all()
     assert (gan_rows["n_added"] == 8 * gan_rows["phase"]).all()
+    assert set(gan_rows["replicate"]) == set(range(1, REPLICATES + 1))
+    assert set(runs.loc[runs["arm"] == "oversample", "replicate"]) == {0}
 
 
 def test_finished_study_reruns_nothing(study):
@@ -98,8 +103,8 @@ def test_changing_one_gan_leaves_data_and_other_gans_alone(study, tmp_path):
     changed = tmp_path / "dcgan.yaml"
     changed.write_text(yaml.safe_dump({"gan": {"dcgan": {"epochs": 3}}}))
     jobs = planned_jobs(study, changed)
-    assert jobs.get("train_gan") == 1
-    assert jobs.get("synthesize") == BATCHES            # only the dcgan batches
+    assert jobs.get("train_gan") == REPLICATES
+    assert jobs.get("synthesize") == BATCHES * REPLICATES     # only the dcgan batches
     assert "ingest" not in jobs and "demo_data" not in jobs and "train_encoder" not in jobs
 
 
@@ -153,5 +158,10 @@ def test_editing_a_package_module_reruns_exactly_the_rules_that_run_it(study, tm
     # a generator's module reruns that generator's training and batches only
     dcgan = src / "isicgan" / "gan" / "models" / "dcgan.py"
     dcgan.write_text(dcgan.read_text() + "\nEDITED = True\n")
-    assert code_reruns(rerun_reasons(study, src / "Snakefile")) == {
-        "train_gan[gan=dcgan]", *(f"synthesize[gan=dcgan, k={k}]" for k in range(1, BATCHES + 1))}
+    reasons = rerun_reasons(study, src / "Snakefile")
+    trainings = {f"train_gan[gan=dcgan, rep={r}]" for r in range(1, REPLICATES + 1)}
+    assert code_reruns(reasons) == trainings
+    # the batches follow (new checkpoints); no other generator's job is planned
+    assert {job for job in reasons if job.startswith(("train_gan", "synthesize"))} == trainings | {
+        f"synthesize[gan=dcgan, rep={r}, k={k}]" for r in range(1, REPLICATES + 1)
+        for k in range(1, BATCHES + 1)}
