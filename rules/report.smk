@@ -16,7 +16,7 @@ rule classify_tables:
         contrasts=report(
             "results/tables/contrasts.csv",
             caption="../report/contrasts_table.rst",
-            category="1. Headline: GAN vs rebalancing",
+            category="1. Headline",
         ),
         summary="results/tables/contrasts_summary.rst",
         arms=report(
@@ -72,7 +72,7 @@ rule classify_figures:
         contrasts=report(
             "results/figures/classify/contrasts.png",
             caption="../report/contrasts_figure.rst",
-            category="1. Headline: GAN vs rebalancing",
+            category="1. Headline",
         ),
         metrics_by_phase=report(
             "results/figures/classify/metrics_by_phase.png",
