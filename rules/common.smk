@@ -295,7 +295,7 @@ def classify_targets():
     return classifier_runs() + classifier_predictions()
 
 
-CLASSIFY_FIGURES = ["metrics_by_phase", "arms", "roc_curves", "confusion_matrices"]
+CLASSIFY_FIGURES = ["contrasts", "metrics_by_phase", "arms", "roc_curves", "confusion_matrices"]
 
 
 def report_targets():
@@ -303,6 +303,7 @@ def report_targets():
         ["results/tables/baseline.csv"]
         + expand("results/tables/phase{k}.csv", k=batch_numbers())
         + ["results/tables/arms.csv", "results/tables/thesis_comparison.csv"]
+        + ["results/tables/contrasts.csv"]
         + expand("results/figures/classify/{name}.png", name=CLASSIFY_FIGURES)
         + ["results/report/run_info.html"]
     )

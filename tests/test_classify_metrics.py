@@ -1,11 +1,14 @@
 """Metrics of the classifier study against scikit-learn and the ISIC 2024 definition."""
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import (average_precision_score, balanced_accuracy_score,
                              precision_recall_fscore_support, roc_auc_score)
 
-from isicgan.classify.metrics import (BOOTSTRAP_METRICS, bootstrap, bootstrap_indices,
-                                      compute_metrics, interval, partial_auc)
+from isicgan.classify.metrics import (METRICS, THRESHOLD_METRICS, choose_threshold,
+                                      compute_metrics, interval, partial_auc, patient_resamples,
+                                      weighted_metrics)
+from isicgan.classify.tables import bootstrap_p, contrasts_table, holm, resample_configurations
 
 
 def _isic_reference_pauc(y, score, min_tpr=0.8):
@@ -56,20 +59,128 @@ def test_a_prediction_on_the_threshold_counts_as_benign_like_sklearn_predict():
     assert m["benign_recall"] == 1.0 and m["malignant_recall"] == 1.0
 
 
-def test_bootstrap_intervals_hold_the_point_estimate_and_vectorised_auc_matches(scored):
-    y, score = scored
-    idx = bootstrap_indices(y, 200, seed=1)
-    assert idx.shape == (200, 50)
-    assert (y[idx].sum(axis=1) == 20).all()           # stratified: class counts kept
-    dist = bootstrap(y, np.stack([score, score[::-1]]), idx)
-    assert set(dist) == set(BOOTSTRAP_METRICS)
-    row = idx[7]
-    expected = (roc_auc_score(y[row], score[row]) + roc_auc_score(y[row], score[::-1][row])) / 2
-    assert dist["roc_auc"][7] == pytest.approx(expected)
-    point = (compute_metrics(y, score)["malignant_recall"]
-             + compute_metrics(y, score[::-1])["malignant_recall"]) / 2
-    lo, hi = interval(dist["malignant_recall"])
-    assert lo <= point <= hi and lo < hi
+def test_weighted_metrics_of_a_resample_equal_the_metrics_of_its_repeated_tiles():
+    """Every metric, ties and the val threshold included, on resampled patients = by hand."""
+    rng = np.random.default_rng(5)
+    n = 45
+    y = np.array([0] * 25 + [1] * 20)
+    scores = np.stack([np.round(np.clip(0.3 * y + rng.normal(0.35, 0.25, n), 0, 1), 1),  # ties
+                       rng.random(n)])
+    patients = rng.integers(0, 15, n)
+    weights = patient_resamples(patients, y, 30, seed=2)
+    val_t = np.array([0.42, 0.61])
+    dist = weighted_metrics(y, scores, weights, {"": 0.5, "_valthr": val_t})
+    assert set(dist) == set(METRICS) | {f"{m}_valthr" for m in THRESHOLD_METRICS}
+    for b in range(len(weights)):
+        rows = np.repeat(np.arange(n), weights[b].astype(int))
+        for r in range(2):
+            want = compute_metrics(y[rows], scores[r, rows])
+            at_val = compute_metrics(y[rows], scores[r, rows], threshold=val_t[r])
+            for m in METRICS:
+                assert dist[m][r, b] == pytest.approx(want[m], abs=1e-6, nan_ok=True), (m, b)
+            for m in THRESHOLD_METRICS:
+                assert dist[f"{m}_valthr"][r, b] == pytest.approx(at_val[m], abs=1e-6), (m, b)
+    # weights of one: the metrics of the test split itself
+    ones = weighted_metrics(y, scores[1], np.ones((1, n)), {"": 0.5})
+    assert ones["average_precision"][0] == pytest.approx(average_precision_score(y, scores[1]))
+
+
+def test_resampling_patients_keeps_their_tiles_together():
+    patients = np.array(["a", "a", "a", "b", "b", "c"])
+    y = np.array([1, 0, 0, 0, 0, 1])
+    weights = patient_resamples(patients, y, 200, seed=1)
+    assert weights.shape == (200, 6)
+    assert (weights[:, 0] == weights[:, 1]).all() and (weights[:, 1] == weights[:, 2]).all()
+    # strata: patients with a malignant tile (a, c) and without (b) keep their numbers
+    assert (weights[:, 3] == 1).all()
+    assert (weights[:, 0] + weights[:, 5] == 2).all()
+
+
+def test_two_patients_with_many_tiles_give_a_wider_interval_than_independent_tiles():
+    """Patient A's 20 tiles are all scored right, patient B's 20 all wrong: two patients."""
+    y = np.array([0] * 10 + [1] * 10 + [0] * 10 + [1] * 10)
+    score = np.concatenate([np.full(10, 0.2), np.full(10, 0.8),      # A: right
+                            np.full(10, 0.8), np.full(10, 0.2)])     # B: wrong
+    two = np.array(["A"] * 20 + ["B"] * 20)
+    independent = np.array([f"T{i}" for i in range(40)])
+    widths = {}
+    for name, patients in (("two", two), ("independent", independent)):
+        dist = weighted_metrics(y, score, patient_resamples(patients, y, 500, seed=3), {"": 0.5})
+        lo, hi = interval(dist["balanced_accuracy"])
+        assert lo <= 0.5 <= hi
+        widths[name] = hi - lo
+    assert widths["two"] >= 0.9              # all right, half right or all wrong
+    assert widths["independent"] < 0.4
+    assert widths["two"] > 2 * widths["independent"]
+
+
+def _arm_frames(scores: dict[str, np.ndarray], ids: list[str]):
+    """Predictions and test runs of one classifier: phase 0 baseline and phase 1 arms."""
+    preds, runs = [], []
+    for arm, per_seed in scores.items():
+        phase = 0 if arm == "baseline" else 1
+        for seed, s in enumerate(per_seed):
+            preds.append(pd.DataFrame({"classifier": "logreg", "phase": phase, "arm": arm,
+                                       "seed": seed, "isic_id": ids, "score": s}))
+            runs.append({"classifier": "logreg", "algorithm": "Logistic Regression",
+                         "phase": phase, "arm": arm, "seed": seed, "val_threshold": 0.5})
+    return pd.concat(preds, ignore_index=True), pd.DataFrame(runs)
+
+
+def test_a_paired_contrast_whose_true_difference_is_zero_covers_zero():
+    """GAN arm = oversample arm with scores swapped among tiles of one class and one level.
+
+    Every metric on the whole test split is then equal (difference exactly 0) while the
+    resamples differ; a GAN arm shifted up, in contrast, is found better.
+    """
+    rng = np.random.default_rng(11)
+    n = 60
+    y = np.array([0, 1] * (n // 2))
+    ids = [f"ISIC_{i:07d}" for i in range(n)]
+    patients = np.array([f"P{i // 3}" for i in range(n)])
+    base = np.clip(0.25 * y + rng.normal(0.4, 0.2, size=(2, n)), 0.001, 0.999)
+    control = np.clip(0.3 * y + rng.normal(0.4, 0.2, size=(2, n)), 0.001, 0.999)
+    swapped = control.copy()
+    for cls in (0, 1):                      # same multiset of scores within each class
+        members = np.flatnonzero(y == cls)
+        swapped[:, members] = control[:, rng.permutation(members)]
+    better = np.where(y == 1, 0.95, 0.05) + 0 * control
+    preds, runs = _arm_frames({"baseline": base, "oversample": control, "cyclegan": swapped,
+                               "dcgan": better}, ids)
+    res = resample_configurations(preds, runs, patients, y, ids, n_boot=400, seed=4,
+                                  threshold=0.5, pauc_min_tpr=0.8)
+    con = contrasts_table(res, runs, gans=["cyclegan", "dcgan"], controls=["oversample"],
+                          threshold=0.5)
+    null = con[(con.gan == "cyclegan") & (con.reference == "oversample")]
+    assert len(null) == 7 and (null["difference"].abs() < 1e-9).all()
+    assert ((null["ci_low"] < 0) & (null["ci_high"] > 0)).all()      # covers 0, not degenerate
+    assert not null["holm_significant"].any()
+    real = con[(con.gan == "dcgan") & (con.reference == "oversample") & (con.metric == "roc_auc")]
+    assert real["ci_low"].iloc[0] > 0 and bool(real["holm_significant"].iloc[0])
+    assert set(con["n_contrasts"]) == {len(con)}
+
+
+def test_holm_and_the_bootstrap_p_value():
+    adjusted = holm(np.array([0.01, 0.04, 0.03, np.nan, 0.5]))
+    # sorted 0.01, 0.03, 0.04, 0.5 with m = 4: 0.04, 0.09, 0.09 (monotone), 0.5
+    assert adjusted[[0, 2, 1, 4]] == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert np.isnan(adjusted[3])
+    samples = np.random.default_rng(0).normal(0.0, 1.0, 100_000)
+    assert bootstrap_p(1.96, samples) == pytest.approx(0.05, abs=0.002)
+    assert bootstrap_p(0.0, np.zeros(10)) == 1.0
+
+
+def test_the_val_threshold_maximises_balanced_accuracy_and_prefers_the_nearest_to_half():
+    y = np.array([0, 0, 0, 1, 1, 1])
+    t = choose_threshold(y, np.array([0.1, 0.2, 0.3, 0.35, 0.4, 0.9]))
+    assert t == pytest.approx(0.325)            # midway between the classes: accuracy 1
+    # scores that cannot separate the classes: every cut is as good, 0.5 is kept
+    assert choose_threshold(y, np.full(6, 0.7)) in (0.35, 0.85)
+    assert choose_threshold(np.zeros(4), np.arange(4) / 4) == 0.5       # one class only
+    # the chosen cut separates val exactly as counted, also at scores of 0 and 1
+    y2, s2 = np.array([0, 1, 0, 1]), np.array([0.0, 0.0, 1.0, 1.0])
+    t2 = choose_threshold(y2, s2)
+    assert balanced_accuracy_score(y2, s2 > t2) == 0.5
 
 
 def test_mismatched_labels_and_scores_are_refused():

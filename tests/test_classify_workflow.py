@@ -15,6 +15,7 @@ from conftest import run_workflow
 RULES = ["backbone_features", "classify", "classify_tables", "classify_figures", "run_info"]
 TARGETS = ["results/tables/phase2.csv", "results/tables/arms.csv",
            "results/tables/thesis_comparison.csv", "results/figures/classify/arms.png",
+           "results/tables/contrasts.csv", "results/figures/classify/contrasts.png",
            "results/report/run_info.html"]
 SETTINGS = {"classifiers": {"names": ["logreg", "cnn", "inception_v3"],
                             "cnn": {"epochs": 1, "filters": [4, 4, 4], "dense": 8},
@@ -35,7 +36,8 @@ def _jobs(proc) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     root = tmp_path_factory.mktemp("classify_wf")
-    make_study_data(root, gans=("cyclegan", "wgan_gp", "dcgan"), batches=2, batch_size=8)
+    make_study_data(root, gans=("cyclegan", "wgan_gp", "dcgan"), batches=2, batch_size=8,
+                    replicates=2)      # gan.replicates of config.yaml
     settings = root / "settings.yaml"
     settings.write_text(yaml.safe_dump(SETTINGS))
     def run(*flags, extra=()):
@@ -57,7 +59,8 @@ def test_the_stage_writes_thesis_tables_with_weights_stated(finished):
     assert weights["Inception V3"] == "random init (no ImageNet weights)"
     runs = pd.read_csv(root / "results/classifiers/inception_v3/runs.csv")
     assert set(runs["split"]) == {"val", "test"}
-    assert len(runs) == 2 * (1 + 2 * 6)          # val+test x (baseline + 2 phases x 6 arms)
+    # val+test x (baseline + 2 phases x (3 controls + 3 GANs x 2 replicates))
+    assert len(runs) == 2 * (1 + 2 * (3 + 3 * 2))
     index = pd.read_csv(root / "results/features/inception_v3/index.csv")
     assert index.groupby("group").size()["augment/seed25"] == 16
 
@@ -87,3 +90,9 @@ def test_the_html_report_builds(finished):
     run("--report", "report.html")
     text = (root / "report.html").read_text(errors="replace")
     assert "arms.png" in text and "run_info.html" in text
+    # the headline leads (categories are sorted by name) and its caption includes the answer
+    # generated from contrasts.csv
+    assert "1. Headline" in text and "contrasts.png" in text
+    summary = (root / "results/tables/contrasts_summary.rst").read_text()
+    answer = summary.splitlines()[0].split("** ", 1)[1]
+    assert answer.split(" (")[0] in text

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from classify_fixtures import make_study_data
 
-from isicgan.classify.figures import write_figures
+from isicgan.classify.figures import FIGURES, write_figures
 from isicgan.classify.models import DISPLAY_NAMES
 from isicgan.classify.study import run_classifier
 from isicgan.classify.tables import read_thesis_tables, write_run_info, write_tables
@@ -16,23 +16,33 @@ HEAD = ("algorithm,benign_precision,benign_recall,benign_f1,"
 @pytest.fixture(scope="module")
 def tables(tmp_path_factory):
     root = tmp_path_factory.mktemp("tables")
-    study = make_study_data(root, gans=("cyclegan", "dcgan"), batches=2, batch_size=4)
+    study = make_study_data(root, gans=("cyclegan", "dcgan"), batches=2, batch_size=4,
+                            replicates=2)
+    # three test tiles per patient: the intervals resample patients, not tiles
+    manifest = pd.read_csv(study["manifest"], dtype=str)
+    test = manifest["split"] == "test"
+    manifest.loc[test, "patient_id"] = [f"IP_T{i // 3}" for i in range(int(test.sum()))]
+    manifest.to_csv(study["manifest"], index=False)
     runs, preds = [], []
     for clf, params in (("svm", {"C": 1.0}), ("logreg", {"max_iter": 30})):
         runs.append(root / clf / "runs.csv")
         preds.append(root / clf / "predictions.csv.gz")
         run_classifier(clf, params, manifest=study["manifest"],
                        synthetic_files=study["synthetic_files"], gans=study["gans"],
-                       arms=["oversample", "augment", "class_weight"], batches=2, batch_size=4,
-                       seeds=[25, 26], evaluation={"threshold": 0.5, "pauc_min_tpr": 0.8},
+                       arms=["oversample", "augment", "class_weight"], replicates=2, batches=2,
+                       batch_size=4, seeds=[25, 26], evaluation={"threshold": 0.5, "pauc_min_tpr": 0.8},
                        runs_out=runs[-1], predictions_out=preds[-1])
     out = {name: root / "tables" / f"{name}.csv"
-           for name in ("arms", "baseline", "phase1", "phase2", "comparison")}
-    write_tables(runs, preds, THESIS, generator="dcgan", names=["logreg", "svm"], batches=2,
-                 n_boot=100, seed=25, threshold=0.5, arms_out=out["arms"],
-                 baseline_out=out["baseline"], phase_outs=[out["phase1"], out["phase2"]],
-                 comparison_out=out["comparison"])
+           for name in ("arms", "baseline", "phase1", "phase2", "comparison", "contrasts")}
+    out["summary"] = root / "tables" / "contrasts_summary.rst"
+    write_tables(runs, preds, THESIS, study["manifest"], generator="dcgan", names=["logreg", "svm"],
+                 gans=["cyclegan", "dcgan"], controls=["oversample", "augment", "class_weight"],
+                 batches=2, n_boot=100, seed=25, threshold=0.5, pauc_min_tpr=0.8,
+                 arms_out=out["arms"], baseline_out=out["baseline"],
+                 phase_outs=[out["phase1"], out["phase2"]], comparison_out=out["comparison"],
+                 contrasts_out=out["contrasts"], summary_out=out["summary"])
     out["runs"], out["preds"], out["root"] = runs, preds, root
+    out["manifest"], out["synthetic"] = study["manifest"], study["synthetic_files"]
     return out
 
 
@@ -50,11 +60,36 @@ def test_phase_tables_have_the_thesis_layout_rows_in_config_order(tables):
 
 def test_table_means_and_stds_are_over_seeds_of_the_test_runs(tables):
     runs = pd.read_csv(tables["runs"][0])
-    sel = runs[(runs.split == "test") & (runs.phase == 1) & (runs.arm == "dcgan")]
-    row = pd.read_csv(tables["phase1"]).set_index("algorithm").loc["Support Vector Machine"]
+    sel = runs[(runs.split == "test") & (runs.phase == 1) & (runs.arm == "oversample")]
+    arms = pd.read_csv(tables["arms"])
+    row = arms[(arms.classifier == "svm") & (arms.phase == 1) & (arms.arm == "oversample")].iloc[0]
+    assert not row["deterministic"] and row["spread_over"] == "seeds"   # copies drawn per seed
     assert row["malignant_recall"] == pytest.approx(sel["malignant_recall"].mean(), abs=1e-4)
     assert row["malignant_recall_std"] == pytest.approx(sel["malignant_recall"].std(), abs=1e-4)
-    assert row["n_seeds"] == 2
+    phase1 = pd.read_csv(tables["phase1"]).set_index("algorithm").loc["Support Vector Machine"]
+    assert phase1["n_seeds"] == 2
+
+
+def test_configurations_identical_for_every_seed_are_marked_deterministic_without_a_std(tables):
+    preds = pd.read_csv(tables["preds"][1])                 # logreg: lbfgs, no random draw
+    base = preds[(preds.phase == 0)].pivot(index="seed", columns="isic_id", values="score")
+    assert (base.max() - base.min()).max() == 0             # really identical across seeds
+    arms = pd.read_csv(tables["arms"])
+    row = arms[(arms.classifier == "logreg") & (arms.phase == 0)].iloc[0]
+    assert row["deterministic"] and row["spread_over"] == "none (deterministic)"
+    assert pd.isna(row["malignant_recall_std"]) and pd.isna(row["roc_auc_std"])
+    assert row["roc_auc_ci_low"] <= row["roc_auc"] <= row["roc_auc_ci_high"]
+    baseline = pd.read_csv(tables["baseline"]).set_index("algorithm")
+    assert baseline.loc["Logistic Regression", "deterministic"]
+    # the mark follows the data: identical test scores for every seed, and nothing else
+    preds = pd.concat(pd.read_csv(p) for p in tables["preds"])
+    for key, g in preds.groupby(["classifier", "phase", "arm"]):
+        same = all((w.max() - w.min()).max() == 0 for _, w in
+                   g.pivot(index=["replicate", "seed"], columns="isic_id",
+                           values="score").groupby(level="replicate"))
+        row = arms.set_index(["classifier", "phase", "arm"]).loc[key]
+        assert row["deterministic"] == same, key
+    assert not arms["deterministic"].all()
 
 
 def test_arms_table_covers_every_phase_and_arm_with_intervals(tables):
@@ -89,11 +124,112 @@ def test_thesis_comparison_sets_published_values_beside_ours(tables):
 
 def test_figures_and_run_info_are_written(tables):
     root = tables["root"]
-    outs = {k: root / "fig" / f"{k}.png" for k in ("metrics_by_phase", "arms", "roc_curves",
-                                                   "confusion_matrices")}
-    write_figures(tables["arms"], tables["preds"], generator="dcgan", threshold=0.5, outs=outs)
+    outs = {k: root / "fig" / f"{k}.png" for k in FIGURES}
+    write_figures(tables["arms"], tables["preds"], tables["contrasts"], generator="dcgan",
+                  threshold=0.5, outs=outs)
     for path in outs.values():
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     write_run_info(root / "info.html", {"seeds": [25]}, "v0-test")
     text = (root / "info.html").read_text()
     assert "v0-test" in text and "scikit-learn" in text and "seeds" in text
+
+
+def test_contrasts_pair_every_gan_arm_with_the_baseline_and_each_control(tables):
+    con = pd.read_csv(tables["contrasts"], dtype={"threshold": str})
+    arms = pd.read_csv(tables["arms"]).set_index(["classifier", "phase", "arm"])
+    # 2 classifiers x 2 phases x 2 GANs x 4 references x 7 metrics
+    assert len(con) == 2 * 2 * 2 * 4 * 7
+    assert (con["n_contrasts"] == len(con)).all() and (con["ci_resampled"] == "test patients").all()
+    # GAN arms average 2 seeds x 2 generator replicates, the references 2 seeds
+    assert set(con["gan_runs"]) == {4} and set(con["reference_runs"]) == {2}
+    assert set(arms.loc[(slice(None), slice(None), "dcgan"), "n_replicates"]) == {2}
+    block = con[(con.classifier == "svm") & (con.phase == 2) & (con.gan == "dcgan")]
+    assert list(dict.fromkeys(block["reference"])) == ["baseline", "oversample", "augment",
+                                                      "class_weight"]
+    first = block[block.reference == "baseline"]
+    assert list(zip(first["metric"], first["threshold"]))[:3] == [
+        ("roc_auc", "none"), ("pauc_80", "none"), ("average_precision", "none")]
+    assert set(first["threshold"]) == {"none", "0.5", "val"}
+    # the GAN and reference means are the arms table's means (phase 0 for the baseline)
+    for _, c in con[con.threshold != "val"].iterrows():
+        ref_key = (c["classifier"], 0 if c["reference"] == "baseline" else c["phase"], c["reference"])
+        gan = arms.loc[(c["classifier"], c["phase"], c["gan"]), c["metric"]]
+        assert c["gan_mean"] == pytest.approx(gan, abs=2e-4)
+        assert c["reference_mean"] == pytest.approx(arms.loc[ref_key, c["metric"]], abs=2e-4)
+    assert (con["difference"] - (con["gan_mean"] - con["reference_mean"])).abs().max() < 2e-4
+    assert (con["excludes_zero"] == ((con["ci_low"] > 0) | (con["ci_high"] < 0))).all()
+    assert (con["holm_significant"] == ((con["p_holm"] < 0.05) & con["excludes_zero"])).all()
+    assert (con["p_holm"] >= con["p_value"]).all()
+    summary = tables["summary"].read_text()
+    assert summary.startswith("**Does a GAN beat plain rebalancing?**")
+    assert f"over all {len(con)} contrasts" in summary
+
+
+def test_the_val_threshold_does_not_move_when_only_test_labels_change(tables, tmp_path):
+    """The threshold is chosen on val: relabelling test tiles leaves it where it was."""
+    import shutil
+    root = tables["root"]
+    copy = tmp_path / "data"
+    shutil.copytree(root / "results" / "data", copy)
+    manifest = pd.read_csv(copy / "manifest.csv", dtype=str)
+    test = manifest[manifest.split == "test"]
+    for i in test.index:                                     # every test label inverted
+        old = manifest.at[i, "target"]
+        new = "1" if old == "0" else "0"
+        shutil.move(copy / "test" / old / f"{manifest.at[i, 'isic_id']}.png",
+                    copy / "test" / new / f"{manifest.at[i, 'isic_id']}.png")
+        manifest.at[i, "target"] = new
+    manifest.to_csv(copy / "manifest.csv", index=False)
+    synthetic = tables["synthetic"]
+    runs = {}
+    for name, where in (("original", tables["manifest"]), ("relabelled", copy / "manifest.csv")):
+        runs[name] = run_classifier(
+            "logreg", {"max_iter": 30}, manifest=where, synthetic_files=synthetic,
+            gans=["cyclegan", "dcgan"], arms=["oversample"], batches=1, batch_size=4,
+            seeds=[25], evaluation={"threshold": 0.5, "pauc_min_tpr": 0.8},
+            runs_out=tmp_path / name / "runs.csv", predictions_out=tmp_path / name / "p.csv.gz")
+    before, after = (runs[k][runs[k].split == "test"].reset_index(drop=True) for k in runs)
+    assert (before["malignant_recall"] != after["malignant_recall"]).any()   # labels did change
+    assert before["val_threshold"].tolist() == after["val_threshold"].tolist()
+    assert (before["val_threshold"] != 0.5).any()                            # and it was chosen
+
+
+def test_generator_replicates_are_one_more_run_dimension():
+    """A GAN arm with 2 replicates x 2 seeds: means over all four runs; a classifier that
+    ignores its seed is deterministic, and its spread is over the replicates only."""
+    import numpy as np
+    from isicgan.classify.metrics import THRESHOLD_METRICS, compute_metrics
+    from isicgan.classify.study import RUN_KEYS, RUN_METRICS
+    from isicgan.classify.tables import arms_table, resample_configurations
+    rng = np.random.default_rng(1)
+    y = np.array([0, 1] * 10)
+    ids = [f"ISIC_{i:07d}" for i in range(20)]
+    preds, runs = [], []
+    for arm, phase, reps in (("baseline", 0, [0]), ("cyclegan", 1, [1, 2])):
+        for rep in reps:
+            score = np.clip(0.3 * y + rng.normal(0.35, 0.2, 20), 0, 1).round(6)
+            for seed in (25, 26):                    # the seed changes nothing
+                m = compute_metrics(y, score)
+                runs.append(dict(classifier="logreg", algorithm="Logistic Regression",
+                                 phase=phase, arm=arm, seed=seed, replicate=rep, split="test",
+                                 n_train=100, n_added=10 * phase, malignant_weight=1.0,
+                                 backbone_weights="n/a", val_threshold=0.5,
+                                 **{k: m[k] for k in RUN_METRICS if k in m},
+                                 **{f"{k}_valthr": m[k] for k in THRESHOLD_METRICS}))
+                preds.append(pd.DataFrame({"classifier": "logreg", "phase": phase, "arm": arm,
+                                           "seed": seed, "replicate": rep, "isic_id": ids,
+                                           "target": y, "score": score}))
+    runs, preds = pd.DataFrame(runs)[RUN_KEYS + RUN_METRICS], pd.concat(preds, ignore_index=True)
+    res = resample_configurations(preds, runs, np.array(ids), y, ids, n_boot=50, seed=0,
+                                  threshold=0.5, pauc_min_tpr=0.8)
+    arms = arms_table(runs, res, 0.5).set_index("arm")
+    gan = arms.loc["cyclegan"]
+    assert gan["n_seeds"] == 2 and gan["n_replicates"] == 2 and gan["deterministic"]
+    assert gan["spread_over"] == "replicates"
+    per_rep = runs[runs.arm == "cyclegan"].groupby("replicate")["roc_auc"].mean()
+    assert gan["roc_auc_std"] == pytest.approx(per_rep.std(), abs=1e-4)
+    assert gan["roc_auc"] == pytest.approx(runs.loc[runs.arm == "cyclegan", "roc_auc"].mean(), abs=1e-4)
+    assert arms.loc["baseline", "spread_over"] == "none (deterministic)"
+    with pytest.raises(ValueError, match="different versions"):
+        resample_configurations(preds.drop(columns="replicate"), runs, np.array(ids), y, ids,
+                                n_boot=5, seed=0, threshold=0.5, pauc_min_tpr=0.8)

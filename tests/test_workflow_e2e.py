@@ -46,7 +46,7 @@ def planned_jobs(work, *extra_configs) -> dict[str, int]:
 def test_study_makes_every_table_and_figure(study):
     tables = study / "results" / "tables"
     for name in ["baseline.csv", *[f"phase{k}.csv" for k in range(1, BATCHES + 1)],
-                 "arms.csv", "thesis_comparison.csv", "synthesis_quality.csv"]:
+                 "arms.csv", "thesis_comparison.csv", "synthesis_quality.csv", "contrasts.csv"]:
         assert (tables / name).is_file(), name
     for gan in ["cyclegan", "wgan_gp", "dcgan"]:
         for rep in range(1, REPLICATES + 1):

@@ -1,7 +1,8 @@
-"""Figures of the classifier study (seaborn): trends over phases, arms, ROC curves, confusions."""
+"""Figures of the classifier study (seaborn): contrasts, trends over phases, arms, ROC, confusions."""
 from __future__ import annotations
 
 import logging
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -17,10 +18,12 @@ from isicgan.io import atomic_path  # noqa: E402
 
 from .datasets import CONTROL_ARMS  # noqa: E402
 from .models import DISPLAY_NAMES  # noqa: E402
-from .tables import read_predictions  # noqa: E402
+from .tables import BASELINE, CONTRAST_METRICS, headline, metric_label, read_predictions  # noqa: E402
 
 log = logging.getLogger(__name__)
 
+#: the figures of the classify stage, in report order
+FIGURES = ["contrasts", "metrics_by_phase", "arms", "roc_curves", "confusion_matrices"]
 LABELS = {"malignant_recall": "malignant recall", "malignant_precision": "malignant precision",
           "malignant_f1": "malignant F1", "balanced_accuracy": "balanced accuracy",
           "roc_auc": "ROC-AUC"}
@@ -79,13 +82,71 @@ def _band_grid(frame: pd.DataFrame, metrics: list[str], hue: str | None, title: 
     _save(fig, out)
 
 
+def contrasts_forest(contrasts: pd.DataFrame, out: str | Path) -> None:
+    """Forest plot of the last phase's contrasts: GAN arm minus baseline and each control.
+
+    One panel per metric (threshold-free first), one row per classifier x reference, one
+    marker per GAN (filled: survives Holm), with its paired patient-bootstrap 95 % interval.
+    """
+    sns.set_theme(style="whitegrid", context="paper")
+    if contrasts.empty:
+        fig, ax = plt.subplots(figsize=(6, 1.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, headline(contrasts), ha="center", va="center", wrap=True)
+        _save(fig, out)
+        return
+    phase = int(contrasts["phase"].max())
+    sel = contrasts[contrasts["phase"] == phase]
+    fixed = next((t for t in sel["threshold"].unique() if t not in ("none", "val")), None)
+    panels = []
+    for metric, which in CONTRAST_METRICS:
+        thr = {None: "none", "fixed": fixed, "val": "val"}[which]
+        if ((sel["metric"] == metric) & (sel["threshold"] == thr)).any():
+            panels.append((metric, thr))
+    rows = list(dict.fromkeys(zip(sel["algorithm"], sel["reference"])))
+    gans = list(dict.fromkeys(sel["gan"]))
+    palette = dict(zip(gans, sns.color_palette("tab10", len(gans))))
+    offsets = dict(zip(gans, np.linspace(-0.25, 0.25, len(gans)) if len(gans) > 1 else [0.0]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.3 * len(panels), 0.9 + 0.32 * len(rows)),
+                             sharey=True, squeeze=False)
+    y_of = {r: i for i, r in enumerate(rows)}
+    for ax, (metric, thr) in zip(axes[0], panels):
+        part = sel[(sel["metric"] == metric) & (sel["threshold"] == thr)]
+        for _, c in part.iterrows():
+            y = y_of[(c["algorithm"], c["reference"])] + offsets[c["gan"]]
+            color = palette[c["gan"]]
+            ax.plot([c["ci_low"], c["ci_high"]], [y, y], color=color, lw=1.2)
+            ax.plot(c["difference"], y, "o", ms=4, color=color,
+                    markerfacecolor=color if c["holm_significant"] else "white")
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_title(metric_label(metric, thr), fontsize=8)
+        ax.set_xlabel("GAN minus reference", fontsize=7)
+        for i in range(1, len(rows)):
+            if rows[i][0] != rows[i - 1][0]:
+                ax.axhline(i - 0.5, color="grey", lw=0.6)
+    axes[0, 0].set_yticks(range(len(rows)))
+    axes[0, 0].set_yticklabels([f"{a}  vs {'phase 0 ' if r == BASELINE else ''}{r}"
+                                for a, r in rows], fontsize=7)
+    axes[0, 0].invert_yaxis()
+    handles = [plt.Line2D([], [], marker="o", color=palette[g], ls="-", label=g) for g in gans]
+    handles.append(plt.Line2D([], [], marker="o", color="grey", markerfacecolor="white", ls="",
+                              label="interval only (not Holm-significant)"))
+    fig.legend(handles=handles, loc="upper center", ncol=len(handles), frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+    title = (f"Phase {phase}: GAN arm minus baseline / control arm, paired bootstrap of test "
+             f"patients, 95 % intervals; filled: Holm 5 %\n"
+             + "\n".join(textwrap.wrap(headline(contrasts), 130)))
+    fig.suptitle(title, fontsize=9, y=1.0 + 0.6 / max(len(rows), 1))
+    _save(fig, out)
+
+
 def metrics_by_phase(arms: pd.DataFrame, generator: str, out: str | Path) -> None:
     """Test metrics against phase (generator arm), per classifier, bootstrap 95 % bands."""
     frame = arms[((arms["phase"] == 0) & (arms["arm"] == "baseline"))
                  | ((arms["phase"] > 0) & (arms["arm"] == generator))]
     _band_grid(frame, ["malignant_recall", "malignant_precision", "balanced_accuracy", "roc_auc"],
                None, f"Test metrics by phase ({generator} batches added), mean over seeds, "
-               "bootstrap 95 % interval", out)
+               "95 % interval (bootstrap of test patients)", out)
 
 
 def arms_comparison(arms: pd.DataFrame, out: str | Path) -> None:
@@ -94,7 +155,7 @@ def arms_comparison(arms: pd.DataFrame, out: str | Path) -> None:
     frame = _with_baseline(arms, arm_names)
     _band_grid(frame, ["balanced_accuracy", "malignant_recall", "roc_auc"], "arm",
                "Arms: GAN batches (solid) vs oversampling, augmentation and class weights "
-               "(dashed); test, mean over seeds, bootstrap 95 % interval", out)
+               "(dashed); test, mean over runs, 95 % interval (bootstrap of test patients)", out)
 
 
 def _final_configs(preds: pd.DataFrame, generator: str) -> list[tuple[int, str, str]]:
@@ -152,11 +213,14 @@ def confusion_matrices(preds: pd.DataFrame, generator: str, threshold: float, ou
     _save(fig, out)
 
 
-def write_figures(arms_path: str | Path, predictions_paths: list[str | Path], *, generator: str,
-                  threshold: float, outs: dict[str, str | Path]) -> None:
-    """The four figures of the classify stage (keys of ``outs``: the figure names)."""
+def write_figures(arms_path: str | Path, predictions_paths: list[str | Path],
+                  contrasts_path: str | Path, *, generator: str, threshold: float,
+                  outs: dict[str, str | Path]) -> None:
+    """The figures of the classify stage (keys of ``outs``: :data:`FIGURES`)."""
     arms = pd.read_csv(arms_path)
     preds = read_predictions(predictions_paths)
+    contrasts = pd.read_csv(contrasts_path, dtype={"threshold": str})
+    contrasts_forest(contrasts, outs["contrasts"])
     metrics_by_phase(arms, generator, outs["metrics_by_phase"])
     arms_comparison(arms, outs["arms"])
     roc_curves(preds, generator, outs["roc_curves"])

@@ -17,7 +17,7 @@ import pandas as pd
 from isicgan.io import atomic_path, write_csv
 
 from .datasets import arms_of, design, image_groups, load_features
-from .metrics import METRICS, compute_metrics
+from .metrics import METRICS, THRESHOLD_METRICS, VAL_METRICS, choose_threshold, compute_metrics
 from .classifiers import make_classifier
 from .models import DISPLAY_NAMES
 
@@ -27,6 +27,9 @@ NOT_APPLICABLE = "n/a (trained from scratch)"
 RUN_KEYS = ["classifier", "algorithm", "phase", "arm", "seed", "replicate", "split", "n_train",
             "n_added",
             "malignant_weight", "backbone_weights"]
+#: runs.csv after the keys: metrics at evaluation.threshold, the threshold chosen on val
+#: (max balanced accuracy, the same on a run's val and test rows) and the metrics there
+RUN_METRICS = METRICS + ["val_threshold"] + VAL_METRICS
 
 
 def run_classifier(clf: str, params: dict[str, Any], *, manifest: str | Path,
@@ -59,13 +62,18 @@ def run_classifier(clf: str, params: dict[str, Any], *, manifest: str | Path,
     for i, ts in enumerate(sets):
         x, y, w = ts.assemble(groups)
         scores = model.fit_predict(ts.seed, model.prepare(x), y, w, eval_sets)
+        # chosen on val only, then applied unchanged to test
+        val_threshold = choose_threshold(groups["val"].y, scores["val"], evaluation["threshold"])
         for split in ("val", "test"):
             metrics = compute_metrics(groups[split].y, scores[split], evaluation["threshold"],
                                       evaluation["pauc_min_tpr"])
+            at_val = compute_metrics(groups[split].y, scores[split], val_threshold,
+                                     evaluation["pauc_min_tpr"])
             rows.append([clf, DISPLAY_NAMES[clf], ts.phase, ts.arm, ts.seed, ts.replicate, split,
                          len(y),
                          ts.n_added, round(ts.malignant_weight, 6), weights]
-                        + [metrics[m] for m in METRICS])
+                        + [metrics[m] for m in METRICS] + [val_threshold]
+                        + [at_val[m] for m in THRESHOLD_METRICS])
         test = groups["test"]
         predictions.append(pd.DataFrame({
             "classifier": clf, "phase": ts.phase, "arm": ts.arm, "seed": ts.seed,
@@ -76,8 +84,8 @@ def run_classifier(clf: str, params: dict[str, Any], *, manifest: str | Path,
                  len(y),
                  rows[-1][RUN_KEYS.index("backbone_weights") + 1 + METRICS.index("malignant_recall")],
                  time.time() - start)
-    runs = pd.DataFrame(rows, columns=RUN_KEYS + METRICS)
-    for m in METRICS:
+    runs = pd.DataFrame(rows, columns=RUN_KEYS + RUN_METRICS)
+    for m in METRICS + VAL_METRICS:
         runs[m] = runs[m].round(6)
     write_csv(runs_out, runs)
     preds = pd.concat(predictions, ignore_index=True)
@@ -93,7 +101,7 @@ def read_runs(paths: list[str | Path]) -> pd.DataFrame:
     frames = []
     for p in paths:
         frame = pd.read_csv(p)
-        missing = [c for c in RUN_KEYS + METRICS if c not in frame.columns]
+        missing = [c for c in RUN_KEYS + RUN_METRICS if c not in frame.columns]
         if missing:
             raise ValueError(f"{p}: missing column(s) {', '.join(missing)}")
         frames.append(frame)
