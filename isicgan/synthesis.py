@@ -4,7 +4,8 @@ Batch k of GAN g is the folder ``results/synthetic/{g}/batch{k}`` holding ``batc
 named ``{g}_b{k}_{i:04d}.png`` (i = 0 .. batch_size-1), plus ``batch{k}.json`` with its quality.
 
 - Noise GANs (wgan_gp, dcgan) sample with the seed ``batch_seed(synthesis.seed, k, try)``.
-- CycleGAN translates benign tiles of the ``source`` split, sorted by isic_id: try t of batch k
+- A translating generator (``needs_source`` of its model class: CycleGAN) translates benign
+  tiles of the ``source`` split, sorted by isic_id: try t of batch k
   takes slice ``(t - 1) * batches + (k - 1)`` of ``batch_size`` tiles. Translation has no noise,
   so a retry must use other tiles; when the source split holds fewer tiles than a slice needs,
   the slice wraps round to the start, and the JSON says so (``source_wrapped``).
@@ -13,6 +14,11 @@ named ``{g}_b{k}_{i:04d}.png`` (i = 0 .. batch_size-1), plus ``batch{k}.json`` w
   threshold is generated again, up to ``synthesis.max_tries`` tries. Every try is recorded; the
   first that passes is kept, or, when none passes, the try with the lowest FID, marked
   ``gate_passed: false``.
+- The checkpoint is the one training selected (``gan.<name>.select``: the last epoch, or the
+  epoch with the lowest val KID); the JSON records which (``checkpoint``).
+- Quality of the kept try: :func:`isicgan.quality.evaluate.batch_quality` (distribution metrics,
+  equal-size FID, class fidelity), the memorisation audit and, for a translating generator,
+  faithfulness to each tile's own source (``quality.source``).
 """
 from __future__ import annotations
 
@@ -26,8 +32,6 @@ from isicgan.quality.evaluate import References, batch_quality, write_json
 from isicgan.quality.memorisation import audit
 
 log = logging.getLogger(__name__)
-
-NOISE_FREE = ("cyclegan",)
 
 
 def batch_seed(base_seed: int, k: int, attempt: int) -> int:
@@ -57,20 +61,32 @@ def load_source(source_dir: str | Path) -> tuple[np.ndarray, list[str]]:
     return images, ids
 
 
+def checkpoint_info(checkpoint: str | Path) -> dict:
+    """What synthesis needs to know of a checkpoint: its GAN, whether that GAN translates source
+    tiles, and which training epoch it holds and why (``selection``, written by training)."""
+    from isicgan.gan import MODELS, load_checkpoint
+
+    ckpt = load_checkpoint(checkpoint)
+    if ckpt["gan"] not in MODELS:
+        raise ValueError(f"GAN checkpoint {checkpoint}: unknown GAN {ckpt['gan']!r}")
+    selection = ckpt.get("selection") or {"select": "last", "epoch": int(ckpt["epoch"]) - 1}
+    return {"gan": ckpt["gan"], "needs_source": bool(MODELS[ckpt["gan"]].needs_source),
+            "epochs_completed": int(ckpt["epoch"]), **selection}
+
+
 def generate_try(gan: str, checkpoint: str | Path, k: int, attempt: int, synthesis: dict,
                  source: tuple[np.ndarray, list[str]] | None, device: str) -> tuple[np.ndarray, dict]:
-    """One try of batch k: the uint8 images and what made them (seed, source ids)."""
+    """One try of batch k: the uint8 images and what made them (seed, source ids and index)."""
     from isicgan.gan import generate
 
     n = synthesis["batch_size"]
     seed = batch_seed(synthesis["seed"], k, attempt)
     info: dict = {"try": attempt, "seed": seed}
-    if gan in NOISE_FREE:
-        if source is None:
-            raise ValueError(f"{gan} translates source tiles: give the source split folder")
+    if source is not None:
         idx, wrapped = source_slice(len(source[1]), k, attempt, synthesis["batches"], n)
         images = generate(checkpoint, n, seed, source=source[0][idx], device=device)
-        info.update(source_ids=[source[1][i] for i in idx], source_wrapped=wrapped)
+        info.update(source_ids=[source[1][i] for i in idx], source_wrapped=wrapped,
+                    source_index=idx)
         if wrapped:
             log.warning("batch %d try %d: the source split has %d tiles; the slice wraps round",
                         k, attempt, len(source[1]))
@@ -92,7 +108,10 @@ def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, 
     if threshold is not None and synthesis["gate_on"] == "inception" and refs.inception is None:
         raise ValueError("synthesis.gate_on is 'inception' with synthesis.fid_threshold set, but "
                          f"the Inception FID is unavailable: {refs.inception_reason}")
-    source = load_source(source_dir) if gan in NOISE_FREE else None
+    ckpt = checkpoint_info(checkpoint)
+    if ckpt["needs_source"] and source_dir is None:
+        raise ValueError(f"{gan} translates source tiles: give the source split folder")
+    source = load_source(source_dir) if ckpt["needs_source"] else None
     max_tries = synthesis["max_tries"] if threshold is not None else 1
     tries, kept = [], None
     for attempt in range(1, max_tries + 1):
@@ -109,7 +128,14 @@ def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, 
             break
     images, info, quality_out = kept
     quality_out["memorisation"] = audit(images, refs.train_tiles, refs.val_tiles,
-                                        refs.real["closest_real_pair"]["distance"], seed=info["seed"])
+                                        refs.real["copy_threshold"]["distance"], seed=info["seed"])
+    source_tiles = None
+    if source is not None:
+        from isicgan.quality.faithfulness import source_faithfulness
+
+        source_tiles = source[0][info["source_index"]]
+        quality_out["source"] = source_faithfulness(
+            images, source_tiles, refs.encoder, refs.classifier, float(quality["near_identity_delta"]))
     names = file_names(gan, k, len(images))
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
@@ -117,12 +143,15 @@ def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, 
             save_png(tmp / name, img)
     result = {
         "gan": gan, "batch": k, "n": len(images), "files": names,
-        "kept_try": info["try"], "seed": info["seed"],
+        "kept_try": info["try"], "seed": info["seed"], "checkpoint": ckpt,
         "source_ids": info.get("source_ids"), "source_wrapped": info.get("source_wrapped", False),
         "gate": {"threshold": threshold, "on": gate_key, "max_tries": max_tries,
                  "passed": bool(info["passed"]), "reference": "real train malignant tiles"},
-        "tries": [{key: value for key, value in t.items() if key != "source_ids"} for t in tries],
+        "tries": [{key: value for key, value in t.items() if key not in ("source_ids", "source_index")}
+                  for t in tries],
         "quality": quality_out, "real_reference": refs.real,
+        "reference_classifier": {"threshold": refs.classifier.threshold,
+                                 "real_val": refs.classifier.real},
     }
     if not info["passed"]:
         log.warning("%s batch %d: no try passed %s <= %s; kept try %d (lowest)", gan, k,
@@ -130,7 +159,9 @@ def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, 
     if out_figure:
         from isicgan.quality.figures import batch_figure
 
-        batch_figure(out_figure, f"{gan} batch {k} (try {info['try']})", images,
-                     refs.train_malignant, refs.train_tiles, quality_out["memorisation"])
+        batch_figure(out_figure, f"{gan} batch {k} (try {info['try']}, epoch {ckpt['epoch']}, "
+                     f"select: {ckpt['select']})", images, refs.train_malignant, refs.train_tiles,
+                     quality_out["memorisation"], source=source_tiles,
+                     faithfulness=quality_out.get("source"))
     write_json(out_json, result)
     return result

@@ -146,14 +146,23 @@ def synthesize_input(wildcards):
         "val": "results/data/val",
         "encoder": "results/quality/encoder.pt",
         "real": "results/quality/reference/real.json",
+        "classifier": "results/quality/reference_classifier.json",
         "references": expand(
-            "results/quality/reference/{space}_train.npz", space=quality_spaces()
+            "results/quality/reference/{space}_{split}.npz",
+            space=quality_spaces(),
+            split=["train", "val"],
         ),
         "inception": weight_input("fid_inception"),
     }
     if wildcards.gan == "cyclegan":
         inputs["source"] = "results/data/source"
     return inputs
+
+
+def training_eval_params():
+    """The quality settings of the per-epoch evaluation in train_gan (a change of another
+    quality key leaves the GANs alone)."""
+    return {k: config["quality"][k] for k in ("eval_samples", "kid_subsets", "kid_subset_size")}
 
 
 def synthesis_params():

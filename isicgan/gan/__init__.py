@@ -86,7 +86,7 @@ def generate(checkpoint: str | Path, n: int, seed: int, source: np.ndarray | Non
     net_name = model.generator_net
     model.nets[net_name].load_state_dict(ckpt["nets"][net_name])
     size = model.image_size
-    if ckpt["gan"] == "cyclegan":
+    if model.needs_source:
         if source is None:
             raise ValueError("CycleGAN generate() needs source: benign uint8 tiles (n, H, W, 3)")
         source = np.asarray(source)

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 CLASS_NAMES = {"0": "benign", "1": "malignant"}
 # settings that change when or what is saved, not the weights: a change keeps the checkpoint
-NON_TRAINING_KEYS = ("checkpoint_every", "sample_epochs")
+NON_TRAINING_KEYS = ("checkpoint_every", "sample_epochs", "eval_every", "select")
 
 
 def load_training_data(train_dir: str | Path, domains: dict[str, str], image_size: int
@@ -121,9 +121,11 @@ def train_gan(gan: str, config: dict[str, Any], train_dir: str | Path, final: st
               history: str | Path, losses_png: str | Path, samples_dir: str | Path,
               image_size: int, device: str = "auto", vgg19_weights: str | Path | None = None,
               checkpoint_dir: str | Path | None = None, threads: int | None = None,
-              progress: bool = True) -> dict[str, Any]:
+              progress: bool = True, evaluation: Any = None) -> dict[str, Any]:
     """Train ``gan`` on ``train_dir``'s class folders; write the four outputs. Returns the
-    final checkpoint dict."""
+    final checkpoint dict. ``evaluation``: the quality-over-training hook
+    (:class:`isicgan.quality.training_eval.TrainingEvaluation`), which also picks the final
+    checkpoint; None: no evaluation, the last epoch."""
     if threads:
         torch.set_num_threads(int(threads))
     config = plain_config(config)
@@ -163,6 +165,8 @@ def train_gan(gan: str, config: dict[str, Any], train_dir: str | Path, final: st
     grid_dir.mkdir(parents=True, exist_ok=True)
 
     fixed = model.fixed_inputs(data)
+    if evaluation is not None:
+        evaluation.start(model, data, checkpoint_dir, start)
     grid_epochs = sample_epoch_set(config["sample_epochs"], epochs)
     every = int(config["checkpoint_every"])
     bar = tqdm(total=epochs, initial=start, desc=gan, unit="epoch", file=sys.stderr,
@@ -176,22 +180,33 @@ def train_gan(gan: str, config: dict[str, Any], train_dir: str | Path, final: st
         row = {"epoch": epoch, **{k: means.get(k, float("nan")) for k in model.loss_names},
                "seconds": seconds, "images_per_s": n_images / max(seconds, 1e-9), "lr": lr}
         rows.append(row)
+        if evaluation is not None:
+            row.update(evaluation.after_epoch(model, epoch, epochs, rows, data_hash))
         log.info("epoch %d/%d: %s", epoch + 1, epochs, "  ".join(
             f"{k} {v:.4g}" for k, v in row.items() if k != "epoch" and v == v))
         if epoch in grid_epochs:
             images, ncol = model.sample_images(fixed)
-            save_grid(grid_dir / f"epoch{epoch:04d}.png", images, ncol)
+            save_grid(grid_dir / f"epoch{epoch:04d}.png", images, ncol, f"{gan} epoch {epoch}",
+                      model.sample_rows)
         if (epoch + 1) % every == 0 or epoch == epochs - 1:
             model.save(last_path, epoch + 1, rows, data_hash, full=True)
+            if evaluation is not None:
+                evaluation.prune(rows)
         bar.set_postfix({k: f"{means[k]:.3g}" for k in list(means)[:3]})
         bar.update(1)
     bar.close()
 
-    model.save(final, epochs, rows, data_hash, full=False)
+    quality = tuple(evaluation.columns) if evaluation is not None else ()
+    if evaluation is not None:
+        evaluation.write_final(model, final, epochs, rows, data_hash)
+    else:
+        model.save(final, epochs, rows, data_hash, full=False)
     frame = pd.DataFrame(rows, columns=["epoch", *model.loss_names, "seconds", "images_per_s",
-                                        "lr"])
+                                        "lr", *quality])
     write_csv(history, frame.dropna(axis=1, how="all"))
-    plot_losses(rows, model.loss_names, losses_png, f"{gan} training losses")
+    plot_losses(rows, [*model.loss_names, *quality], losses_png, f"{gan} training losses"
+                + (" and val quality" if quality else ""),
+                evaluation.references if evaluation is not None else None)
     with atomic_path(samples_dir) as tmp:
         tmp.mkdir()
         for png in sorted(grid_dir.glob("epoch*.png")):
