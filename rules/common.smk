@@ -159,6 +159,12 @@ def synthesize_input(wildcards):
     return inputs
 
 
+def encoder_params():
+    """The encoder's own settings: another quality key leaves the encoder (and so the GANs,
+    which are evaluated in its feature space) alone."""
+    return {k: config["quality"][k] for k in ("encoder_epochs", "encoder_dim")}
+
+
 def training_eval_params():
     """The quality settings of the per-epoch evaluation in train_gan (a change of another
     quality key leaves the GANs alone)."""

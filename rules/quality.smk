@@ -11,7 +11,7 @@ rule train_encoder:
     output:
         "results/quality/encoder.pt",
     params:
-        quality=config["quality"],
+        quality=encoder_params(),
         seed=config["data"]["seed"],
     log:
         "logs/quality/train_encoder.log",

@@ -114,7 +114,7 @@ def plot_losses(history: Sequence[dict[str, float]], loss_names: Sequence[str],
         ys = [row[name] for row in history if name in row and row[name] == row[name]]
         ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, linewidth=1.2)
         if references.get(name) is not None:
-            ax.axhline(references[name], ls="--", c="grey", linewidth=1, label="real val")
+            ax.axhline(references[name], ls="--", c="grey", linewidth=1, label="real tiles")
             ax.legend(fontsize=7)
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3)

@@ -32,8 +32,8 @@ def batch_figure(path: str | Path, title: str, synthetic: np.ndarray, real: np.n
     order = np.argsort(d_train, kind="stable")[:n_pairs]
     nearest = np.asarray(memo["nearest_train_index"])[order]
     with_source = source is not None and faithfulness is not None
-    heights = [4, 2.4] + ([2.4] if with_source else [])
-    fig = plt.figure(figsize=(11, 2.6 * sum(heights)))
+    heights = [5.6, 3.4] + ([3.6] if with_source else [])   # inches: tiles keep their aspect
+    fig = plt.figure(figsize=(11, sum(heights) + 0.6))
     spec = fig.add_gridspec(len(heights), 2, height_ratios=heights)
     for col, (images, label) in enumerate([(real[:n_show], f"real malignant train ({len(real)})"),
                                            (synthetic[:n_show], f"synthetic ({len(synthetic)})")]):
