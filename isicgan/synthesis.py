@@ -3,9 +3,8 @@
 Batch k of GAN g is the folder ``results/synthetic/{g}/batch{k}`` holding ``batch_size`` PNGs
 named ``{g}_b{k}_{i:04d}.png`` (i = 0 .. batch_size-1), plus ``batch{k}.json`` with its quality.
 
-- Noise GANs (wgan_gp, dcgan) sample with the seed ``batch_seed(synthesis.seed, k, try)``.
-- A translating generator (``needs_source`` of its model class: CycleGAN) translates benign
-  tiles of the ``source`` split, sorted by isic_id: try t of batch k
+- Noise generators (WGAN-GP, DCGAN, ...) sample with the seed ``batch_seed(synthesis.seed, k, try)``.
+- Translating generators (``translates``: CycleGAN) translate benign tiles of the ``source`` split, sorted by isic_id: try t of batch k
   takes slice ``(t - 1) * batches + (k - 1)`` of ``batch_size`` tiles. Translation has no noise,
   so a retry must use other tiles; when the source split holds fewer tiles than a slice needs,
   the slice wraps round to the start, and the JSON says so (``source_wrapped``).
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from isicgan import registry
 from isicgan.io import atomic_path, check_id, load_png_folder, save_png
 from isicgan.quality.evaluate import References, batch_quality, write_json
 from isicgan.quality.memorisation import audit
@@ -64,13 +64,11 @@ def load_source(source_dir: str | Path) -> tuple[np.ndarray, list[str]]:
 def checkpoint_info(checkpoint: str | Path) -> dict:
     """What synthesis needs to know of a checkpoint: its GAN, whether that GAN translates source
     tiles, and which training epoch it holds and why (``selection``, written by training)."""
-    from isicgan.gan import MODELS, load_checkpoint
+    from isicgan.gan import load_checkpoint
 
     ckpt = load_checkpoint(checkpoint)
-    if ckpt["gan"] not in MODELS:
-        raise ValueError(f"GAN checkpoint {checkpoint}: unknown GAN {ckpt['gan']!r}")
     selection = ckpt.get("selection") or {"select": "last", "epoch": int(ckpt["epoch"]) - 1}
-    return {"gan": ckpt["gan"], "needs_source": bool(MODELS[ckpt["gan"]].needs_source),
+    return {"gan": ckpt["gan"], "translates": bool(registry.spec("generators", ckpt["gan"])["translates"]),
             "epochs_completed": int(ckpt["epoch"]), **selection}
 
 
@@ -82,7 +80,9 @@ def generate_try(gan: str, checkpoint: str | Path, k: int, attempt: int, synthes
     n = synthesis["batch_size"]
     seed = batch_seed(synthesis["seed"], k, attempt)
     info: dict = {"try": attempt, "seed": seed}
-    if source is not None:
+    if registry.spec("generators", gan)["translates"]:
+        if source is None:
+            raise ValueError(f"{gan} translates source tiles: give the source split folder")
         idx, wrapped = source_slice(len(source[1]), k, attempt, synthesis["batches"], n)
         images = generate(checkpoint, n, seed, source=source[0][idx], device=device)
         info.update(source_ids=[source[1][i] for i in idx], source_wrapped=wrapped,
@@ -109,9 +109,9 @@ def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, 
         raise ValueError("synthesis.gate_on is 'inception' with synthesis.fid_threshold set, but "
                          f"the Inception FID is unavailable: {refs.inception_reason}")
     ckpt = checkpoint_info(checkpoint)
-    if ckpt["needs_source"] and source_dir is None:
-        raise ValueError(f"{gan} translates source tiles: give the source split folder")
-    source = load_source(source_dir) if ckpt["needs_source"] else None
+    if ckpt["gan"] != gan:
+        raise ValueError(f"GAN checkpoint {checkpoint} is a {ckpt['gan']} checkpoint, not {gan}")
+    source = load_source(source_dir) if ckpt["translates"] and source_dir is not None else None
     max_tries = synthesis["max_tries"] if threshold is not None else 1
     tries, kept = [], None
     for attempt in range(1, max_tries + 1):

@@ -3,8 +3,39 @@
 
 import os
 import re
+from functools import lru_cache
 
 SPLITS = ["train", "val", "test", "source"]
+
+
+#: wildcard -> the model family whose module a job imports by name at run time
+MODEL_WILDCARDS = {"gan": "generators", "clf": "classifiers", "backbone": "classifiers"}
+
+
+@lru_cache(maxsize=None)
+def _code_digest(script, extra_modules):
+    from isicgan.provenance import code_digest as digest
+
+    return digest(f"{workflow.basedir}/scripts/{script}", workflow.basedir, extra_modules)
+
+
+def code_digest(script, model_wildcard=None):
+    """The param `code` of a rule: a digest of the isicgan modules its script runs.
+
+    Snakemake reruns a job whose params changed, so editing a package module reruns exactly
+    the rules whose scripts reach it (isicgan/provenance.py); a rule with a model wildcard
+    also covers that model's module, which is imported by name. Comments and docstrings do
+    not count.
+    """
+    if model_wildcard is None:
+        return _code_digest(script, ())
+
+    def digest(wildcards):
+        family = MODEL_WILDCARDS[model_wildcard]
+        model_module = registry.spec(family, wildcards[model_wildcard]).module
+        return _code_digest(script, (model_module,))
+
+    return digest
 
 
 def batch_numbers():
@@ -83,15 +114,16 @@ def gan_settings(wildcards):
 
 
 def gan_weight_inputs(wildcards):
-    """The VGG19 file when WGAN-GP uses the perceptual loss and weights.vgg19 is set.
+    """Weight files a generator declares in ``optional_weights`` and its settings switch on.
 
-    With perceptual_weight > 0 and weights.vgg19 null, torchvision downloads the weights
-    inside the job (online only; the job log says so and fails clearly offline).
+    WGAN-GP: weights.vgg19 when perceptual_weight > 0. With the weight null, torchvision
+    downloads it inside the job (online only; the job log says so and fails clearly offline).
     """
     settings = config["gan"][wildcards.gan]
-    if wildcards.gan == "wgan_gp" and settings.get("perceptual_weight", 0) > 0:
-        return weight_input("vgg19")
-    return []
+    return [path
+            for key, setting in GENERATORS[wildcards.gan]["optional_weights"].items()
+            if settings.get(setting, 0) > 0
+            for path in weight_input(key)]
 
 
 def synthesis_targets():
@@ -154,7 +186,7 @@ def synthesize_input(wildcards):
         ),
         "inception": weight_input("fid_inception"),
     }
-    if wildcards.gan == "cyclegan":
+    if GENERATORS[wildcards.gan]["translates"]:
         inputs["source"] = "results/data/source"
     return inputs
 
@@ -182,9 +214,6 @@ def quality_json_inputs():
     )
 
 
-BACKBONES = ["inception_v3", "efficientnet_b5"]
-
-
 def synthetic_batch_dirs():
     """Every synthetic batch folder a classifier may train on: all GANs, batches 1..batches."""
     return expand("results/synthetic/{gan}/batch{k}", gan=config["gans"], k=batch_numbers())
@@ -192,12 +221,12 @@ def synthetic_batch_dirs():
 
 def backbone_weight_input(wildcards):
     """The Keras ImageNet weight file of a backbone as a DAG input, or [] for random init."""
-    return weight_input(f"keras_{wildcards.backbone}")
+    return weight_input(CLASSIFIERS[wildcards.backbone]["weights"]["key"])
 
 
 def backbone_params(wildcards):
     """What a backbone's features depend on (not its head's settings: those stay in classify)."""
-    weights = config["weights"][f"keras_{wildcards.backbone}"]
+    weights = config["weights"][CLASSIFIERS[wildcards.backbone]["weights"]["key"]]
     return {
         "input_size": config["classifiers"][wildcards.backbone]["input_size"],
         "weights": weights,

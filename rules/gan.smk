@@ -29,6 +29,7 @@ rule train_gan:
             subcategory="{gan}",
         ),
     params:
+        code=code_digest("train_gan.py", "gan"),
         settings=gan_settings,
         image_size=config["data"]["image_size"],
         quality=training_eval_params(),

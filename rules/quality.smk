@@ -11,6 +11,7 @@ rule train_encoder:
     output:
         "results/quality/encoder.pt",
     params:
+        code=code_digest("train_encoder.py"),
         quality=encoder_params(),
         seed=config["data"]["seed"],
     log:
@@ -32,6 +33,7 @@ rule reference_classifier:
     output:
         "results/quality/reference_classifier.json",
     params:
+        code=code_digest("reference_classifier.py"),
         C=config["quality"]["classifier_C"],
     log:
         "logs/quality/reference_classifier.log",
@@ -51,6 +53,7 @@ rule quality_reference:
         features=quality_reference_files(),
         real="results/quality/reference/real.json",
     params:
+        code=code_digest("reference_features.py"),
         quality=config["quality"],
         seed=config["synthesis"]["seed"],
     log:
@@ -78,6 +81,8 @@ rule quality_table:
             caption="../report/quality_across_batches.rst",
             category="Synthetic quality",
         ),
+    params:
+        code=code_digest("quality_table.py"),
     log:
         "logs/quality/quality_table.log",
     conda:

@@ -16,6 +16,7 @@ rule synthesize:
             subcategory="{gan}",
         ),
     params:
+        code=code_digest("synthesize.py", "gan"),
         synthesis=synthesis_params(),
         quality=config["quality"],
     log:

@@ -15,7 +15,7 @@ from PIL import Image
 from isicgan.config import load_config
 from isicgan.demo import SKIN_TONES, make_tile
 from isicgan.gan import train_gan
-from isicgan.gan.cyclegan import CycleGAN
+from isicgan.gan.models.cyclegan import CycleGAN
 from isicgan.quality import metrics
 from isicgan.quality.classifier import (balanced_accuracy_threshold, load_reference_classifier,
                                         write_reference_classifier)

@@ -7,12 +7,14 @@ the HTML report builds; the study never lets test tiles into training or gating.
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import run_workflow
+from conftest import SNAKEMAKE, TINY_CONFIG, copy_workflow, run_workflow
 
 pytestmark = pytest.mark.slow
 
@@ -124,3 +126,51 @@ def test_report_builds_with_tables_and_figures(study):
     run_workflow(study, "--report", "results/report.html", timeout=600)
     html = (study / "results" / "report.html").read_text(errors="replace")
     assert "Classifiers" in html and "GAN training" in html
+
+
+def rerun_reasons(work: Path, snakefile: Path) -> dict[str, str]:
+    """'rule[wildcards]' -> reason, for every job a dry run of ``snakefile`` plans in ``work``."""
+    cmd = [str(SNAKEMAKE), "-s", str(snakefile), "--configfile",
+           str(snakefile.parent / "config.yaml"), str(TINY_CONFIG), "--directory", str(work),
+           "--cores", "1", "-n"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    jobs = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout):
+        rule = re.match(r"(?:local)?rule (\w+):", block)
+        reason = re.search(r"^\s+reason: (.*)$", block, re.M)
+        if rule and reason:
+            wildcards = re.search(r"^\s+wildcards: (.*)$", block, re.M)
+            key = rule.group(1) + (f"[{wildcards.group(1)}]" if wildcards else "")
+            jobs[key] = reason.group(1)
+    return jobs
+
+
+def code_reruns(reasons: dict[str, str]) -> set[str]:
+    """The jobs planned because their own code changed (not because an input will change)."""
+    return {job for job, why in reasons.items()
+            if "Params have changed" in why and not job.startswith("run_info")}
+
+
+def test_editing_a_package_module_reruns_exactly_the_rules_that_run_it(study, tmp_path):
+    src = copy_workflow(tmp_path / "src")
+    assert code_reruns(rerun_reasons(study, src / "Snakefile")) == set()
+
+    # a comment and a docstring change no code: nothing reruns
+    backbones = src / "isicgan" / "classify" / "backbones.py"
+    text = backbones.read_text()
+    backbones.write_text(text.replace('"""Frozen ImageNet backbones', '"""Frozen backbones', 1)
+                         + "\n# a comment\n")
+    assert code_reruns(rerun_reasons(study, src / "Snakefile")) == set()
+
+    # a code change reruns the feature jobs (the heads follow as their input changes)
+    backbones.write_text(text + "\nEDITED = True\n")
+    assert code_reruns(rerun_reasons(study, src / "Snakefile")) == {
+        "backbone_features[backbone=inception_v3]", "backbone_features[backbone=efficientnet_b5]"}
+    backbones.write_text(text)
+
+    # a generator's module reruns that generator's training and batches only
+    dcgan = src / "isicgan" / "gan" / "models" / "dcgan.py"
+    dcgan.write_text(dcgan.read_text() + "\nEDITED = True\n")
+    assert code_reruns(rerun_reasons(study, src / "Snakefile")) == {
+        "train_gan[gan=dcgan]", *(f"synthesize[gan=dcgan, k={k}]" for k in range(1, BATCHES + 1))}

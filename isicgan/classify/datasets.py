@@ -234,3 +234,17 @@ def design(train_y: np.ndarray, batches: int, batch_size: int, arms: list[str],
                         ts.parts.append((name, np.arange(batch_size)))
                 sets.append(ts)
     return sets
+
+
+def load_features(features: str | Path, index: str | Path) -> tuple[dict[str, Group], str]:
+    """The cached backbone features (rule ``backbone_features``) as image groups, and the
+    backbone's weights label."""
+    x = np.load(features)
+    table = pd.read_csv(index, dtype={"group": str, "isic_id": str})
+    if len(table) != len(x):
+        raise ValueError(f"{index} has {len(table)} rows but {features} holds {len(x)} feature rows")
+    groups = {}
+    for name, rows in table.groupby("group", sort=False):
+        idx = rows.index.to_numpy()
+        groups[name] = Group(x[idx], rows["target"].to_numpy(np.int64), rows["isic_id"].tolist())
+    return groups, str(table["weights"].iloc[0])
