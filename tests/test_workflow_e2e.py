@@ -172,5 +172,10 @@ def test_editing_a_package_module_reruns_exactly_the_rules_that_run_it(study, tm
     # a generator's module reruns that generator's training and batches only
     dcgan = src / "isicgan" / "gan" / "models" / "dcgan.py"
     dcgan.write_text(dcgan.read_text() + "\nEDITED = True\n")
-    assert code_reruns(rerun_reasons(study, src / "Snakefile")) == {
-        "train_gan[gan=dcgan]", *(f"synthesize[gan=dcgan, k={k}]" for k in range(1, BATCHES + 1))}
+    # (a job whose input another job will update is planned for that reason alone: Snakemake
+    # then skips its params check, so the batches may show either reason)
+    reasons = rerun_reasons(study, src / "Snakefile")
+    batches = {f"synthesize[gan=dcgan, k={k}]" for k in range(1, BATCHES + 1)}
+    assert "train_gan[gan=dcgan]" in code_reruns(reasons)
+    assert code_reruns(reasons) <= {"train_gan[gan=dcgan]", *batches} and batches <= set(reasons)
+    assert not any(job.startswith(("train_gan", "synthesize")) and "dcgan" not in job for job in reasons)
