@@ -41,6 +41,7 @@ BACKBONES = [name for name, spec in CLASSIFIERS.items() if spec["uses_features"]
 wildcard_constraints:
     gan="|".join(config["gans"]),
     k=r"[1-9][0-9]*",
+    rep=r"[1-9][0-9]*",
     split="train|val|test|source",
     clf="|".join(config["classifiers"]["names"]),
     backbone="|".join(BACKBONES),

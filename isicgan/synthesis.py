@@ -1,9 +1,11 @@
 """Fixed, named batches of synthetic malignant tiles, with FID gating as in the thesis.
 
-Batch k of GAN g is the folder ``results/synthetic/{g}/batch{k}`` holding ``batch_size`` PNGs
-named ``{g}_b{k}_{i:04d}.png`` (i = 0 .. batch_size-1), plus ``batch{k}.json`` with its quality.
+Batch k of replicate r of generator g is the folder ``results/synthetic/{g}/rep{r}/batch{k}``
+holding ``batch_size`` PNGs named ``{g}_r{r}_b{k}_{i:04d}.png`` (i = 0 .. batch_size-1), plus
+``batch{k}.json`` with its quality.
 
-- Noise generators (WGAN-GP, DCGAN, ...) sample with the seed ``batch_seed(synthesis.seed, k, try)``.
+- Noise generators (WGAN-GP, DCGAN, ...) sample with the seed
+  ``batch_seed(synthesis.seed, k, try, r)``.
 - Translating generators (``translates``: CycleGAN) translate benign tiles of the ``source`` split, sorted by isic_id: try t of batch k
   takes slice ``(t - 1) * batches + (k - 1)`` of ``batch_size`` tiles. Translation has no noise,
   so a retry must use other tiles; when the source split holds fewer tiles than a slice needs,
@@ -34,13 +36,15 @@ from isicgan.quality.memorisation import audit
 log = logging.getLogger(__name__)
 
 
-def batch_seed(base_seed: int, k: int, attempt: int) -> int:
-    """A seed for batch k, try ``attempt``, from the base seed (stable, independent streams)."""
-    return int(np.random.SeedSequence([int(base_seed), int(k), int(attempt)]).generate_state(1)[0])
+def batch_seed(base_seed: int, k: int, attempt: int, replicate: int = 1) -> int:
+    """A seed for batch k, try ``attempt``, of a generator replicate, from the base seed
+    (stable, independent streams)."""
+    return int(np.random.SeedSequence([int(base_seed), int(k), int(attempt), int(replicate)])
+               .generate_state(1)[0])
 
 
-def file_names(gan: str, k: int, n: int) -> list[str]:
-    return [f"{gan}_b{k}_{i:04d}.png" for i in range(n)]
+def file_names(gan: str, k: int, n: int, replicate: int = 1) -> list[str]:
+    return [f"{gan}_r{replicate}_b{k}_{i:04d}.png" for i in range(n)]
 
 
 def source_slice(n_source: int, k: int, attempt: int, batches: int, batch_size: int) -> tuple[list[int], bool]:
@@ -73,12 +77,13 @@ def checkpoint_info(checkpoint: str | Path) -> dict:
 
 
 def generate_try(gan: str, checkpoint: str | Path, k: int, attempt: int, synthesis: dict,
-                 source: tuple[np.ndarray, list[str]] | None, device: str) -> tuple[np.ndarray, dict]:
+                 source: tuple[np.ndarray, list[str]] | None, device: str,
+                 replicate: int = 1) -> tuple[np.ndarray, dict]:
     """One try of batch k: the uint8 images and what made them (seed, source ids and index)."""
     from isicgan.gan import generate
 
     n = synthesis["batch_size"]
-    seed = batch_seed(synthesis["seed"], k, attempt)
+    seed = batch_seed(synthesis["seed"], k, attempt, replicate)
     info: dict = {"try": attempt, "seed": seed}
     if registry.spec("generators", gan)["translates"]:
         if source is None:
@@ -101,8 +106,9 @@ def generate_try(gan: str, checkpoint: str | Path, k: int, attempt: int, synthes
 def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, quality: dict,
                      refs: References, out_dir: str | Path, out_json: str | Path,
                      source_dir: str | Path | None = None, device: str = "cpu",
-                     out_figure: str | Path | None = None) -> dict:
-    """Generate (and gate) batch k of ``gan``; write its PNG folder, quality JSON and figure."""
+                     out_figure: str | Path | None = None, replicate: int = 1) -> dict:
+    """Generate (and gate) batch k of replicate ``replicate`` of ``gan``; write its PNG folder,
+    quality JSON and figure."""
     threshold = synthesis["fid_threshold"]
     gate_key = f"fid_{synthesis['gate_on']}"
     if threshold is not None and synthesis["gate_on"] == "inception" and refs.inception is None:
@@ -115,7 +121,8 @@ def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, 
     max_tries = synthesis["max_tries"] if threshold is not None else 1
     tries, kept = [], None
     for attempt in range(1, max_tries + 1):
-        images, info = generate_try(gan, checkpoint, k, attempt, synthesis, source, device)
+        images, info = generate_try(gan, checkpoint, k, attempt, synthesis, source, device,
+                                    replicate)
         q = batch_quality(images, refs, quality, seed=info["seed"], with_memorisation=False)
         info.update({key: q[key] for key in ("fid_indomain", "kid_indomain", "fid_inception", "kid_inception")})
         info["passed"] = threshold is None or q[gate_key] <= threshold
@@ -136,13 +143,13 @@ def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, 
         source_tiles = source[0][info["source_index"]]
         quality_out["source"] = source_faithfulness(
             images, source_tiles, refs.encoder, refs.classifier, float(quality["near_identity_delta"]))
-    names = file_names(gan, k, len(images))
+    names = file_names(gan, k, len(images), replicate)
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         for name, img in zip(names, images):
             save_png(tmp / name, img)
     result = {
-        "gan": gan, "batch": k, "n": len(images), "files": names,
+        "gan": gan, "replicate": replicate, "batch": k, "n": len(images), "files": names,
         "kept_try": info["try"], "seed": info["seed"], "checkpoint": ckpt,
         "source_ids": info.get("source_ids"), "source_wrapped": info.get("source_wrapped", False),
         "gate": {"threshold": threshold, "on": gate_key, "max_tries": max_tries,
@@ -159,9 +166,9 @@ def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, 
     if out_figure:
         from isicgan.quality.figures import batch_figure
 
-        batch_figure(out_figure, f"{gan} batch {k} (try {info['try']}, epoch {ckpt['epoch']}, "
-                     f"select: {ckpt['select']})", images, refs.train_malignant, refs.train_tiles,
-                     quality_out["memorisation"], source=source_tiles,
-                     faithfulness=quality_out.get("source"))
+        batch_figure(out_figure, f"{gan} replicate {replicate} batch {k} (try {info['try']}, "
+                     f"epoch {ckpt['epoch']}, select: {ckpt['select']})", images,
+                     refs.train_malignant, refs.train_tiles, quality_out["memorisation"],
+                     source=source_tiles, faithfulness=quality_out.get("source"))
     write_json(out_json, result)
     return result

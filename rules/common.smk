@@ -96,21 +96,32 @@ def data_targets():
     )
 
 
+def replicates():
+    """1..gan.replicates: the independent training runs of every generator."""
+    return list(range(1, config["gan"]["replicates"] + 1))
+
+
 def gan_targets():
     return expand(
         [
-            "results/gan/{gan}/final.pt",
-            "results/gan/{gan}/history.csv",
-            "results/figures/gan/{gan}_losses.png",
-            "results/figures/gan/{gan}_samples",
+            "results/gan/{gan}/rep{rep}/final.pt",
+            "results/gan/{gan}/rep{rep}/history.csv",
+            "results/figures/gan/{gan}_rep{rep}_losses.png",
+            "results/figures/gan/{gan}_rep{rep}_samples",
         ],
         gan=config["gans"],
+        rep=replicates(),
     )
 
 
 def gan_settings(wildcards):
-    """The config section of one GAN: a changed setting reruns only that GAN."""
-    return config["gan"][wildcards.gan]
+    """The config section of one generator, with replicate r's seed (seed + 1000 (r - 1)).
+
+    A changed setting reruns only that generator; adding replicates reruns no existing one.
+    """
+    from isicgan.gan import replicate_config
+
+    return replicate_config(config["gan"][wildcards.gan], int(wildcards.rep))
 
 
 def gan_weight_inputs(wildcards):
@@ -126,19 +137,20 @@ def gan_weight_inputs(wildcards):
             for path in weight_input(key)]
 
 
+def synthetic_batches(pattern="results/synthetic/{gan}/rep{rep}/batch{k}"):
+    """Every synthetic batch (folder, or with a suffix its JSON): generators x replicates x k."""
+    return expand(pattern, gan=config["gans"], rep=replicates(), k=batch_numbers())
+
+
 def synthesis_targets():
-    return expand(
-        "results/synthetic/{gan}/batch{k}.json", gan=config["gans"], k=batch_numbers()
-    )
+    return synthetic_batches("results/synthetic/{gan}/rep{rep}/batch{k}.json")
 
 
 def quality_targets():
     return [
         "results/tables/synthesis_quality.csv",
         "results/figures/quality/quality_across_batches.png",
-    ] + expand(
-        "results/figures/quality/{gan}_batch{k}.png", gan=config["gans"], k=batch_numbers()
-    )
+    ] + synthetic_batches("results/figures/quality/{gan}_rep{rep}_batch{k}.png")
 
 
 def inception_configured():
@@ -173,7 +185,7 @@ def quality_reference_input(wildcards):
 def synthesize_input(wildcards):
     """What batch k of a GAN is made from and measured against (never the test split)."""
     inputs = {
-        "checkpoint": f"results/gan/{wildcards.gan}/final.pt",
+        "checkpoint": f"results/gan/{wildcards.gan}/rep{wildcards.rep}/final.pt",
         "train": "results/data/train",
         "val": "results/data/val",
         "encoder": "results/quality/encoder.pt",
@@ -209,14 +221,12 @@ def synthesis_params():
 
 
 def quality_json_inputs():
-    return expand(
-        "results/synthetic/{gan}/batch{k}.json", gan=config["gans"], k=batch_numbers()
-    )
+    return synthesis_targets()
 
 
 def synthetic_batch_dirs():
-    """Every synthetic batch folder a classifier may train on: all GANs, batches 1..batches."""
-    return expand("results/synthetic/{gan}/batch{k}", gan=config["gans"], k=batch_numbers())
+    """Every synthetic batch folder a classifier may train on: generators x replicates x k."""
+    return synthetic_batches()
 
 
 def backbone_weight_input(wildcards):
@@ -254,6 +264,7 @@ def classify_params(wildcards):
     return {
         "settings": config["classifiers"][wildcards.clf],
         "gans": config["gans"],
+        "replicates": config["gan"]["replicates"],
         "arms": config["arms"],
         "batches": config["synthesis"]["batches"],
         "batch_size": config["synthesis"]["batch_size"],

@@ -25,7 +25,7 @@ def test_dag_computes_references_once_and_never_reads_test(tmp_path):
     assert len(jobs["reference_classifier"]) == 1
     for inputs in jobs["train_gan"]:   # quality over training: val tiles, encoder, classifier
         assert "results/data/val" in inputs and "results/quality/reference_classifier.json" in inputs
-    assert len(jobs["synthesize"]) == 3 * 2   # gans x tiny batches
+    assert len(jobs["synthesize"]) == 3 * 2 * 2   # gans x tiny replicates x tiny batches
     for rule in QUALITY_RULES:
         for inputs in jobs[rule]:
             assert "results/data/test" not in inputs, (rule, inputs)

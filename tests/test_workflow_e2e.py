@@ -22,7 +22,8 @@ ALGORITHMS = ["Logistic Regression", "Support Vector Machine", "Random Forest",
               "Convolutional Neural Network", "Inception V3", "EfficientNetB5"]
 LEADING = ["algorithm", "benign_precision", "benign_recall", "benign_f1",
            "malignant_precision", "malignant_recall", "malignant_f1"]
-BATCHES = 2   # tests/tiny.yaml
+BATCHES = 2      # tests/tiny.yaml
+REPLICATES = 2   # tests/tiny.yaml
 
 
 @pytest.fixture(scope="module")
@@ -48,17 +49,19 @@ def test_study_makes_every_table_and_figure(study):
                  "arms.csv", "thesis_comparison.csv", "synthesis_quality.csv"]:
         assert (tables / name).is_file(), name
     for gan in ["cyclegan", "wgan_gp", "dcgan"]:
-        history = pd.read_csv(study / "results" / "gan" / gan / "history.csv")
-        assert len(history) == 2 and history.filter(like="loss").notna().all().all()
-        for k in range(1, BATCHES + 1):
-            assert len(list((study / "results" / "synthetic" / gan / f"batch{k}").glob("*.png"))) == 8
+        for rep in range(1, REPLICATES + 1):
+            history = pd.read_csv(study / "results" / "gan" / gan / f"rep{rep}" / "history.csv")
+            assert len(history) == 2 and history.filter(like="loss").notna().all().all()
+            for k in range(1, BATCHES + 1):
+                batch = study / "results" / "synthetic" / gan / f"rep{rep}" / f"batch{k}"
+                assert len(list(batch.glob("*.png"))) == 8
     figures = list((study / "results" / "figures").rglob("*.png"))
     assert len(figures) >= 10
 
 
 def test_quality_table_and_histories_carry_fidelity_faithfulness_and_equal_size_fid(study):
     quality = pd.read_csv(study / "results" / "tables" / "synthesis_quality.csv")
-    assert len(quality) == 3 * BATCHES
+    assert len(quality) == 3 * REPLICATES * BATCHES
     for column in ["fid_indomain_eq", "fid_indomain_eq_real", "fid_indomain_eq_std",
                    "class_fidelity", "class_fidelity_real_malignant", "class_fidelity_real_benign",
                    "copy_threshold", "selected_epoch"]:
@@ -67,12 +70,12 @@ def test_quality_table_and_histories_carry_fidelity_faithfulness_and_equal_size_
     for column in ["source_feature_distance", "source_msssim", "score_change", "share_near_identity"]:
         assert quality.loc[translated, column].notna().all() and quality.loc[~translated, column].isna().all()
     # tests/tiny.yaml: dcgan selects best_val (lowest val KID of its history), the others the last epoch
-    for gan in ["cyclegan", "wgan_gp", "dcgan"]:
-        history = pd.read_csv(study / "results" / "gan" / gan / "history.csv")
+    for gan, rep in [(g, r) for g in ["cyclegan", "wgan_gp", "dcgan"] for r in range(1, REPLICATES + 1)]:
+        history = pd.read_csv(study / "results" / "gan" / gan / f"rep{rep}" / "history.csv")
         assert history["kid_indomain_val"].notna().all() and history["class_fidelity"].notna().all()
-        chosen = quality.loc[quality["gan"] == gan, "selected_epoch"]
+        chosen = quality.loc[(quality["gan"] == gan) & (quality["replicate"] == rep), "selected_epoch"]
         best = int(history.loc[history["kid_indomain_val"].idxmin(), "epoch"])
-        assert (chosen == (best if gan == "dcgan" else len(history) - 1)).all(), gan
+        assert len(chosen) == BATCHES and (chosen == (best if gan == "dcgan" else len(history) - 1)).all(), gan
 
 
 def test_phase_tables_have_the_thesis_layout(study):
@@ -90,14 +93,16 @@ def test_synthetic_tiles_enter_training_only(study):
     test_ids = set(manifest.loc[manifest["split"] == "test", "isic_id"])
     predictions = pd.read_csv(study / "results" / "classifiers" / "logreg" / "predictions.csv.gz")
     # every configuration is scored on exactly the real test tiles, whatever the phase or arm
-    for key, group in predictions.groupby(["phase", "arm", "seed"]):
+    for key, group in predictions.groupby(["phase", "arm", "seed", "replicate"]):
         assert set(group["isic_id"]) == test_ids, key
     runs = pd.read_csv(study / "results" / "classifiers" / "logreg" / "runs.csv")
     base = runs.loc[(runs["phase"] == 0), "n_train"].iloc[0]
     gan_rows = runs[runs["arm"] == "cyclegan"]
-    # phase k adds k batches of 8 to the training part, nothing else
+    # phase k adds k batches of 8 to the training part, nothing else, for every replicate
     assert (gan_rows["n_train"] == base + 8 * gan_rows["phase"]).all()
     assert (gan_rows["n_added"] == 8 * gan_rows["phase"]).all()
+    assert set(gan_rows["replicate"]) == set(range(1, REPLICATES + 1))
+    assert set(runs.loc[runs["arm"] == "oversample", "replicate"]) == {0}
 
 
 def test_finished_study_reruns_nothing(study):
@@ -117,8 +122,8 @@ def test_changing_one_gan_leaves_data_and_other_gans_alone(study, tmp_path):
     changed = tmp_path / "dcgan.yaml"
     changed.write_text(yaml.safe_dump({"gan": {"dcgan": {"epochs": 3}}}))
     jobs = planned_jobs(study, changed)
-    assert jobs.get("train_gan") == 1
-    assert jobs.get("synthesize") == BATCHES            # only the dcgan batches
+    assert jobs.get("train_gan") == REPLICATES
+    assert jobs.get("synthesize") == BATCHES * REPLICATES     # only the dcgan batches
     assert "ingest" not in jobs and "demo_data" not in jobs and "train_encoder" not in jobs
 
 
@@ -172,10 +177,10 @@ def test_editing_a_package_module_reruns_exactly_the_rules_that_run_it(study, tm
     # a generator's module reruns that generator's training and batches only
     dcgan = src / "isicgan" / "gan" / "models" / "dcgan.py"
     dcgan.write_text(dcgan.read_text() + "\nEDITED = True\n")
-    # (a job whose input another job will update is planned for that reason alone: Snakemake
-    # then skips its params check, so the batches may show either reason)
     reasons = rerun_reasons(study, src / "Snakefile")
-    batches = {f"synthesize[gan=dcgan, k={k}]" for k in range(1, BATCHES + 1)}
-    assert "train_gan[gan=dcgan]" in code_reruns(reasons)
-    assert code_reruns(reasons) <= {"train_gan[gan=dcgan]", *batches} and batches <= set(reasons)
-    assert not any(job.startswith(("train_gan", "synthesize")) and "dcgan" not in job for job in reasons)
+    trainings = {f"train_gan[gan=dcgan, rep={r}]" for r in range(1, REPLICATES + 1)}
+    assert code_reruns(reasons) == trainings
+    # the batches follow (new checkpoints); no other generator's job is planned
+    assert {job for job in reasons if job.startswith(("train_gan", "synthesize"))} == trainings | {
+        f"synthesize[gan=dcgan, rep={r}, k={k}]" for r in range(1, REPLICATES + 1)
+        for k in range(1, BATCHES + 1)}

@@ -24,12 +24,14 @@ from .models import DISPLAY_NAMES
 log = logging.getLogger(__name__)
 
 NOT_APPLICABLE = "n/a (trained from scratch)"
-RUN_KEYS = ["classifier", "algorithm", "phase", "arm", "seed", "split", "n_train", "n_added",
+RUN_KEYS = ["classifier", "algorithm", "phase", "arm", "seed", "replicate", "split", "n_train",
+            "n_added",
             "malignant_weight", "backbone_weights"]
 
 
 def run_classifier(clf: str, params: dict[str, Any], *, manifest: str | Path,
                    synthetic_files: list[str | Path], gans: list[str], arms: list[str],
+                   replicates: int = 1,
                    batches: int, batch_size: int, seeds: list[int], evaluation: dict[str, Any],
                    runs_out: str | Path, predictions_out: str | Path,
                    features: tuple[str | Path, str | Path] | None = None, threads: int = 1) -> pd.DataFrame:
@@ -48,7 +50,8 @@ def run_classifier(clf: str, params: dict[str, Any], *, manifest: str | Path,
     else:
         groups = image_groups(manifest, synthetic_files, seeds, n_augment)
     sizes = {name: len(g.ids) for name, g in groups.items()}
-    sets = design(groups["train"].y, batches, batch_size, arms_of(arms, gans), seeds, sizes)
+    sets = design(groups["train"].y, batches, batch_size, arms_of(arms, gans), seeds, sizes,
+                  replicates)
 
     eval_sets = {split: model.prepare(groups[split].x) for split in ("val", "test")}
     rows, predictions = [], []
@@ -59,15 +62,18 @@ def run_classifier(clf: str, params: dict[str, Any], *, manifest: str | Path,
         for split in ("val", "test"):
             metrics = compute_metrics(groups[split].y, scores[split], evaluation["threshold"],
                                       evaluation["pauc_min_tpr"])
-            rows.append([clf, DISPLAY_NAMES[clf], ts.phase, ts.arm, ts.seed, split, len(y),
+            rows.append([clf, DISPLAY_NAMES[clf], ts.phase, ts.arm, ts.seed, ts.replicate, split,
+                         len(y),
                          ts.n_added, round(ts.malignant_weight, 6), weights]
                         + [metrics[m] for m in METRICS])
         test = groups["test"]
         predictions.append(pd.DataFrame({
             "classifier": clf, "phase": ts.phase, "arm": ts.arm, "seed": ts.seed,
+            "replicate": ts.replicate,
             "isic_id": test.ids, "target": test.y, "score": scores["test"]}))
-        log.info("%s %d/%d phase %d %-12s seed %d: n_train %d, test malignant recall %.3f "
-                 "(%.0f s)", clf, i + 1, len(sets), ts.phase, ts.arm, ts.seed, len(y),
+        log.info("%s %d/%d phase %d %-12s seed %d rep %d: n_train %d, test malignant recall "
+                 "%.3f (%.0f s)", clf, i + 1, len(sets), ts.phase, ts.arm, ts.seed, ts.replicate,
+                 len(y),
                  rows[-1][RUN_KEYS.index("backbone_weights") + 1 + METRICS.index("malignant_recall")],
                  time.time() - start)
     runs = pd.DataFrame(rows, columns=RUN_KEYS + METRICS)

@@ -21,7 +21,7 @@ import torch
 from isicgan import registry
 from isicgan.gan.base import GANModel, to_uint8
 
-__all__ = ["GANModel", "build_model", "model_class", "generate", "load_checkpoint", "resolve_device",
+__all__ = ["GANModel", "build_model", "model_class", "replicate_config", "generate", "load_checkpoint", "resolve_device",
            "train_gan"]
 
 
@@ -33,6 +33,18 @@ def resolve_device(device: str = "auto") -> str:
         raise RuntimeError("config gan.device is 'cuda' but no CUDA device is available "
                            "(use 'auto' or 'cpu')")
     return device
+
+
+#: replicate r of a generator trains with seed + REPLICATE_SEED_STEP * (r - 1)
+REPLICATE_SEED_STEP = 1000
+
+
+def replicate_config(config: dict[str, Any], replicate: int) -> dict[str, Any]:
+    """A generator's config section for its training run ``replicate`` (1, 2, ...): the same
+    settings with its own seed, so replicates differ only in their random draws."""
+    if int(replicate) < 1:
+        raise ValueError(f"replicate must be 1 or more, got {replicate}")
+    return {**config, "seed": int(config["seed"]) + REPLICATE_SEED_STEP * (int(replicate) - 1)}
 
 
 def model_class(gan: str) -> type[GANModel]:

@@ -91,17 +91,20 @@ REFERENCES = {"fid_indomain_eq": [("fid_indomain_eq_real", "real val vs train")]
 
 
 def across_figure(path: str | Path, table) -> None:
-    """One panel per metric: each GAN's value per batch, real-data values dashed."""
+    """One panel per metric: each generator's value per batch (one line per replicate, one
+    colour per generator), real-data values in grey."""
     import textwrap
 
     plt = _plt()
     fig, axes = plt.subplots(4, 3, figsize=(12, 12))
+    colours = {gan: f"C{i}" for i, gan in enumerate(dict.fromkeys(table["gan"]))}
     for ax, (col, label) in zip(axes.flat, ACROSS):
         values_all = table[col].astype(float) if col in table else None
-        for gan, rows in table.groupby("gan", sort=False):
+        for (gan, rep), rows in table.groupby(["gan", "replicate"], sort=False):
             values = rows[col].astype(float)
             if values.notna().any():
-                ax.plot(rows["batch"], values, marker="o", label=gan)
+                ax.plot(rows["batch"], values, marker="o", c=colours[gan],
+                        ls="-" if rep == 1 else "--", label=f"{gan} r{rep}")
         for (ref_col, ref_label), style in zip(REFERENCES.get(col, []), ["--", ":"]):
             if ref_col in table and table[ref_col].notna().any():
                 ax.axhline(float(table[ref_col].dropna().iloc[0]), ls=style, c="grey",
@@ -118,12 +121,18 @@ def across_figure(path: str | Path, table) -> None:
             ax.set_xticks([])
             ax.set_yticks([])
         elif REFERENCES.get(col):
-            ax.legend(fontsize=6, loc="best")
+            refs = [(h, lab) for h, lab in zip(*ax.get_legend_handles_labels())
+                    if lab in {r[1] for r in REFERENCES[col]}]
+            if refs:
+                ax.legend([h for h, _ in refs], [lab for _, lab in refs], fontsize=6, loc="best")
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("batch")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    gans = list(dict.fromkeys(table["gan"]))
-    keep = [(h, lab) for h, lab in zip(handles, labels) if lab in gans]
+    lines = {}
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab.rsplit(" r", 1)[0] in colours:
+                lines.setdefault(lab, h)
+    keep = list(lines.items())
     fig.legend([h for h, _ in keep], [lab for _, lab in keep], loc="lower center", ncol=max(1, len(keep)))
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     with atomic_path(path) as tmp:

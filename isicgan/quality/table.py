@@ -9,7 +9,7 @@ import pandas as pd
 from isicgan.io import write_csv
 
 COLUMNS = [
-    "gan", "batch", "n", "select", "selected_epoch", "kept_try", "tries", "gate_on",
+    "gan", "replicate", "batch", "n", "select", "selected_epoch", "kept_try", "tries", "gate_on",
     "gate_threshold", "gate_passed",
     "fid_indomain_eq", "fid_indomain_eq_std", "fid_indomain_eq_real", "fid_indomain_eq_real_std",
     "fid_inception_eq", "fid_inception_eq_std", "fid_inception_eq_real",
@@ -42,7 +42,8 @@ def row(data: dict, where: str = "") -> dict:
     try:
         q, m, real = data["quality"], data["quality"]["memorisation"], data["real_reference"]
         classifier = data["reference_classifier"]["real_val"]
-        out = {"gan": data["gan"], "batch": data["batch"], "n": data["n"],
+        out = {"gan": data["gan"], "replicate": data["replicate"], "batch": data["batch"],
+               "n": data["n"],
                "select": data["checkpoint"]["select"],
                "selected_epoch": data["checkpoint"]["epoch"],
                "kept_try": data["kept_try"], "tries": len(data["tries"]),
@@ -76,12 +77,12 @@ def row(data: dict, where: str = "") -> dict:
 def gather(paths: list[str | Path]) -> pd.DataFrame:
     rows = [row(json.loads(Path(p).read_text()), where=str(p)) for p in paths]
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    return frame.sort_values(["gan", "batch"], kind="stable").reset_index(drop=True)
+    return frame.sort_values(["gan", "replicate", "batch"], kind="stable").reset_index(drop=True)
 
 
 def write_quality_table(paths: list[str | Path], table_path: str | Path,
                         figure_path: str | Path | None = None) -> pd.DataFrame:
-    """The table (one row per GAN x batch) and, if asked, the across-batches figure."""
+    """The table (one row per generator x replicate x batch) and, if asked, the across-batches figure."""
     frame = gather(paths)
     write_csv(table_path, frame)
     if figure_path:
