@@ -14,6 +14,9 @@ Behaviour (rule ``train_gan``):
 - the declared outputs (final checkpoint, history.csv, loss figure, grid folder) are
   written at the end, each atomically.
 
+:func:`train_gan` is these three named steps: :func:`resume_point` (find, validate, load the
+checkpoint), :func:`train_epochs` (the epoch loop) and :func:`write_outputs`.
+
 Also a command line for use outside Snakemake: ``python -m isicgan.gan.train --help``.
 """
 from __future__ import annotations
@@ -37,7 +40,7 @@ from isicgan import registry
 from isicgan.gan import build_model, load_checkpoint, resolve_device
 from isicgan.gan.base import GANModel, plain_config
 from isicgan.gan.plots import plot_losses, save_grid
-from isicgan.io import atomic_path, load_png_folder, write_csv
+from isicgan.io import atomic_path, load_png_folder, remove_stale_temporaries, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -118,56 +121,39 @@ def run_epoch(model: GANModel, data: dict[str, torch.Tensor]
     return means, n_images, time.perf_counter() - t0
 
 
-def train_gan(gan: str, config: dict[str, Any], train_dir: str | Path, final: str | Path,
-              history: str | Path, losses_png: str | Path, samples_dir: str | Path,
-              image_size: int, device: str = "auto", vgg19_weights: str | Path | None = None,
-              checkpoint_dir: str | Path | None = None, threads: int | None = None,
-              progress: bool = True, evaluation: Any = None) -> dict[str, Any]:
-    """Train ``gan`` on ``train_dir``'s class folders; write the four outputs. Returns the
-    final checkpoint dict. ``evaluation``: the quality-over-training hook
-    (:class:`isicgan.quality.training_eval.TrainingEvaluation`), which also picks the final
-    checkpoint; None: no evaluation, the last epoch."""
-    if threads:
-        torch.set_num_threads(int(threads))
-    config = plain_config(config)
-    device = resolve_device(device)
-    final = Path(final)
-    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else final.parent / "checkpoints"
-    grid_dir = checkpoint_dir / "samples"
-    last_path = checkpoint_dir / "last.pt"
+def resume_point(model: GANModel, last_path: Path, data_hash: str, epochs: int
+                 ) -> tuple[int, list[dict[str, float]]]:
+    """The resume step: load ``last_path`` into ``model`` when it was made with the same GAN,
+    training config, image size and training images; returns (epochs done, history rows),
+    (0, []) for a fresh start (the log says why)."""
+    remove_stale_temporaries(last_path)            # left by a kill during a save
+    if not last_path.exists():
+        return 0, []
+    try:
+        ckpt = load_checkpoint(last_path)
+        reasons = _resume_mismatch(ckpt, model, data_hash)
+    except (ValueError, KeyError) as exc:
+        ckpt, reasons = None, [f"it cannot be read ({exc})"]
+    if reasons:
+        log.warning("not resuming from %s, starting afresh: %s", last_path, "; ".join(reasons))
+        return 0, []
+    model.load_state_dict(ckpt)
+    start = int(ckpt["epoch"])
+    log.info("resuming from checkpoint %s: %d of %d epochs done", last_path, start, epochs)
+    return start, list(ckpt["history"])
+
+
+def train_epochs(model: GANModel, data: dict[str, torch.Tensor], start: int,
+                 rows: list[dict[str, float]], last_path: Path, grid_dir: Path, data_hash: str,
+                 progress: bool = True, evaluation: Any = None) -> list[dict[str, float]]:
+    """The epoch loop from ``start``: learning rate, one pass, a history row (appended to
+    ``rows``, which is returned), sample grids and resumable checkpoints as configured;
+    ``evaluation`` (quality over training) adds its columns to the evaluated epochs' rows."""
+    config, gan = model.config, model.name
     epochs = int(config["epochs"])
-
-    model = build_model(gan, config, image_size, device=device, training=True,
-                        vgg19_weights=vgg19_weights)
-    arrays = load_training_data(train_dir, model.domains, image_size)
-    data_hash = data_fingerprint(arrays)
-    data = {k: torch.from_numpy(v).to(model.device) for k, v in arrays.items()}
-    log.info("%s on %s%s: %s, image_size %d, %d epochs", gan, device,
-             " (bf16 autocast, channels_last)" if model.amp else "",
-             ", ".join(f"{k}: {len(v)} tiles" for k, v in arrays.items()), image_size, epochs)
-
-    for stale in checkpoint_dir.glob(".last.pt.*.tmp"):     # left by a kill during a save
-        shutil.rmtree(stale, ignore_errors=True)
-    start, rows = 0, []
-    if last_path.exists():
-        try:
-            ckpt = load_checkpoint(last_path)
-            reasons = _resume_mismatch(ckpt, model, data_hash)
-        except (ValueError, KeyError) as exc:
-            ckpt, reasons = None, [f"it cannot be read ({exc})"]
-        if reasons:
-            log.warning("not resuming from %s, starting afresh: %s", last_path, "; ".join(reasons))
-        else:
-            model.load_state_dict(ckpt)
-            start, rows = int(ckpt["epoch"]), list(ckpt["history"])
-            log.info("resuming from checkpoint %s: %d of %d epochs done", last_path, start, epochs)
-    if start == 0:
-        shutil.rmtree(grid_dir, ignore_errors=True)
-    grid_dir.mkdir(parents=True, exist_ok=True)
-
     fixed = model.fixed_inputs(data)
     if evaluation is not None:
-        evaluation.start(model, data, checkpoint_dir, start)
+        evaluation.start(model, data, last_path.parent, start)
     grid_epochs = sample_epoch_set(config["sample_epochs"], epochs)
     every = int(config["checkpoint_every"])
     bar = tqdm(total=epochs, initial=start, desc=gan, unit="epoch", file=sys.stderr,
@@ -196,7 +182,16 @@ def train_gan(gan: str, config: dict[str, Any], train_dir: str | Path, final: st
         bar.set_postfix({k: f"{means[k]:.3g}" for k in list(means)[:3]})
         bar.update(1)
     bar.close()
+    return rows
 
+
+def write_outputs(model: GANModel, rows: list[dict[str, float]], data_hash: str,
+                  final: Path, history: str | Path, losses_png: str | Path,
+                  samples_dir: str | Path, grid_dir: Path, evaluation: Any = None) -> None:
+    """The declared outputs, each atomically: final checkpoint (weights only; with
+    ``evaluation``, the checkpoint its ``select`` picks), history.csv, the loss figure (and the
+    quality over training) and the folder of sample grids."""
+    epochs = int(model.config["epochs"])
     quality = tuple(evaluation.columns) if evaluation is not None else ()
     if evaluation is not None:
         evaluation.write_final(model, final, epochs, rows, data_hash)
@@ -205,7 +200,7 @@ def train_gan(gan: str, config: dict[str, Any], train_dir: str | Path, final: st
     frame = pd.DataFrame(rows, columns=["epoch", *model.loss_names, "seconds", "images_per_s",
                                         "lr", *quality])
     write_csv(history, frame.dropna(axis=1, how="all"))
-    plot_losses(rows, [*model.loss_names, *quality], losses_png, f"{gan} training losses"
+    plot_losses(rows, [*model.loss_names, *quality], losses_png, f"{model.name} training losses"
                 + (" and val quality" if quality else ""),
                 evaluation.references if evaluation is not None else None)
     with atomic_path(samples_dir) as tmp:
@@ -213,6 +208,44 @@ def train_gan(gan: str, config: dict[str, Any], train_dir: str | Path, final: st
         for png in sorted(grid_dir.glob("epoch*.png")):
             shutil.copy2(png, tmp / png.name)
     log.info("wrote %s, %s, %s, %s", final, history, losses_png, samples_dir)
+
+
+def train_gan(gan: str, config: dict[str, Any], train_dir: str | Path, final: str | Path,
+              history: str | Path, losses_png: str | Path, samples_dir: str | Path,
+              image_size: int, device: str = "auto", vgg19_weights: str | Path | None = None,
+              checkpoint_dir: str | Path | None = None, threads: int | None = None,
+              progress: bool = True, evaluation: Any = None) -> dict[str, Any]:
+    """Train ``gan`` on ``train_dir``'s class folders; write the four outputs. Returns the
+    final checkpoint dict. ``evaluation``: the quality-over-training hook
+    (:class:`isicgan.quality.training_eval.TrainingEvaluation`), which also picks the final
+    checkpoint; None: no evaluation, the last epoch."""
+    if threads:
+        torch.set_num_threads(int(threads))
+    config = plain_config(config)
+    device = resolve_device(device)
+    final = Path(final)
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else final.parent / "checkpoints"
+    grid_dir = checkpoint_dir / "samples"
+    last_path = checkpoint_dir / "last.pt"
+    epochs = int(config["epochs"])
+
+    model = build_model(gan, config, image_size, device=device, training=True,
+                        vgg19_weights=vgg19_weights)
+    arrays = load_training_data(train_dir, model.domains, image_size)
+    data_hash = data_fingerprint(arrays)
+    data = {k: torch.from_numpy(v).to(model.device) for k, v in arrays.items()}
+    log.info("%s on %s%s: %s, image_size %d, %d epochs", gan, device,
+             " (bf16 autocast, channels_last)" if model.amp else "",
+             ", ".join(f"{k}: {len(v)} tiles" for k, v in arrays.items()), image_size, epochs)
+
+    start, rows = resume_point(model, last_path, data_hash, epochs)
+    if start == 0:
+        shutil.rmtree(grid_dir, ignore_errors=True)
+    grid_dir.mkdir(parents=True, exist_ok=True)
+    rows = train_epochs(model, data, start, rows, last_path, grid_dir, data_hash, progress,
+                        evaluation)
+    write_outputs(model, rows, data_hash, final, history, losses_png, samples_dir, grid_dir,
+                  evaluation)
     return load_checkpoint(final)
 
 
