@@ -107,6 +107,12 @@ def _check_consistency(config: dict[str, Any]) -> None:
     for name in config["classifiers"]["names"]:
         if name not in config["classifiers"]:
             raise ConfigError(f"config key 'classifiers.names': no settings for '{name}'")
+    for gan, section in config["gan"].items():
+        if isinstance(section, dict) and section.get("select") == "best_val" \
+                and not section.get("eval_every"):
+            raise ConfigError(f"config key 'gan.{gan}.select': best_val needs "
+                              f"'gan.{gan}.eval_every' >= 1 (the val KID of evaluated epochs "
+                              "chooses the checkpoint)")
 
 
 def deep_merge(base: dict, override: dict) -> dict:

@@ -15,6 +15,11 @@ holding ``batch_size`` PNGs named ``{g}_r{r}_b{k}_{i:04d}.png`` (i = 0 .. batch_
   threshold is generated again, up to ``synthesis.max_tries`` tries. Every try is recorded; the
   first that passes is kept, or, when none passes, the try with the lowest FID, marked
   ``gate_passed: false``.
+- The checkpoint is the one training selected (``gan.<name>.select``: the last epoch, or the
+  epoch with the lowest val KID); the JSON records which (``checkpoint``).
+- Quality of the kept try: :func:`isicgan.quality.evaluate.batch_quality` (distribution metrics,
+  equal-size FID, class fidelity), the memorisation audit and, for a translating generator,
+  faithfulness to each tile's own source (``quality.source``).
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ from isicgan.quality.evaluate import References, batch_quality, write_json
 from isicgan.quality.memorisation import audit
 
 log = logging.getLogger(__name__)
+
 
 def batch_seed(base_seed: int, k: int, attempt: int, replicate: int = 1) -> int:
     """A seed for batch k, try ``attempt``, of a generator replicate, from the base seed
@@ -59,10 +65,21 @@ def load_source(source_dir: str | Path) -> tuple[np.ndarray, list[str]]:
     return images, ids
 
 
+def checkpoint_info(checkpoint: str | Path) -> dict:
+    """What synthesis needs to know of a checkpoint: its GAN, whether that GAN translates source
+    tiles, and which training epoch it holds and why (``selection``, written by training)."""
+    from isicgan.gan import load_checkpoint
+
+    ckpt = load_checkpoint(checkpoint)
+    selection = ckpt.get("selection") or {"select": "last", "epoch": int(ckpt["epoch"]) - 1}
+    return {"gan": ckpt["gan"], "translates": bool(registry.spec("generators", ckpt["gan"])["translates"]),
+            "epochs_completed": int(ckpt["epoch"]), **selection}
+
+
 def generate_try(gan: str, checkpoint: str | Path, k: int, attempt: int, synthesis: dict,
                  source: tuple[np.ndarray, list[str]] | None, device: str,
                  replicate: int = 1) -> tuple[np.ndarray, dict]:
-    """One try of batch k: the uint8 images and what made them (seed, source ids)."""
+    """One try of batch k: the uint8 images and what made them (seed, source ids and index)."""
     from isicgan.gan import generate
 
     n = synthesis["batch_size"]
@@ -73,7 +90,8 @@ def generate_try(gan: str, checkpoint: str | Path, k: int, attempt: int, synthes
             raise ValueError(f"{gan} translates source tiles: give the source split folder")
         idx, wrapped = source_slice(len(source[1]), k, attempt, synthesis["batches"], n)
         images = generate(checkpoint, n, seed, source=source[0][idx], device=device)
-        info.update(source_ids=[source[1][i] for i in idx], source_wrapped=wrapped)
+        info.update(source_ids=[source[1][i] for i in idx], source_wrapped=wrapped,
+                    source_index=idx)
         if wrapped:
             log.warning("batch %d try %d: the source split has %d tiles; the slice wraps round",
                         k, attempt, len(source[1]))
@@ -96,7 +114,10 @@ def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, 
     if threshold is not None and synthesis["gate_on"] == "inception" and refs.inception is None:
         raise ValueError("synthesis.gate_on is 'inception' with synthesis.fid_threshold set, but "
                          f"the Inception FID is unavailable: {refs.inception_reason}")
-    source = load_source(source_dir) if registry.spec("generators", gan)["translates"] else None
+    ckpt = checkpoint_info(checkpoint)
+    if ckpt["gan"] != gan:
+        raise ValueError(f"GAN checkpoint {checkpoint} is a {ckpt['gan']} checkpoint, not {gan}")
+    source = load_source(source_dir) if ckpt["translates"] and source_dir is not None else None
     max_tries = synthesis["max_tries"] if threshold is not None else 1
     tries, kept = [], None
     for attempt in range(1, max_tries + 1):
@@ -114,7 +135,14 @@ def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, 
             break
     images, info, quality_out = kept
     quality_out["memorisation"] = audit(images, refs.train_tiles, refs.val_tiles,
-                                        refs.real["closest_real_pair"]["distance"], seed=info["seed"])
+                                        refs.real["copy_threshold"]["distance"], seed=info["seed"])
+    source_tiles = None
+    if source is not None:
+        from isicgan.quality.faithfulness import source_faithfulness
+
+        source_tiles = source[0][info["source_index"]]
+        quality_out["source"] = source_faithfulness(
+            images, source_tiles, refs.encoder, refs.classifier, float(quality["near_identity_delta"]))
     names = file_names(gan, k, len(images), replicate)
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
@@ -122,12 +150,15 @@ def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, 
             save_png(tmp / name, img)
     result = {
         "gan": gan, "replicate": replicate, "batch": k, "n": len(images), "files": names,
-        "kept_try": info["try"], "seed": info["seed"],
+        "kept_try": info["try"], "seed": info["seed"], "checkpoint": ckpt,
         "source_ids": info.get("source_ids"), "source_wrapped": info.get("source_wrapped", False),
         "gate": {"threshold": threshold, "on": gate_key, "max_tries": max_tries,
                  "passed": bool(info["passed"]), "reference": "real train malignant tiles"},
-        "tries": [{key: value for key, value in t.items() if key != "source_ids"} for t in tries],
+        "tries": [{key: value for key, value in t.items() if key not in ("source_ids", "source_index")}
+                  for t in tries],
         "quality": quality_out, "real_reference": refs.real,
+        "reference_classifier": {"threshold": refs.classifier.threshold,
+                                 "real_val": refs.classifier.real},
     }
     if not info["passed"]:
         log.warning("%s batch %d: no try passed %s <= %s; kept try %d (lowest)", gan, k,
@@ -135,7 +166,9 @@ def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, 
     if out_figure:
         from isicgan.quality.figures import batch_figure
 
-        batch_figure(out_figure, f"{gan} replicate {replicate} batch {k} (try {info['try']})", images,
-                     refs.train_malignant, refs.train_tiles, quality_out["memorisation"])
+        batch_figure(out_figure, f"{gan} replicate {replicate} batch {k} (try {info['try']}, "
+                     f"epoch {ckpt['epoch']}, select: {ckpt['select']})", images,
+                     refs.train_malignant, refs.train_tiles, quality_out["memorisation"],
+                     source=source_tiles, faithfulness=quality_out.get("source"))
     write_json(out_json, result)
     return result

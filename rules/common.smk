@@ -190,14 +190,29 @@ def synthesize_input(wildcards):
         "val": "results/data/val",
         "encoder": "results/quality/encoder.pt",
         "real": "results/quality/reference/real.json",
+        "classifier": "results/quality/reference_classifier.json",
         "references": expand(
-            "results/quality/reference/{space}_train.npz", space=quality_spaces()
+            "results/quality/reference/{space}_{split}.npz",
+            space=quality_spaces(),
+            split=["train", "val"],
         ),
         "inception": weight_input("fid_inception"),
     }
     if GENERATORS[wildcards.gan]["translates"]:
         inputs["source"] = "results/data/source"
     return inputs
+
+
+def encoder_params():
+    """The encoder's own settings: another quality key leaves the encoder (and so the GANs,
+    which are evaluated in its feature space) alone."""
+    return {k: config["quality"][k] for k in ("encoder_epochs", "encoder_dim")}
+
+
+def training_eval_params():
+    """The quality settings of the per-epoch evaluation in train_gan (a change of another
+    quality key leaves the GANs alone)."""
+    return {k: config["quality"][k] for k in ("eval_samples", "kid_subsets", "kid_subset_size")}
 
 
 def synthesis_params():

@@ -2,12 +2,17 @@
 # malignant tiles only), trained gan.replicates times ({rep} = 1.., seeds seed + 1000 * (rep - 1))
 # on the train split's class folders. Intermediate checkpoints live in results/gan/{gan}/rep{rep}/checkpoints/
 # (not declared, so Snakemake keeps them): a killed job started again resumes from the last one.
+# The in-domain encoder, the reference classifier and the val split measure quality over
+# training (gan.{gan}.eval_every) and choose the checkpoint (gan.{gan}.select).
 
 
 rule train_gan:
     input:
         train="results/data/train",
         weights=gan_weight_inputs,
+        val="results/data/val",
+        encoder="results/quality/encoder.pt",
+        classifier="results/quality/reference_classifier.json",
     output:
         final="results/gan/{gan}/rep{rep}/final.pt",
         history="results/gan/{gan}/rep{rep}/history.csv",
@@ -28,6 +33,7 @@ rule train_gan:
         code=code_digest("train_gan.py", "gan"),
         settings=gan_settings,
         image_size=config["data"]["image_size"],
+        quality=training_eval_params(),
         device=config["gan"]["device"],
         checkpoint_dir="results/gan/{gan}/rep{rep}/checkpoints",
     log:

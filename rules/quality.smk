@@ -1,7 +1,8 @@
-# Stage: quality. The in-domain encoder (trained once on the real train split), the real
-# malignant reference features (one file per space and split, computed once in one job with the
-# real-vs-real reference values), and the gathered quality table and figure. Per-batch quality
-# is computed by rule synthesize, which gates on it.
+# Stage: quality. The in-domain encoder (trained once on the real train split), the reference
+# classifier of class fidelity (fitted once on the real train split, threshold chosen on val),
+# the real malignant reference features (one file per space and split, computed once in one job
+# with the real-vs-real reference values), and the gathered quality table and figure. Per-batch
+# quality is computed by rule synthesize, which gates on it; quality over training by train_gan.
 
 
 rule train_encoder:
@@ -11,7 +12,7 @@ rule train_encoder:
         "results/quality/encoder.pt",
     params:
         code=code_digest("train_encoder.py"),
-        quality=config["quality"],
+        quality=encoder_params(),
         seed=config["data"]["seed"],
     log:
         "logs/quality/train_encoder.log",
@@ -22,6 +23,27 @@ rule train_encoder:
         "../envs/torch.yaml"
     script:
         "../scripts/train_encoder.py"
+
+
+rule reference_classifier:
+    input:
+        train="results/data/train",
+        val="results/data/val",
+        encoder="results/quality/encoder.pt",
+    output:
+        "results/quality/reference_classifier.json",
+    params:
+        code=code_digest("reference_classifier.py"),
+        C=config["quality"]["classifier_C"],
+    log:
+        "logs/quality/reference_classifier.log",
+    benchmark:
+        "benchmarks/quality/reference_classifier.tsv"
+    threads: 1
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/reference_classifier.py"
 
 
 rule quality_reference:

@@ -10,10 +10,10 @@ from isicgan.synthesis import synthesize_batch
 
 torch.set_num_threads(snakemake.threads)
 inp = snakemake.input
-references = {p.split("/")[-1].split("_")[0]: p for p in inp.references}
+references = {p.split("/")[-1].split("_")[0]: p for p in inp.references if p.endswith("_train.npz")}
 refs = load_references(
     encoder_path=inp.encoder, indomain_train=references["indomain"], real_json=inp.real,
-    train_dir=inp.train, val_dir=inp.val,
+    train_dir=inp.train, val_dir=inp.val, classifier_path=inp.classifier,
     inception_path=inp.inception[0] if inp.inception else None,
     inception_train=references.get("inception"))
 synthesize_batch(

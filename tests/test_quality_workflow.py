@@ -5,7 +5,8 @@ import re
 
 from conftest import run_workflow
 
-QUALITY_RULES = ("synthesize", "quality_reference", "train_encoder")
+QUALITY_RULES = ("synthesize", "quality_reference", "train_encoder", "reference_classifier",
+                 "train_gan")
 
 
 def _jobs(stdout: str) -> dict[str, list[str]]:
@@ -21,7 +22,10 @@ def test_dag_computes_references_once_and_never_reads_test(tmp_path):
     out = run_workflow(tmp_path, "-n", "results/tables/synthesis_quality.csv").stdout
     jobs = _jobs(out)
     assert len(jobs["quality_reference"]) == 1 and len(jobs["train_encoder"]) == 1
-    assert len(jobs["synthesize"]) == 3 * 2   # gans x tiny batches
+    assert len(jobs["reference_classifier"]) == 1
+    for inputs in jobs["train_gan"]:   # quality over training: val tiles, encoder, classifier
+        assert "results/data/val" in inputs and "results/quality/reference_classifier.json" in inputs
+    assert len(jobs["synthesize"]) == 3 * 2 * 2   # gans x tiny replicates x tiny batches
     for rule in QUALITY_RULES:
         for inputs in jobs[rule]:
             assert "results/data/test" not in inputs, (rule, inputs)

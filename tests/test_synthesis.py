@@ -13,6 +13,7 @@ import torch
 from isicgan.config import load_config
 from isicgan.gan import replicate_config, train_gan
 from isicgan.io import load_png_folder
+from isicgan.quality.classifier import write_reference_classifier
 from isicgan.quality.encoder import train_encoder
 from isicgan.quality.evaluate import load_references, load_split_tiles, write_references
 from isicgan.quality.table import write_quality_table
@@ -36,6 +37,7 @@ def study(tmp_path_factory):
     quality = config["quality"] | {"kid_subset_size": 6, "kid_subsets": 3, "prdc_k": 2}
     q = root / "quality"
     train_encoder(load_split_tiles(data / "train"), q / "encoder.pt", dim=8, epochs=1, seed=0)
+    write_reference_classifier(data / "train", data / "val", q / "encoder.pt", q / "clf.json", C=0.1)
     inception = inception_standin(root / "standin.pt", dim=16)
     write_references(data / "train", data / "val", q / "encoder.pt", inception,
                      [q / f"{space}_{split}.npz" for space in ("indomain", "inception")
@@ -49,9 +51,9 @@ def study(tmp_path_factory):
                   out / "losses.png", out / "samples", image_size=32, device="cpu", progress=False)
         gans[gan] = out / "final.pt"
     refs = load_references(q / "encoder.pt", q / "indomain_train.npz", q / "real.json",
-                           data / "train", data / "val")
+                           data / "train", data / "val", q / "clf.json")
     refs_inc = load_references(q / "encoder.pt", q / "indomain_train.npz", q / "real.json",
-                               data / "train", data / "val", inception_path=inception,
+                               data / "train", data / "val", q / "clf.json", inception_path=inception,
                                inception_train=q / "inception_train.npz")
     synthesis = config["synthesis"] | {"batches": 2, "batch_size": 8}
     return {"root": root, "data": data, "gans": gans, "refs": refs, "refs_inc": refs_inc,

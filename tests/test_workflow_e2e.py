@@ -59,6 +59,25 @@ def test_study_makes_every_table_and_figure(study):
     assert len(figures) >= 10
 
 
+def test_quality_table_and_histories_carry_fidelity_faithfulness_and_equal_size_fid(study):
+    quality = pd.read_csv(study / "results" / "tables" / "synthesis_quality.csv")
+    assert len(quality) == 3 * REPLICATES * BATCHES
+    for column in ["fid_indomain_eq", "fid_indomain_eq_real", "fid_indomain_eq_std",
+                   "class_fidelity", "class_fidelity_real_malignant", "class_fidelity_real_benign",
+                   "copy_threshold", "selected_epoch"]:
+        assert quality[column].notna().all(), column
+    translated = quality["gan"] == "cyclegan"
+    for column in ["source_feature_distance", "source_msssim", "score_change", "share_near_identity"]:
+        assert quality.loc[translated, column].notna().all() and quality.loc[~translated, column].isna().all()
+    # tests/tiny.yaml: dcgan selects best_val (lowest val KID of its history), the others the last epoch
+    for gan, rep in [(g, r) for g in ["cyclegan", "wgan_gp", "dcgan"] for r in range(1, REPLICATES + 1)]:
+        history = pd.read_csv(study / "results" / "gan" / gan / f"rep{rep}" / "history.csv")
+        assert history["kid_indomain_val"].notna().all() and history["class_fidelity"].notna().all()
+        chosen = quality.loc[(quality["gan"] == gan) & (quality["replicate"] == rep), "selected_epoch"]
+        best = int(history.loc[history["kid_indomain_val"].idxmin(), "epoch"])
+        assert len(chosen) == BATCHES and (chosen == (best if gan == "dcgan" else len(history) - 1)).all(), gan
+
+
 def test_phase_tables_have_the_thesis_layout(study):
     for name in ["baseline.csv", *[f"phase{k}.csv" for k in range(1, BATCHES + 1)]]:
         table = pd.read_csv(study / "results" / "tables" / name)

@@ -65,6 +65,8 @@ class GANModel:
     rank: ClassVar[int] = 100                    # order in tables and figures, then the name
     domains: ClassVar[dict[str, str]] = {"real": "1"}     # batch key -> class folder (1 = malignant)
     generator_net: ClassVar[str] = "G"
+    # labels of the rows of :meth:`sample_images` grids (empty: unlabelled rows of samples)
+    sample_rows: ClassVar[tuple[str, ...]] = ()
     # optimiser name -> the networks it updates (build_optimizers makes one Adam each)
     optimizer_nets: ClassVar[dict[str, tuple[str, ...]]] = {"G": ("G",), "D": ("D",)}
     loss_names: ClassVar[tuple[str, ...]] = ()
@@ -222,10 +224,11 @@ class GANModel:
             self.rng.set_state(state["rng"])
 
     def save(self, path: str | Path, epoch: int, history: list[dict[str, float]],
-             data_hash: str = "", full: bool = True) -> None:
-        """Write a checkpoint atomically (temporary name, then rename)."""
+             data_hash: str = "", full: bool = True, meta: dict[str, Any] | None = None) -> None:
+        """Write a checkpoint atomically (temporary name, then rename); ``meta``: extra keys
+        (plain values), e.g. the ``selection`` of the final checkpoint."""
         ckpt = {"format": CHECKPOINT_FORMAT, "gan": self.name, "config": self.config,
                 "image_size": self.image_size, "epoch": int(epoch), "data_hash": data_hash,
-                "history": copy.deepcopy(history), **self.state_dict(full)}
+                "history": copy.deepcopy(history), **(meta or {}), **self.state_dict(full)}
         with atomic_path(path) as tmp:
             torch.save(ckpt, tmp)

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 CLASS_NAMES = {"0": "benign", "1": "malignant"}
 # settings that change when or what is saved, not the weights: a change keeps the checkpoint
-NON_TRAINING_KEYS = ("checkpoint_every", "sample_epochs")
+NON_TRAINING_KEYS = ("checkpoint_every", "sample_epochs", "eval_every", "select")
 
 
 def load_training_data(train_dir: str | Path, domains: dict[str, str], image_size: int
@@ -145,12 +145,15 @@ def resume_point(model: GANModel, last_path: Path, data_hash: str, epochs: int
 
 def train_epochs(model: GANModel, data: dict[str, torch.Tensor], start: int,
                  rows: list[dict[str, float]], last_path: Path, grid_dir: Path, data_hash: str,
-                 progress: bool = True) -> list[dict[str, float]]:
+                 progress: bool = True, evaluation: Any = None) -> list[dict[str, float]]:
     """The epoch loop from ``start``: learning rate, one pass, a history row (appended to
-    ``rows``, which is returned), sample grids and resumable checkpoints as configured."""
+    ``rows``, which is returned), sample grids and resumable checkpoints as configured;
+    ``evaluation`` (quality over training) adds its columns to the evaluated epochs' rows."""
     config, gan = model.config, model.name
     epochs = int(config["epochs"])
     fixed = model.fixed_inputs(data)
+    if evaluation is not None:
+        evaluation.start(model, data, last_path.parent, start)
     grid_epochs = sample_epoch_set(config["sample_epochs"], epochs)
     every = int(config["checkpoint_every"])
     bar = tqdm(total=epochs, initial=start, desc=gan, unit="epoch", file=sys.stderr,
@@ -164,13 +167,18 @@ def train_epochs(model: GANModel, data: dict[str, torch.Tensor], start: int,
         row = {"epoch": epoch, **{k: means.get(k, float("nan")) for k in model.loss_names},
                "seconds": seconds, "images_per_s": n_images / max(seconds, 1e-9), "lr": lr}
         rows.append(row)
+        if evaluation is not None:
+            row.update(evaluation.after_epoch(model, epoch, epochs, rows, data_hash))
         log.info("epoch %d/%d: %s", epoch + 1, epochs, "  ".join(
             f"{k} {v:.4g}" for k, v in row.items() if k != "epoch" and v == v))
         if epoch in grid_epochs:
             images, ncol = model.sample_images(fixed)
-            save_grid(grid_dir / f"epoch{epoch:04d}.png", images, ncol)
+            save_grid(grid_dir / f"epoch{epoch:04d}.png", images, ncol, f"{gan} epoch {epoch}",
+                      model.sample_rows)
         if (epoch + 1) % every == 0 or epoch == epochs - 1:
             model.save(last_path, epoch + 1, rows, data_hash, full=True)
+            if evaluation is not None:
+                evaluation.prune(rows)
         bar.set_postfix({k: f"{means[k]:.3g}" for k in list(means)[:3]})
         bar.update(1)
     bar.close()
@@ -179,14 +187,22 @@ def train_epochs(model: GANModel, data: dict[str, torch.Tensor], start: int,
 
 def write_outputs(model: GANModel, rows: list[dict[str, float]], data_hash: str,
                   final: Path, history: str | Path, losses_png: str | Path,
-                  samples_dir: str | Path, grid_dir: Path) -> None:
-    """The declared outputs, each atomically: final checkpoint (weights only), history.csv,
-    the loss figure and the folder of sample grids."""
-    model.save(final, int(model.config["epochs"]), rows, data_hash, full=False)
+                  samples_dir: str | Path, grid_dir: Path, evaluation: Any = None) -> None:
+    """The declared outputs, each atomically: final checkpoint (weights only; with
+    ``evaluation``, the checkpoint its ``select`` picks), history.csv, the loss figure (and the
+    quality over training) and the folder of sample grids."""
+    epochs = int(model.config["epochs"])
+    quality = tuple(evaluation.columns) if evaluation is not None else ()
+    if evaluation is not None:
+        evaluation.write_final(model, final, epochs, rows, data_hash)
+    else:
+        model.save(final, epochs, rows, data_hash, full=False)
     frame = pd.DataFrame(rows, columns=["epoch", *model.loss_names, "seconds", "images_per_s",
-                                        "lr"])
+                                        "lr", *quality])
     write_csv(history, frame.dropna(axis=1, how="all"))
-    plot_losses(rows, model.loss_names, losses_png, f"{model.name} training losses")
+    plot_losses(rows, [*model.loss_names, *quality], losses_png, f"{model.name} training losses"
+                + (" and val quality" if quality else ""),
+                evaluation.references if evaluation is not None else None)
     with atomic_path(samples_dir) as tmp:
         tmp.mkdir()
         for png in sorted(grid_dir.glob("epoch*.png")):
@@ -198,9 +214,11 @@ def train_gan(gan: str, config: dict[str, Any], train_dir: str | Path, final: st
               history: str | Path, losses_png: str | Path, samples_dir: str | Path,
               image_size: int, device: str = "auto", vgg19_weights: str | Path | None = None,
               checkpoint_dir: str | Path | None = None, threads: int | None = None,
-              progress: bool = True) -> dict[str, Any]:
+              progress: bool = True, evaluation: Any = None) -> dict[str, Any]:
     """Train ``gan`` on ``train_dir``'s class folders; write the four outputs. Returns the
-    final checkpoint dict."""
+    final checkpoint dict. ``evaluation``: the quality-over-training hook
+    (:class:`isicgan.quality.training_eval.TrainingEvaluation`), which also picks the final
+    checkpoint; None: no evaluation, the last epoch."""
     if threads:
         torch.set_num_threads(int(threads))
     config = plain_config(config)
@@ -224,8 +242,10 @@ def train_gan(gan: str, config: dict[str, Any], train_dir: str | Path, final: st
     if start == 0:
         shutil.rmtree(grid_dir, ignore_errors=True)
     grid_dir.mkdir(parents=True, exist_ok=True)
-    rows = train_epochs(model, data, start, rows, last_path, grid_dir, data_hash, progress)
-    write_outputs(model, rows, data_hash, final, history, losses_png, samples_dir, grid_dir)
+    rows = train_epochs(model, data, start, rows, last_path, grid_dir, data_hash, progress,
+                        evaluation)
+    write_outputs(model, rows, data_hash, final, history, losses_png, samples_dir, grid_dir,
+                  evaluation)
     return load_checkpoint(final)
 
 

@@ -4,6 +4,15 @@ Every distribution metric compares the batch with the real *train* malignant til
 reads the same numbers; the test split is never read). Real-vs-real values (val malignant vs
 train malignant, and MS-SSIM within train malignant) come from one reference file computed once,
 so a reader can tell a good number from a bad one at this sample size.
+
+FID depends on the sample sizes, and the batch (``synthesis.batch_size``) and the real val
+malignant tiles differ in size, so each batch also gets the *equal-size* FID
+(:func:`isicgan.quality.metrics.equal_size_fid`): ``quality.fid_subsets`` draws of ``n`` =
+min(batch, val malignant, train malignant) tiles from each side, for the batch vs train and for
+real val vs train alike, with the same seed: ``fid_{space}_eq`` beside ``fid_{space}_eq_real``.
+
+Class fidelity (:mod:`isicgan.quality.classifier`) and, for a generator that translates source
+tiles, faithfulness to the source (:mod:`isicgan.quality.faithfulness`) complete the batch.
 """
 from __future__ import annotations
 
@@ -17,10 +26,12 @@ import numpy as np
 from isicgan.io import atomic_path, load_png_folder
 from isicgan.quality import features as qf
 from isicgan.quality import memorisation, metrics
+from isicgan.quality.classifier import ReferenceClassifier, load_reference_classifier
 
 log = logging.getLogger(__name__)
 
 SPACES = ("indomain", "inception")
+EQUAL_SIZE_SEED = 0   # the equal-size FID draws: the same subsets for every batch and the reference
 
 
 @dataclass
@@ -28,6 +39,8 @@ class References:
     """Everything a batch is measured against, loaded once per job."""
     encoder: object
     feats: dict[str, np.ndarray]              # space -> real train malignant features
+    val_feats: dict[str, np.ndarray]          # space -> real val malignant features
+    classifier: ReferenceClassifier           # class fidelity (fitted on real train tiles)
     train_tiles: np.ndarray                   # real train tiles, all classes (memorisation)
     val_tiles: np.ndarray                     # real val tiles, all classes (memorisation)
     real: dict                                # the real-vs-real reference (real.json)
@@ -48,11 +61,22 @@ def load_split_tiles(split_dir: str | Path, classes: tuple[str, ...] = ("0", "1"
     return np.concatenate(arrays)
 
 
+def _val_path(train_path: str | Path) -> Path:
+    """The val features file beside a train one: ``{space}_train.npz`` -> ``{space}_val.npz``."""
+    path = Path(train_path)
+    if not path.name.endswith("_train.npz"):
+        raise ValueError(f"reference features file {path}: expected a name ending in _train.npz")
+    return path.with_name(path.name[:-len("_train.npz")] + "_val.npz")
+
+
 def load_references(encoder_path: str | Path, indomain_train: str | Path, real_json: str | Path,
-                    train_dir: str | Path, val_dir: str | Path,
+                    train_dir: str | Path, val_dir: str | Path, classifier_path: str | Path,
                     inception_path: str | Path | None = None,
                     inception_train: str | Path | None = None) -> References:
+    """Everything a batch is measured against. The val features are read from the file beside
+    each train features file (``{space}_val.npz``)."""
     feats = {"indomain": qf.read_reference(indomain_train)}
+    val_feats = {"indomain": qf.read_reference(_val_path(indomain_train))}
     reason = qf.inception_unavailable(inception_path)
     net = None
     if reason is None:
@@ -60,8 +84,10 @@ def load_references(encoder_path: str | Path, indomain_train: str | Path, real_j
             raise ValueError("inception reference features are required when weights.fid_inception is set")
         net = qf.load_inception(inception_path)
         feats["inception"] = qf.read_reference(inception_train)
+        val_feats["inception"] = qf.read_reference(_val_path(inception_train))
     return References(
-        encoder=qf.load_model("indomain", encoder_path), feats=feats,
+        encoder=qf.load_model("indomain", encoder_path), feats=feats, val_feats=val_feats,
+        classifier=load_reference_classifier(classifier_path),
         train_tiles=load_split_tiles(train_dir), val_tiles=load_split_tiles(val_dir),
         real=json.loads(Path(real_json).read_text()), inception=net, inception_reason=reason,
         train_malignant=load_split_tiles(train_dir, ("1",)))
@@ -78,24 +104,49 @@ def distribution_metrics(fake: np.ndarray, real: np.ndarray, quality: dict, seed
     return out
 
 
+def equal_size_fids(fake: np.ndarray, refs: References, space: str, quality: dict) -> dict:
+    """Equal-size FID of the batch vs train malignant and of real val vs train malignant: the
+    same ``n`` and the same subsets of the train tiles (``EQUAL_SIZE_SEED``) for both, and for
+    every batch, so they compare."""
+    train, val = refs.feats[space], refs.val_feats[space]
+    n = min(len(fake), len(train), len(val))
+    seed, subsets = EQUAL_SIZE_SEED, int(quality["fid_subsets"])
+    batch = metrics.equal_size_fid(fake, train, n, subsets, seed)
+    real = metrics.equal_size_fid(val, train, n, subsets, seed)
+    return {f"fid_{space}_eq": batch["mean"], f"fid_{space}_eq_std": batch["std"],
+            f"fid_{space}_eq_real": real["mean"], f"fid_{space}_eq_real_std": real["std"],
+            "fid_eq_n": n, "fid_eq_subsets": subsets}
+
+
 def batch_quality(images: np.ndarray, refs: References, quality: dict, seed: int,
-                  with_memorisation: bool = True) -> dict:
-    """All quality numbers of one batch (uint8 N x H x W x 3)."""
+                  with_memorisation: bool = True, source: np.ndarray | None = None) -> dict:
+    """All quality numbers of one batch (uint8 N x H x W x 3). ``source``: the tiles a
+    translating generator made the batch from, one per image, for source faithfulness."""
     q: dict = {"n": int(len(images))}
     fake = qf.indomain_features(images, refs.encoder)
     q.update(distribution_metrics(fake, refs.feats["indomain"], quality, seed, "indomain"))
+    q.update(equal_size_fids(fake, refs, "indomain", quality))
     if refs.inception is not None:
         fake_inc = qf.inception_features(images, refs.inception)
         q.update(distribution_metrics(fake_inc, refs.feats["inception"], quality, seed, "inception"))
+        q.update(equal_size_fids(fake_inc, refs, "inception", quality))
         q["inception_reason"] = None
     else:
-        q.update({"fid_inception": None, "kid_inception": None,
-                  "inception_reason": refs.inception_reason})
+        q.update({"fid_inception": None, "kid_inception": None, "fid_inception_eq": None,
+                  "fid_inception_eq_std": None, "fid_inception_eq_real": None,
+                  "fid_inception_eq_real_std": None, "inception_reason": refs.inception_reason})
     q.update(metrics.mean_pairwise_msssim(images, seed=seed))
+    q.update(refs.classifier.fidelity(fake))
+    q["class_fidelity_threshold"] = refs.classifier.threshold
+    if source is not None:
+        from isicgan.quality.faithfulness import source_faithfulness
+
+        q["source"] = source_faithfulness(images, source, refs.encoder, refs.classifier,
+                                          float(quality["near_identity_delta"]), fake=fake)
     if with_memorisation:
         q["memorisation"] = memorisation.audit(
-            images, refs.train_tiles, refs.val_tiles,
-            refs.real["closest_real_pair"]["distance"], seed=seed)
+            images, refs.train_tiles, refs.val_tiles, refs.real["copy_threshold"]["distance"],
+            seed=seed)
     return q
 
 
@@ -103,7 +154,9 @@ def real_reference(feats: dict[str, tuple[np.ndarray, np.ndarray]], train_malign
                    train_all: np.ndarray, quality: dict, seed: int,
                    inception_reason: str | None) -> dict:
     """Real-vs-real values: val malignant vs train malignant in each space, MS-SSIM of train
-    malignant tiles, and the closest pair of distinct real train tiles (pixel space)."""
+    malignant tiles, the closest pair of distinct real train tiles (pixel space) and the copy
+    threshold of the memorisation audit (a low quantile of the train nearest-neighbour
+    distances, ``quality.copy_quantile``)."""
     out: dict = {"n_train_malignant": int(len(train_malignant))}
     for space in SPACES:
         if space not in feats:
@@ -115,6 +168,7 @@ def real_reference(feats: dict[str, tuple[np.ndarray, np.ndarray]], train_malign
     out["inception_reason"] = inception_reason
     out.update(metrics.mean_pairwise_msssim(train_malignant, seed=seed))
     out["closest_real_pair"] = memorisation.closest_real_pair(train_all)
+    out["copy_threshold"] = memorisation.copy_threshold(train_all, float(quality["copy_quantile"]))
     return out
 
 

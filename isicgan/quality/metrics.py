@@ -110,6 +110,34 @@ def kernel_distance(feats1: np.ndarray, feats2: np.ndarray, num_subsets: int = 1
     return float(total / num_subsets / m)
 
 
+def equal_size_fid(feats1: np.ndarray, feats2: np.ndarray, n: int, subsets: int,
+                   seed: int) -> dict[str, float | int]:
+    """FID at one sample size: the mean and standard deviation over ``subsets`` draws of ``n``
+    rows from each set (without replacement; the rows of set 1 from ``default_rng([seed, 1])``,
+    those of set 2 from ``default_rng([seed, 2])``).
+
+    FID is biased upwards at small samples, by an amount that depends on the sample sizes, so
+    two FIDs are comparable only at equal sizes: each batch and the real-vs-real reference are
+    drawn to the same ``n`` with the same seed. With separate streams, two calls that share set
+    2 (the real train tiles) draw the same subsets of it whatever set 1 is.
+    """
+    a = np.asarray(feats1, dtype=np.float64)
+    b = np.asarray(feats2, dtype=np.float64)
+    if n < 2 or n > min(len(a), len(b)):
+        raise ValueError(f"equal-size FID: n={n} must lie in 2..{min(len(a), len(b))} "
+                         f"(sets of {len(a)} and {len(b)})")
+    rng_a = np.random.default_rng([int(seed), 1])
+    rng_b = np.random.default_rng([int(seed), 2])
+    values = []
+    for _ in range(int(subsets)):
+        ia = np.sort(rng_a.choice(len(a), n, replace=False))
+        ib = np.sort(rng_b.choice(len(b), n, replace=False))
+        values.append(fid_from_features(a[ia], b[ib]))
+    values = np.asarray(values)
+    return {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "n": int(n), "subsets": int(subsets)}
+
+
 # ---------------------------------------------------------------- PRDC
 def prdc(real: np.ndarray, fake: np.ndarray, k: int) -> dict[str, float]:
     """Precision, recall, density, coverage (Naeem et al. 2020) via the ``prdc`` package."""

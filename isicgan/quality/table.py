@@ -9,35 +9,63 @@ import pandas as pd
 from isicgan.io import write_csv
 
 COLUMNS = [
-    "gan", "replicate", "batch", "n", "kept_try", "tries", "gate_on", "gate_threshold", "gate_passed",
-    "fid_inception", "kid_inception", "fid_indomain", "kid_indomain",
+    "gan", "replicate", "batch", "n", "select", "selected_epoch", "kept_try", "tries", "gate_on",
+    "gate_threshold", "gate_passed",
+    "fid_indomain_eq", "fid_indomain_eq_std", "fid_indomain_eq_real", "fid_indomain_eq_real_std",
+    "fid_inception_eq", "fid_inception_eq_std", "fid_inception_eq_real",
+    "fid_inception_eq_real_std", "fid_eq_n",
+    "kid_indomain", "kid_indomain_real", "kid_inception", "kid_inception_real",
+    "class_fidelity", "malignancy_score", "class_fidelity_real_malignant",
+    "class_fidelity_real_benign", "malignancy_score_real_malignant",
+    "malignancy_score_real_benign",
+    "source_feature_distance", "source_feature_distance_ratio", "source_msssim",
+    "score_change", "share_near_identity", "near_identity",
+    "fid_inception", "fid_indomain", "fid_inception_real", "fid_indomain_real",
     "precision", "recall", "density", "coverage", "msssim", "msssim_scales",
-    "share_closer_to_train", "novelty_auc", "share_closer_than_real_pairs", "median_distance_train",
-    "median_distance_val", "median_distance_val_to_train", "memorisation_flag",
-    "fid_inception_real", "kid_inception_real", "fid_indomain_real", "kid_indomain_real",
+    "share_closer_to_train", "novelty_auc", "copy_threshold", "share_below_copy_threshold",
+    "median_distance_train", "median_distance_val", "median_distance_val_to_train",
+    "memorisation_flag",
     "precision_real", "recall_real", "density_real", "coverage_real", "msssim_real",
     "inception_reason", "source_wrapped",
 ]
 REAL_KEYS = ["fid_inception", "kid_inception", "fid_indomain", "kid_indomain", "precision",
              "recall", "density", "coverage"]
+SOURCE_KEYS = {"source_feature_distance": "feature_distance",
+               "source_feature_distance_ratio": "feature_distance_ratio",
+               "source_msssim": "msssim", "score_change": "score_change",
+               "share_near_identity": "share_near_identity", "near_identity": "near_identity"}
 
 
 def row(data: dict, where: str = "") -> dict:
-    """One table row from a batch quality JSON (see :mod:`isicgan.synthesis`)."""
+    """One table row from a batch quality JSON (see :mod:`isicgan.synthesis`). The source
+    columns are empty for a generator that does not translate source tiles."""
     try:
         q, m, real = data["quality"], data["quality"]["memorisation"], data["real_reference"]
+        classifier = data["reference_classifier"]["real_val"]
         out = {"gan": data["gan"], "replicate": data["replicate"], "batch": data["batch"],
                "n": data["n"],
+               "select": data["checkpoint"]["select"],
+               "selected_epoch": data["checkpoint"]["epoch"],
                "kept_try": data["kept_try"], "tries": len(data["tries"]),
                "gate_on": data["gate"]["on"], "gate_threshold": data["gate"]["threshold"],
                "gate_passed": data["gate"]["passed"], "source_wrapped": data["source_wrapped"],
                "memorisation_flag": m["flag"], "msssim_real": real["msssim"],
                "inception_reason": q["inception_reason"]}
         for key in ["fid_inception", "kid_inception", "fid_indomain", "kid_indomain", "precision",
-                    "recall", "density", "coverage", "msssim", "msssim_scales"]:
+                    "recall", "density", "coverage", "msssim", "msssim_scales",
+                    "fid_indomain_eq", "fid_indomain_eq_std", "fid_indomain_eq_real",
+                    "fid_indomain_eq_real_std", "fid_inception_eq", "fid_inception_eq_std",
+                    "fid_inception_eq_real", "fid_inception_eq_real_std", "fid_eq_n",
+                    "class_fidelity", "malignancy_score"]:
             out[key] = q[key]
-        for key in ["share_closer_to_train", "novelty_auc", "share_closer_than_real_pairs",
-                    "median_distance_train", "median_distance_val", "median_distance_val_to_train"]:
+        for name in ("malignant", "benign"):
+            out[f"class_fidelity_real_{name}"] = classifier[name]["class_fidelity"]
+            out[f"malignancy_score_real_{name}"] = classifier[name]["malignancy_score"]
+        for column, key in SOURCE_KEYS.items():
+            out[column] = q["source"][key] if "source" in q else None
+        for key in ["share_closer_to_train", "novelty_auc", "copy_threshold",
+                    "share_below_copy_threshold", "median_distance_train", "median_distance_val",
+                    "median_distance_val_to_train"]:
             out[key] = m[key]
         for key in REAL_KEYS:
             out[f"{key}_real"] = real.get(key)

@@ -101,6 +101,7 @@ class CycleGAN(GANModel):
     """
     domains = {"A": "0", "B": "1"}
     generator_net = "G_AB"
+    sample_rows = ("benign source", "translated (G_AB)", "reconstructed (G_BA)")
     optimizer_nets = {"G": ("G_AB", "G_BA"), "D": ("D_A", "D_B")}
     loss_names = ("G_adv_ab", "G_adv_ba", "cycle_a", "cycle_b", "idt_a", "idt_b", "loss_G",
                   "D_A", "D_B")

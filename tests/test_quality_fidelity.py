@@ -1,0 +1,140 @@
+"""Class fidelity and source faithfulness: the reference classifier (fitted on real train tiles,
+threshold on val) tells real malignant demo tiles from benign ones; an identity CycleGAN is
+flagged near-identity through the real synthesis path; equal-size FID does not depend on the
+sample sizes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from isicgan.config import load_config
+from isicgan.demo import SKIN_TONES, make_tile
+from isicgan.gan import train_gan
+from isicgan.gan.models.cyclegan import CycleGAN
+from isicgan.quality import metrics
+from isicgan.quality.classifier import (balanced_accuracy_threshold, load_reference_classifier,
+                                        write_reference_classifier)
+from isicgan.quality.encoder import train_encoder
+from isicgan.quality.evaluate import load_references, load_split_tiles, write_references
+from isicgan.quality.faithfulness import source_faithfulness
+from isicgan.quality.features import indomain_features
+from isicgan.synthesis import synthesize_batch
+from quality_helpers import write_tiles
+
+REPO = Path(__file__).resolve().parents[1]
+torch.set_num_threads(1)
+
+
+def demo_tiles(n: int, malignant: bool, seed: int) -> np.ndarray:
+    """Tiles of the demo data generator (isicgan.demo) drawn at 128 px and resized to 32 px
+    with LANCZOS as ingest does, mixed skin tones."""
+    rng = np.random.default_rng(seed)
+    return np.stack([np.asarray(Image.fromarray(
+        make_tile(rng, malignant, SKIN_TONES[i % len(SKIN_TONES)], 128)[0]).resize((32, 32), Image.LANCZOS))
+        for i in range(n)])
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """train/val/source class folders of demo tiles, the encoder and the reference classifier."""
+    root = tmp_path_factory.mktemp("fidelity")
+    data = root / "data"
+    for split, n_ben, n_mal, seed in [("train", 120, 60, 1), ("val", 40, 40, 2), ("source", 16, 0, 3)]:
+        write_tiles(data / split / "0", demo_tiles(n_ben, False, seed), prefix=f"ISIC_{seed}0")
+        if n_mal:
+            write_tiles(data / split / "1", demo_tiles(n_mal, True, seed + 10), prefix=f"ISIC_{seed}1")
+    q = root / "quality"
+    train_encoder(load_split_tiles(data / "train"), q / "encoder.pt", dim=64, epochs=15, seed=0)
+    fitted = write_reference_classifier(data / "train", data / "val", q / "encoder.pt",
+                                        q / "classifier.json", C=0.1)
+    return {"root": root, "data": data, "q": q, "fitted": fitted}
+
+
+def test_reference_classifier_calls_real_malignant_val_tiles_malignant_and_benign_ones_benign(demo):
+    real = demo["fitted"]["real_val"]
+    assert real["malignant"]["n"] == 40 and real["benign"]["n"] == 40
+    assert real["malignant"]["class_fidelity"] >= 0.7, real
+    assert real["benign"]["class_fidelity"] <= 0.4, real   # demo classes overlap: val AUC ~0.8
+    assert real["malignant"]["malignancy_score"] > real["benign"]["malignancy_score"] + 0.2
+    clf = load_reference_classifier(demo["q"] / "classifier.json")
+    assert clf.threshold == demo["fitted"]["threshold"] and clf.real == real
+
+
+def test_threshold_maximises_balanced_accuracy_and_needs_both_classes():
+    scores = np.array([0.1, 0.2, 0.35, 0.4, 0.6, 0.9])
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    assert balanced_accuracy_threshold(scores, labels) == (0.4, 1.0)
+    with pytest.raises(ValueError, match="both classes"):
+        balanced_accuracy_threshold(scores, np.ones(6))
+
+
+def test_a_relabelled_source_is_near_identity_and_a_real_change_is_not(demo):
+    from isicgan.quality.encoder import load_encoder
+
+    encoder = load_encoder(demo["q"] / "encoder.pt")
+    clf = load_reference_classifier(demo["q"] / "classifier.json")
+    benign = load_split_tiles(demo["data"] / "val", ("0",))[:20]
+    malignant = load_split_tiles(demo["data"] / "val", ("1",))[:20]
+    same = source_faithfulness(benign, benign, encoder, clf, delta=0.05)
+    assert same["near_identity"] and same["share_near_identity"] == 1.0
+    assert same["feature_distance"] == 0.0 and same["msssim"] == pytest.approx(1.0)
+    moved = source_faithfulness(malignant, benign, encoder, clf, delta=0.05)
+    assert not moved["near_identity"] and moved["share_near_identity"] < 0.5
+    assert moved["score_change"] > 0.2 and moved["msssim"] < 0.9
+    assert moved["feature_distance"] > 0 and moved["feature_distance_ratio"] > 0
+
+
+def test_identity_cyclegan_batch_is_flagged_near_identity(demo, tmp_path, monkeypatch):
+    """A real CycleGAN checkpoint whose generator is replaced by the identity, through
+    synthesize_batch: every tile equals its source, and the batch JSON says so."""
+    config = load_config([REPO / "config.yaml", REPO / "tests" / "tiny.yaml"])
+    data, q = demo["data"], demo["q"]
+    out = tmp_path / "cyclegan"
+    train_gan("cyclegan", config["gan"]["cyclegan"] | {"epochs": 1, "decay_epochs": 0},
+              data / "train", out / "final.pt", out / "history.csv", out / "losses.png",
+              out / "samples", image_size=32, device="cpu", progress=False)
+    quality = config["quality"]
+    write_references(data / "train", data / "val", q / "encoder.pt", None,
+                     [q / "indomain_train.npz", q / "indomain_val.npz"], q / "real.json", quality, seed=0)
+    refs = load_references(q / "encoder.pt", q / "indomain_train.npz", q / "real.json",
+                           data / "train", data / "val", q / "classifier.json")
+    monkeypatch.setattr(CycleGAN, "generate_batch", lambda self, x: x)
+    result = synthesize_batch("cyclegan", out / "final.pt", 1,
+                              config["synthesis"] | {"batches": 2, "batch_size": 8}, quality, refs,
+                              tmp_path / "batch1", tmp_path / "batch1.json",
+                              source_dir=data / "source", out_figure=tmp_path / "fig.png")
+    src = result["quality"]["source"]
+    assert src["near_identity"] and src["share_near_identity"] == 1.0 and src["score_change"] == 0.0
+    assert src["msssim"] == pytest.approx(1.0)
+    assert result["checkpoint"]["select"] == "last" and result["checkpoint"]["epoch"] == 0
+    saved = json.loads((tmp_path / "batch1.json").read_text())
+    assert saved["quality"]["source"]["near_identity"] is True
+    sources = load_split_tiles(data / "source", ("0",))[:8]     # batch 1: the first 8, sorted
+    assert saved["quality"]["class_fidelity"] == refs.classifier.fidelity(
+        indomain_features(sources, refs.encoder))["class_fidelity"]
+    assert (tmp_path / "fig.png").stat().st_size > 10_000
+
+
+def test_equal_size_fid_of_one_distribution_is_near_zero_whatever_the_sizes():
+    rng = np.random.default_rng(0)
+    draw = lambda n, shift=0.0: rng.normal(shift, 1.0, (n, 8))   # noqa: E731
+    small, large, other_large = draw(60), draw(600), draw(600)
+    shifted = draw(600, shift=1.0)
+    eq = {sizes: metrics.equal_size_fid(a, b, 60, 20, seed=1)["mean"]
+          for sizes, (a, b) in {"60 vs 600": (small, large), "600 vs 600": (other_large, large),
+                                "600 vs 60": (large, small)}.items()}
+    plain = {"60 vs 600": metrics.fid_from_features(small, large),
+             "600 vs 600": metrics.fid_from_features(other_large, large)}
+    far = metrics.equal_size_fid(shifted, large, 60, 20, seed=1)["mean"]   # about 8 = 8 x 1^2
+    assert far > 6
+    for value in eq.values():
+        assert value < 0.15 * far
+    assert max(eq.values()) < 1.6 * min(eq.values())          # the same bias at every size pair
+    assert plain["60 vs 600"] > 3 * plain["600 vs 600"]       # plain FID is not
+    with pytest.raises(ValueError, match="n=61"):
+        metrics.equal_size_fid(small, large, 61, 2, seed=0)
