@@ -1,4 +1,5 @@
-"""The GANs of the study: CycleGAN (benign -> malignant), WGAN-GP and DCGAN.
+"""The generators of the study: CycleGAN (benign -> malignant), WGAN-GP, DCGAN and a DDPM
+(a denoising diffusion model, sampled with DDIM).
 
 Public API (used by the workflow and the synthesis stage):
 
@@ -21,9 +22,11 @@ import torch
 from isicgan.gan.base import GANModel, to_uint8
 from isicgan.gan.cyclegan import CycleGAN
 from isicgan.gan.dcgan import DCGAN
+from isicgan.gan.ddpm import DDPM
 from isicgan.gan.wgan_gp import WGANGP
 
-MODELS: dict[str, type[GANModel]] = {"cyclegan": CycleGAN, "wgan_gp": WGANGP, "dcgan": DCGAN}
+MODELS: dict[str, type[GANModel]] = {"cyclegan": CycleGAN, "wgan_gp": WGANGP, "dcgan": DCGAN,
+                                     "ddpm": DDPM}
 
 __all__ = ["MODELS", "GANModel", "build_model", "generate", "load_checkpoint", "resolve_device",
            "train_gan"]
@@ -72,9 +75,10 @@ def generate(checkpoint: str | Path, n: int, seed: int, source: np.ndarray | Non
              device: str = "cpu", batch_size: int = 64) -> np.ndarray:
     """``n`` synthetic malignant images, uint8 (n, H, W, 3), from a trained checkpoint.
 
-    Noise GANs (wgan_gp, dcgan): the generator inputs for all ``n`` images are drawn at
-    once from ``torch.Generator().manual_seed(seed)`` on the CPU, so the result does not
-    depend on ``batch_size`` and is the same on every CPU run. CycleGAN: translates
+    Noise generators (wgan_gp, dcgan, ddpm): the generator inputs for all ``n`` images are
+    drawn at once from ``torch.Generator().manual_seed(seed)`` on the CPU (z vectors; for
+    ddpm one seed per image, from which that image's DDIM noise is drawn), so the result
+    does not depend on ``batch_size`` and is the same on every CPU run. CycleGAN: translates
     ``source`` (uint8 (n, H, W, 3) benign tiles of the trained image size) benign ->
     malignant; ``seed`` is unused (the translation is deterministic). Generators run in
     eval mode.
