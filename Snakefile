@@ -18,21 +18,33 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 # The package with the real code: importable here from the repository root and,
 # in every job (per-rule conda envs and cluster nodes included), through the
 # scripts/isicgan symlink, since Snakemake puts a script's own folder on sys.path.
 sys.path.insert(0, workflow.basedir)
 
+from isicgan import registry
 from isicgan.config import validate_config
 
 validate_config(config)
+
+# Generators and classifiers are found by looking (one module each, isicgan/registry.py):
+# no list of their names is written here or anywhere else in the workflow.
+GENERATORS = registry.specs("generators")
+CLASSIFIERS = registry.specs("classifiers")
+BACKBONES = [name for name, spec in CLASSIFIERS.items() if spec["uses_features"]]
 
 
 wildcard_constraints:
     gan="|".join(config["gans"]),
     k=r"[1-9][0-9]*",
+    rep=r"[1-9][0-9]*",
     split="train|val|test|source",
     clf="|".join(config["classifiers"]["names"]),
+    backbone="|".join(BACKBONES),
 
 
 include: "rules/common.smk"

@@ -49,12 +49,40 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(parts) or "<top level>"
 
 
+def build_schema() -> dict[str, Any]:
+    """The full schema: ``schemas/config.schema.yaml`` plus what the model registries add.
+
+    Generator and classifier names (``gans``, ``synthesis.generator``,
+    ``classifiers.names``), each model's settings section and each backbone's weight key
+    come from the model modules (:mod:`isicgan.registry`), so no list of names is repeated.
+    """
+    from isicgan import registry
+
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    props = schema["properties"]
+    generators = registry.specs("generators")
+    common = schema["$defs"]["generator_common"]["properties"]
+    props["gans"]["items"]["enum"] = list(generators)
+    props["synthesis"]["properties"]["generator"]["enum"] = list(generators)
+    props["gan"]["properties"].update({n: s.schema(common) for n, s in generators.items()})
+    classifiers = registry.specs("classifiers")
+    props["classifiers"]["properties"]["names"]["items"]["enum"] = list(classifiers)
+    props["classifiers"]["properties"]["names"]["default"] = list(classifiers)
+    props["classifiers"]["properties"].update({n: s.schema() for n, s in classifiers.items()})
+    for s in classifiers.values():
+        if s["weights"]:
+            props["weights"]["properties"][s["weights"]["key"]] = {
+                "$ref": "#/$defs/weight_path", "default": None,
+                "description": f"{s['display_name']}: {s['weights']['note']}"}
+    return schema
+
+
 def validate_config(config: dict[str, Any], source: str = "config") -> dict[str, Any]:
     """Validate ``config`` in place (filling defaults) and return it.
 
     Raises :class:`ConfigError` listing every offending key.
     """
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    schema = build_schema()
     errors = sorted(_Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         lines = []

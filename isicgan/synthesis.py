@@ -1,10 +1,12 @@
 """Fixed, named batches of synthetic malignant tiles, with FID gating as in the thesis.
 
-Batch k of GAN g is the folder ``results/synthetic/{g}/batch{k}`` holding ``batch_size`` PNGs
-named ``{g}_b{k}_{i:04d}.png`` (i = 0 .. batch_size-1), plus ``batch{k}.json`` with its quality.
+Batch k of replicate r of generator g is the folder ``results/synthetic/{g}/rep{r}/batch{k}``
+holding ``batch_size`` PNGs named ``{g}_r{r}_b{k}_{i:04d}.png`` (i = 0 .. batch_size-1), plus
+``batch{k}.json`` with its quality.
 
-- Noise GANs (wgan_gp, dcgan) sample with the seed ``batch_seed(synthesis.seed, k, try)``.
-- CycleGAN translates benign tiles of the ``source`` split, sorted by isic_id: try t of batch k
+- Noise generators (WGAN-GP, DCGAN, ...) sample with the seed
+  ``batch_seed(synthesis.seed, k, try, r)``.
+- Translating generators (``translates``: CycleGAN) translate benign tiles of the ``source`` split, sorted by isic_id: try t of batch k
   takes slice ``(t - 1) * batches + (k - 1)`` of ``batch_size`` tiles. Translation has no noise,
   so a retry must use other tiles; when the source split holds fewer tiles than a slice needs,
   the slice wraps round to the start, and the JSON says so (``source_wrapped``).
@@ -21,22 +23,22 @@ from pathlib import Path
 
 import numpy as np
 
+from isicgan import registry
 from isicgan.io import atomic_path, check_id, load_png_folder, save_png
 from isicgan.quality.evaluate import References, batch_quality, write_json
 from isicgan.quality.memorisation import audit
 
 log = logging.getLogger(__name__)
 
-NOISE_FREE = ("cyclegan",)
+def batch_seed(base_seed: int, k: int, attempt: int, replicate: int = 1) -> int:
+    """A seed for batch k, try ``attempt``, of a generator replicate, from the base seed
+    (stable, independent streams)."""
+    return int(np.random.SeedSequence([int(base_seed), int(k), int(attempt), int(replicate)])
+               .generate_state(1)[0])
 
 
-def batch_seed(base_seed: int, k: int, attempt: int) -> int:
-    """A seed for batch k, try ``attempt``, from the base seed (stable, independent streams)."""
-    return int(np.random.SeedSequence([int(base_seed), int(k), int(attempt)]).generate_state(1)[0])
-
-
-def file_names(gan: str, k: int, n: int) -> list[str]:
-    return [f"{gan}_b{k}_{i:04d}.png" for i in range(n)]
+def file_names(gan: str, k: int, n: int, replicate: int = 1) -> list[str]:
+    return [f"{gan}_r{replicate}_b{k}_{i:04d}.png" for i in range(n)]
 
 
 def source_slice(n_source: int, k: int, attempt: int, batches: int, batch_size: int) -> tuple[list[int], bool]:
@@ -58,14 +60,15 @@ def load_source(source_dir: str | Path) -> tuple[np.ndarray, list[str]]:
 
 
 def generate_try(gan: str, checkpoint: str | Path, k: int, attempt: int, synthesis: dict,
-                 source: tuple[np.ndarray, list[str]] | None, device: str) -> tuple[np.ndarray, dict]:
+                 source: tuple[np.ndarray, list[str]] | None, device: str,
+                 replicate: int = 1) -> tuple[np.ndarray, dict]:
     """One try of batch k: the uint8 images and what made them (seed, source ids)."""
     from isicgan.gan import generate
 
     n = synthesis["batch_size"]
-    seed = batch_seed(synthesis["seed"], k, attempt)
+    seed = batch_seed(synthesis["seed"], k, attempt, replicate)
     info: dict = {"try": attempt, "seed": seed}
-    if gan in NOISE_FREE:
+    if registry.spec("generators", gan)["translates"]:
         if source is None:
             raise ValueError(f"{gan} translates source tiles: give the source split folder")
         idx, wrapped = source_slice(len(source[1]), k, attempt, synthesis["batches"], n)
@@ -85,18 +88,20 @@ def generate_try(gan: str, checkpoint: str | Path, k: int, attempt: int, synthes
 def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, quality: dict,
                      refs: References, out_dir: str | Path, out_json: str | Path,
                      source_dir: str | Path | None = None, device: str = "cpu",
-                     out_figure: str | Path | None = None) -> dict:
-    """Generate (and gate) batch k of ``gan``; write its PNG folder, quality JSON and figure."""
+                     out_figure: str | Path | None = None, replicate: int = 1) -> dict:
+    """Generate (and gate) batch k of replicate ``replicate`` of ``gan``; write its PNG folder,
+    quality JSON and figure."""
     threshold = synthesis["fid_threshold"]
     gate_key = f"fid_{synthesis['gate_on']}"
     if threshold is not None and synthesis["gate_on"] == "inception" and refs.inception is None:
         raise ValueError("synthesis.gate_on is 'inception' with synthesis.fid_threshold set, but "
                          f"the Inception FID is unavailable: {refs.inception_reason}")
-    source = load_source(source_dir) if gan in NOISE_FREE else None
+    source = load_source(source_dir) if registry.spec("generators", gan)["translates"] else None
     max_tries = synthesis["max_tries"] if threshold is not None else 1
     tries, kept = [], None
     for attempt in range(1, max_tries + 1):
-        images, info = generate_try(gan, checkpoint, k, attempt, synthesis, source, device)
+        images, info = generate_try(gan, checkpoint, k, attempt, synthesis, source, device,
+                                    replicate)
         q = batch_quality(images, refs, quality, seed=info["seed"], with_memorisation=False)
         info.update({key: q[key] for key in ("fid_indomain", "kid_indomain", "fid_inception", "kid_inception")})
         info["passed"] = threshold is None or q[gate_key] <= threshold
@@ -110,13 +115,13 @@ def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, 
     images, info, quality_out = kept
     quality_out["memorisation"] = audit(images, refs.train_tiles, refs.val_tiles,
                                         refs.real["closest_real_pair"]["distance"], seed=info["seed"])
-    names = file_names(gan, k, len(images))
+    names = file_names(gan, k, len(images), replicate)
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         for name, img in zip(names, images):
             save_png(tmp / name, img)
     result = {
-        "gan": gan, "batch": k, "n": len(images), "files": names,
+        "gan": gan, "replicate": replicate, "batch": k, "n": len(images), "files": names,
         "kept_try": info["try"], "seed": info["seed"],
         "source_ids": info.get("source_ids"), "source_wrapped": info.get("source_wrapped", False),
         "gate": {"threshold": threshold, "on": gate_key, "max_tries": max_tries,
@@ -130,7 +135,7 @@ def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, 
     if out_figure:
         from isicgan.quality.figures import batch_figure
 
-        batch_figure(out_figure, f"{gan} batch {k} (try {info['try']})", images,
+        batch_figure(out_figure, f"{gan} replicate {replicate} batch {k} (try {info['try']})", images,
                      refs.train_malignant, refs.train_tiles, quality_out["memorisation"])
     write_json(out_json, result)
     return result

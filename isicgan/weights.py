@@ -51,6 +51,14 @@ class WeightSpec:
     note: str = ""
 
 
+def _backbone_weights() -> tuple[WeightSpec, ...]:
+    """The ImageNet files that backbone classifiers declare (their ``weights`` attribute)."""
+    from isicgan import registry
+
+    return tuple(WeightSpec(sha256=None, **s["weights"])
+                 for s in registry.specs("classifiers").values() if s["weights"])
+
+
 REGISTRY: dict[str, WeightSpec] = {
     spec.key: spec for spec in (
         WeightSpec(
@@ -67,22 +75,7 @@ REGISTRY: dict[str, WeightSpec] = {
             sha256="dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44",
             size=574_673_361,
             note="torchvision VGG19 ImageNet weights (perceptual loss)"),
-        WeightSpec(
-            key="keras_inception_v3",
-            filename="inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
-            url="https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
-                "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
-            sha256=None,
-            md5="bcbd6486424b2319ff4ef7d526e38f63",
-            note="Keras InceptionV3 ImageNet weights without the top"),
-        WeightSpec(
-            key="keras_efficientnet_b5",
-            filename="efficientnetb5_notop.h5",
-            url="https://storage.googleapis.com/keras-applications/efficientnetb5_notop.h5",
-            sha256=None,
-            md5="38879255a25d3c92d5e44e04ae6cec6f",
-            note="Keras EfficientNetB5 ImageNet weights without the top"),
-    )
+    ) + _backbone_weights()
 }
 
 FILENAMES: dict[str, WeightSpec] = {spec.filename: spec for spec in REGISTRY.values()}

@@ -19,13 +19,12 @@ rule backbone_features:
         features="results/features/{backbone}/features.npy",
         index="results/features/{backbone}/index.csv",
     params:
+        code=code_digest("backbone_features.py", "backbone"),
         backbone=backbone_params,
     log:
         "logs/classify/features_{backbone}.log",
     benchmark:
         "benchmarks/classify/features_{backbone}.tsv"
-    wildcard_constraints:
-        backbone="inception_v3|efficientnet_b5",
     threads: 1
     conda:
         "../envs/keras.yaml"
@@ -40,6 +39,7 @@ rule classify:
         runs="results/classifiers/{clf}/runs.csv",
         predictions="results/classifiers/{clf}/predictions.csv.gz",
     params:
+        code=code_digest("classify.py", "clf"),
         study=classify_params,
     log:
         "logs/classify/{clf}.log",

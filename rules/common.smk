@@ -3,8 +3,39 @@
 
 import os
 import re
+from functools import lru_cache
 
 SPLITS = ["train", "val", "test", "source"]
+
+
+#: wildcard -> the model family whose module a job imports by name at run time
+MODEL_WILDCARDS = {"gan": "generators", "clf": "classifiers", "backbone": "classifiers"}
+
+
+@lru_cache(maxsize=None)
+def _code_digest(script, extra_modules):
+    from isicgan.provenance import code_digest as digest
+
+    return digest(f"{workflow.basedir}/scripts/{script}", workflow.basedir, extra_modules)
+
+
+def code_digest(script, model_wildcard=None):
+    """The param `code` of a rule: a digest of the isicgan modules its script runs.
+
+    Snakemake reruns a job whose params changed, so editing a package module reruns exactly
+    the rules whose scripts reach it (isicgan/provenance.py); a rule with a model wildcard
+    also covers that model's module, which is imported by name. Comments and docstrings do
+    not count.
+    """
+    if model_wildcard is None:
+        return _code_digest(script, ())
+
+    def digest(wildcards):
+        family = MODEL_WILDCARDS[model_wildcard]
+        model_module = registry.spec(family, wildcards[model_wildcard]).module
+        return _code_digest(script, (model_module,))
+
+    return digest
 
 
 def batch_numbers():
@@ -65,48 +96,61 @@ def data_targets():
     )
 
 
+def replicates():
+    """1..gan.replicates: the independent training runs of every generator."""
+    return list(range(1, config["gan"]["replicates"] + 1))
+
+
 def gan_targets():
     return expand(
         [
-            "results/gan/{gan}/final.pt",
-            "results/gan/{gan}/history.csv",
-            "results/figures/gan/{gan}_losses.png",
-            "results/figures/gan/{gan}_samples",
+            "results/gan/{gan}/rep{rep}/final.pt",
+            "results/gan/{gan}/rep{rep}/history.csv",
+            "results/figures/gan/{gan}_rep{rep}_losses.png",
+            "results/figures/gan/{gan}_rep{rep}_samples",
         ],
         gan=config["gans"],
+        rep=replicates(),
     )
 
 
 def gan_settings(wildcards):
-    """The config section of one GAN: a changed setting reruns only that GAN."""
-    return config["gan"][wildcards.gan]
+    """The config section of one generator, with replicate r's seed (seed + 1000 (r - 1)).
+
+    A changed setting reruns only that generator; adding replicates reruns no existing one.
+    """
+    from isicgan.gan import replicate_config
+
+    return replicate_config(config["gan"][wildcards.gan], int(wildcards.rep))
 
 
 def gan_weight_inputs(wildcards):
-    """The VGG19 file when WGAN-GP uses the perceptual loss and weights.vgg19 is set.
+    """Weight files a generator declares in ``optional_weights`` and its settings switch on.
 
-    With perceptual_weight > 0 and weights.vgg19 null, torchvision downloads the weights
-    inside the job (online only; the job log says so and fails clearly offline).
+    WGAN-GP: weights.vgg19 when perceptual_weight > 0. With the weight null, torchvision
+    downloads it inside the job (online only; the job log says so and fails clearly offline).
     """
     settings = config["gan"][wildcards.gan]
-    if wildcards.gan == "wgan_gp" and settings.get("perceptual_weight", 0) > 0:
-        return weight_input("vgg19")
-    return []
+    return [path
+            for key, setting in GENERATORS[wildcards.gan]["optional_weights"].items()
+            if settings.get(setting, 0) > 0
+            for path in weight_input(key)]
+
+
+def synthetic_batches(pattern="results/synthetic/{gan}/rep{rep}/batch{k}"):
+    """Every synthetic batch (folder, or with a suffix its JSON): generators x replicates x k."""
+    return expand(pattern, gan=config["gans"], rep=replicates(), k=batch_numbers())
 
 
 def synthesis_targets():
-    return expand(
-        "results/synthetic/{gan}/batch{k}.json", gan=config["gans"], k=batch_numbers()
-    )
+    return synthetic_batches("results/synthetic/{gan}/rep{rep}/batch{k}.json")
 
 
 def quality_targets():
     return [
         "results/tables/synthesis_quality.csv",
         "results/figures/quality/quality_across_batches.png",
-    ] + expand(
-        "results/figures/quality/{gan}_batch{k}.png", gan=config["gans"], k=batch_numbers()
-    )
+    ] + synthetic_batches("results/figures/quality/{gan}_rep{rep}_batch{k}.png")
 
 
 def inception_configured():
@@ -141,7 +185,7 @@ def quality_reference_input(wildcards):
 def synthesize_input(wildcards):
     """What batch k of a GAN is made from and measured against (never the test split)."""
     inputs = {
-        "checkpoint": f"results/gan/{wildcards.gan}/final.pt",
+        "checkpoint": f"results/gan/{wildcards.gan}/rep{wildcards.rep}/final.pt",
         "train": "results/data/train",
         "val": "results/data/val",
         "encoder": "results/quality/encoder.pt",
@@ -151,7 +195,7 @@ def synthesize_input(wildcards):
         ),
         "inception": weight_input("fid_inception"),
     }
-    if wildcards.gan == "cyclegan":
+    if GENERATORS[wildcards.gan]["translates"]:
         inputs["source"] = "results/data/source"
     return inputs
 
@@ -162,27 +206,22 @@ def synthesis_params():
 
 
 def quality_json_inputs():
-    return expand(
-        "results/synthetic/{gan}/batch{k}.json", gan=config["gans"], k=batch_numbers()
-    )
-
-
-BACKBONES = ["inception_v3", "efficientnet_b5"]
+    return synthesis_targets()
 
 
 def synthetic_batch_dirs():
-    """Every synthetic batch folder a classifier may train on: all GANs, batches 1..batches."""
-    return expand("results/synthetic/{gan}/batch{k}", gan=config["gans"], k=batch_numbers())
+    """Every synthetic batch folder a classifier may train on: generators x replicates x k."""
+    return synthetic_batches()
 
 
 def backbone_weight_input(wildcards):
     """The Keras ImageNet weight file of a backbone as a DAG input, or [] for random init."""
-    return weight_input(f"keras_{wildcards.backbone}")
+    return weight_input(CLASSIFIERS[wildcards.backbone]["weights"]["key"])
 
 
 def backbone_params(wildcards):
     """What a backbone's features depend on (not its head's settings: those stay in classify)."""
-    weights = config["weights"][f"keras_{wildcards.backbone}"]
+    weights = config["weights"][CLASSIFIERS[wildcards.backbone]["weights"]["key"]]
     return {
         "input_size": config["classifiers"][wildcards.backbone]["input_size"],
         "weights": weights,
@@ -210,6 +249,7 @@ def classify_params(wildcards):
     return {
         "settings": config["classifiers"][wildcards.clf],
         "gans": config["gans"],
+        "replicates": config["gan"]["replicates"],
         "arms": config["arms"],
         "batches": config["synthesis"]["batches"],
         "batch_size": config["synthesis"]["batch_size"],

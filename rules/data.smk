@@ -8,6 +8,7 @@ rule demo_data:
         hdf5="resources/demo/train-image.hdf5",
         jpegs=directory("resources/demo/train-image"),
     params:
+        code=code_digest("make_demo_data.py"),
         demo=config["data"]["demo"],
     log:
         "logs/data/demo_data.log",
@@ -34,6 +35,7 @@ rule ingest:
         test=directory("results/data/test"),
         source=directory("results/data/source"),
     params:
+        code=code_digest("ingest.py"),
         data=config["data"],
     log:
         "logs/data/ingest.log",

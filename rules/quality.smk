@@ -10,6 +10,7 @@ rule train_encoder:
     output:
         "results/quality/encoder.pt",
     params:
+        code=code_digest("train_encoder.py"),
         quality=config["quality"],
         seed=config["data"]["seed"],
     log:
@@ -30,6 +31,7 @@ rule quality_reference:
         features=quality_reference_files(),
         real="results/quality/reference/real.json",
     params:
+        code=code_digest("reference_features.py"),
         quality=config["quality"],
         seed=config["synthesis"]["seed"],
     log:
@@ -57,6 +59,8 @@ rule quality_table:
             caption="../report/quality_across_batches.rst",
             category="Synthetic quality",
         ),
+    params:
+        code=code_digest("quality_table.py"),
     log:
         "logs/quality/quality_table.log",
     conda:

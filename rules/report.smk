@@ -34,6 +34,7 @@ rule classify_tables:
             subcategory="Tables",
         ),
     params:
+        code=code_digest("classify_tables.py"),
         generator=config["synthesis"]["generator"],
         names=config["classifiers"]["names"],
         batches=config["synthesis"]["batches"],
@@ -79,6 +80,7 @@ rule classify_figures:
             subcategory="Figures",
         ),
     params:
+        code=code_digest("classify_figures.py"),
         generator=config["synthesis"]["generator"],
         threshold=config["evaluation"]["threshold"],
     log:
@@ -97,6 +99,7 @@ rule run_info:
             category="Run information",
         ),
     params:
+        code=code_digest("run_info.py"),
         config=config,
         code_version=code_version(),
     log:

@@ -18,6 +18,7 @@ with gpu_slot(snakemake.resources.get("gpu", 0)):
         manifest=inputs.get("manifest"),
         synthetic_files=list(inputs.get("synthetic", [])),
         gans=p["gans"],
+        replicates=p["replicates"],
         arms=p["arms"],
         batches=p["batches"],
         batch_size=p["batch_size"],

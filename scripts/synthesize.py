@@ -17,7 +17,8 @@ refs = load_references(
     inception_path=inp.inception[0] if inp.inception else None,
     inception_train=references.get("inception"))
 synthesize_batch(
-    gan=snakemake.wildcards.gan, checkpoint=inp.checkpoint, k=int(snakemake.wildcards.k),
+    gan=snakemake.wildcards.gan, replicate=int(snakemake.wildcards.rep),
+    checkpoint=inp.checkpoint, k=int(snakemake.wildcards.k),
     synthesis=snakemake.params.synthesis, quality=snakemake.params.quality, refs=refs,
     out_dir=snakemake.output.batch, out_json=snakemake.output.quality,
     out_figure=snakemake.output.figure, source_dir=inp.get("source"), device="cpu")

@@ -20,8 +20,9 @@ def tile(rng: np.random.Generator, malignant: bool, size: int) -> np.ndarray:
 
 def make_study_data(root: Path, gans=("cyclegan", "dcgan"), batches: int = 2,
                     batch_size: int = 4, size: int = 32, seed: int = 0,
-                    counts: dict[str, tuple[int, int]] = COUNTS) -> dict:
-    """Write results/data/{manifest.csv,split/target/*.png} and results/synthetic/{gan}/batch{k}/."""
+                    counts: dict[str, tuple[int, int]] = COUNTS, replicates: int = 1) -> dict:
+    """Write results/data/{manifest.csv,split/target/*.png} and
+    results/synthetic/{gan}/rep{r}/batch{k}/."""
     rng = np.random.default_rng(seed)
     data = root / "results" / "data"
     rows, n = [], 0
@@ -38,13 +39,15 @@ def make_study_data(root: Path, gans=("cyclegan", "dcgan"), batches: int = 2,
         data / "manifest.csv", index=False)
     batch_files = []
     for gan in gans:
-        for k in range(1, batches + 1):
-            folder = root / "results" / "synthetic" / gan / f"batch{k}"
-            folder.mkdir(parents=True, exist_ok=True)
-            # written in reverse so listing order differs from sorted order
-            for i in reversed(range(batch_size)):
-                save_png(folder / f"{gan}_{k}_{i:04d}.png", tile(rng, True, size))
-            (folder.parent / f"batch{k}.json").write_text("{}")
-            batch_files.append(str(folder.parent / f"batch{k}.json"))
+        for r in range(1, replicates + 1):
+            for k in range(1, batches + 1):
+                folder = root / "results" / "synthetic" / gan / f"rep{r}" / f"batch{k}"
+                folder.mkdir(parents=True, exist_ok=True)
+                # written in reverse so listing order differs from sorted order
+                for i in reversed(range(batch_size)):
+                    save_png(folder / f"{gan}_r{r}_b{k}_{i:04d}.png", tile(rng, True, size))
+                (folder.parent / f"batch{k}.json").write_text("{}")
+                batch_files.append(str(folder.parent / f"batch{k}.json"))
     return {"manifest": str(data / "manifest.csv"), "synthetic_files": batch_files,
-            "gans": list(gans), "batches": batches, "batch_size": batch_size}
+            "gans": list(gans), "batches": batches, "batch_size": batch_size,
+            "replicates": replicates}

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+# torch before TensorFlow: importing torchvision after TensorFlow segfaults in one process
+# (tests of both families share the pytest process; workflow jobs never load both).
+import torch  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -25,6 +29,14 @@ def run_workflow(workdir: Path, *args: str, configfiles=(), cores: int = 2,
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
     return proc
+
+
+def copy_workflow(dest: Path) -> Path:
+    """The workflow's source, as a developer's checkout would hold it, without results or venv."""
+    shutil.copytree(REPO, dest, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".snakemake", "results", "logs", "benchmarks", "__pycache__", "tests",
+        "bench", "docs", "demo", "weights", "data", ".pytest_cache", "*.egg-info"))
+    return dest
 
 
 def tree_digest(root: Path, *relative: str) -> dict[str, str]:

@@ -46,7 +46,8 @@ def test_every_arm_adds_k_times_batch_size_malignant_examples_to_train_only(grou
 
 def test_phase_k_uses_gan_batches_1_to_k_and_nested_copies(groups):
     sets = {(s.phase, s.arm, s.seed): s for s in design(groups["train"].y, 2, 4, ARMS, [25])}
-    assert [p[0] for p in sets[(2, "dcgan", 25)].parts] == ["train", "dcgan/batch1", "dcgan/batch2"]
+    assert [p[0] for p in sets[(2, "dcgan", 25)].parts] == [
+        "train", "dcgan/rep1/batch1", "dcgan/rep1/batch2"]
     one = sets[(1, "oversample", 25)].parts[1][1]
     two = sets[(2, "oversample", 25)].parts[1][1]
     assert np.array_equal(two[:len(one)], one)
@@ -64,8 +65,9 @@ def test_copies_and_augmentation_are_seeded(groups):
 
 def test_synthetic_batches_are_read_in_sorted_name_order(study):
     dirs = synthetic_batch_dirs(study["synthetic_files"])
-    assert sorted(dirs) == ["cyclegan/batch1", "cyclegan/batch2", "dcgan/batch1", "dcgan/batch2"]
-    group = load_synthetic({"x": dirs["dcgan/batch1"]})["x"]
+    assert sorted(dirs) == ["cyclegan/rep1/batch1", "cyclegan/rep1/batch2", "dcgan/rep1/batch1",
+                            "dcgan/rep1/batch2"]
+    group = load_synthetic({"x": dirs["dcgan/rep1/batch1"]})["x"]
     assert group.ids == sorted(group.ids)
 
 
@@ -96,6 +98,22 @@ def test_an_unsafe_id_in_the_manifest_is_refused(tmp_path):
 
 def test_a_short_synthetic_batch_is_refused(study, tmp_path):
     shutil.copytree(study["synthetic_files"][0].replace(".json", ""), tmp_path / "cyclegan" / "batch1")
-    groups = load_synthetic({"cyclegan/batch1": tmp_path / "cyclegan" / "batch1"})
+    groups = load_synthetic({"cyclegan/rep1/batch1": tmp_path / "cyclegan" / "batch1"})
     with pytest.raises(ValueError, match="expected synthesis.batch_size = 5"):
-        design(np.array([0, 0, 1]), 1, 5, ["cyclegan"], [1], {"cyclegan/batch1": len(groups["cyclegan/batch1"].ids)})
+        design(np.array([0, 0, 1]), 1, 5, ["cyclegan"], [1],
+               {"cyclegan/rep1/batch1": len(groups["cyclegan/rep1/batch1"].ids)})
+
+
+def test_generator_arms_run_on_every_replicate_and_control_arms_once(groups):
+    sets = design(groups["train"].y, 2, 4, ARMS, [25, 26], replicates=3)
+    runs = {(s.phase, s.arm, s.seed, s.replicate): s for s in sets}
+    assert len(runs) == len(sets)                       # no configuration twice
+    for (phase, arm, seed, rep), ts in runs.items():
+        if arm in ("cyclegan", "dcgan"):
+            assert rep in (1, 2, 3)
+            assert [p[0] for p in ts.parts[1:]] == [f"{arm}/rep{rep}/batch{b}"
+                                                     for b in range(1, phase + 1)]
+        else:
+            assert rep == 0
+    n_control = len(ARMS) - 2
+    assert len(sets) == 2 * (1 + 2 * (n_control + 2 * 3))

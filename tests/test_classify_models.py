@@ -5,10 +5,12 @@ import h5py
 import numpy as np
 import pytest
 
-from isicgan.classify.backbones import (IMAGENET_STDDEV_RGB, RANDOM_INIT, build_backbone,
-                                        make_extractor, preprocess, weights_label)
-from isicgan.classify.models import (KerasTrainer, build_cnn, build_head, configure_tensorflow,
-                                     fit_sklearn, make_sklearn, sklearn_scores)
+from isicgan.classify.backbones import (RANDOM_INIT, build_backbone, make_extractor, preprocess,
+                                        weights_label)
+from isicgan.classify.classifiers import make_classifier
+from isicgan.classify.classifiers.cnn import build_cnn
+from isicgan.classify.classifiers.efficientnet_b5 import IMAGENET_STDDEV_RGB
+from isicgan.classify.models import KerasTrainer, build_head, configure_tensorflow, sklearn_scores
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -32,14 +34,15 @@ def _save_legacy_h5(model, path):
 
 def test_svm_score_above_half_is_exactly_svc_predict():
     x, y = _data()
-    svm = make_sklearn("svm", {"C": 1.0}, seed=25).fit(x, y)
+    svm = make_classifier("svm", {"C": 1.0}).make(seed=25).fit(x, y)
     assert np.array_equal(sklearn_scores(svm, x) > 0.5, svm.predict(x) == 1)
 
 
 def test_sklearn_models_give_scores_in_unit_interval_with_sample_weights():
     x, y = _data()
     for name, params in (("logreg", {"max_iter": 50}), ("rf", {"n_estimators": 5})):
-        scores = fit_sklearn(name, params, 25, x, y, np.where(y == 1, 2.0, 1.0), {"t": x})["t"]
+        scores = make_classifier(name, params).fit_predict(25, x, y, np.where(y == 1, 2.0, 1.0),
+                                                           {"t": x})["t"]
         assert scores.shape == (40,) and (0 <= scores).all() and (scores <= 1).all()
 
 

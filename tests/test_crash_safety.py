@@ -143,7 +143,7 @@ def test_gan_training_killed_mid_run_resumes_and_matches_an_uninterrupted_run(tm
     from isicgan.gan import load_checkpoint
 
     cfg = _gan_config(tmp_path)
-    target = "results/gan/dcgan/final.pt"
+    target = "results/gan/dcgan/rep1/final.pt"
     reference, crashed = tmp_path / "reference", tmp_path / "crashed"
     reference.mkdir(), crashed.mkdir()
     run_workflow(reference, target, configfiles=[cfg])
@@ -151,7 +151,7 @@ def test_gan_training_killed_mid_run_resumes_and_matches_an_uninterrupted_run(tm
     run = subprocess.Popen(_command(crashed, "--configfile", str(REPO / "config.yaml"), str(TINY_CONFIG),
                                     str(cfg), "--", target),
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    checkpoints = crashed / "results" / "gan" / "dcgan" / "checkpoints"
+    checkpoints = crashed / "results" / "gan" / "dcgan" / "rep1" / "checkpoints"
     try:
         _wait_for(lambda: any(checkpoints.glob("*.pt")), run, 300, "a first GAN checkpoint")
     finally:
@@ -162,7 +162,7 @@ def test_gan_training_killed_mid_run_resumes_and_matches_an_uninterrupted_run(tm
     run_workflow(crashed, "--unlock", target, configfiles=[cfg])
     run_workflow(crashed, "--rerun-incomplete", target, configfiles=[cfg])
 
-    log = (crashed / "logs" / "gan" / "dcgan.log").read_text()
+    log = (crashed / "logs" / "gan" / "dcgan_rep1.log").read_text()
     assert "resuming from checkpoint" in log, log[-2000:]
     assert "0 of 20 epochs done" not in log
     ours, theirs = load_checkpoint(crashed / target), load_checkpoint(reference / target)
@@ -170,5 +170,5 @@ def test_gan_training_killed_mid_run_resumes_and_matches_an_uninterrupted_run(tm
     for net, state in theirs["nets"].items():
         for name, tensor in state.items():
             assert torch.equal(ours["nets"][net][name], tensor), f"{net}.{name} differs after resume"
-    grids = "results/figures/gan/dcgan_samples"
+    grids = "results/figures/gan/dcgan_rep1_samples"
     assert tree_digest(crashed, grids) == tree_digest(reference, grids)

@@ -9,7 +9,7 @@ from isicgan.config import load_config
 from isicgan.gan import build_model
 from isicgan.gan.diffaugment import diff_augment, parse_policy
 from isicgan.gan.perceptual import PerceptualStatLoss, vgg19_features
-from isicgan.gan.wgan_gp import gradient_penalty
+from isicgan.gan.models.wgan_gp import gradient_penalty
 
 torch.set_num_threads(1)
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from isicgan.config import load_config
-from isicgan.gan import train_gan
+from isicgan.gan import replicate_config, train_gan
 from isicgan.io import load_png_folder
 from isicgan.quality.encoder import train_encoder
 from isicgan.quality.evaluate import load_references, load_split_tiles, write_references
@@ -124,3 +124,26 @@ def test_cyclegan_batches_translate_their_own_source_slices_and_say_when_they_wr
     b2 = _run(study, "cyclegan", 2, tmp_path)   # 12 source tiles, slice 8..15 wraps to 0..3
     assert b2["source_ids"] == ids[8:12] + ids[:4] and b2["source_wrapped"]
     assert source_slice(12, 1, 2, batches=2, batch_size=8) == ([4, 5, 6, 7, 8, 9, 10, 11], True)
+
+
+def test_generator_replicates_have_their_own_seed_weights_and_batches(study, tmp_path):
+    config = load_config([REPO / "config.yaml", REPO / "tests" / "tiny.yaml"])
+    section = replicate_config(config["gan"]["dcgan"] | {"epochs": 1}, 2)
+    assert section["seed"] == config["gan"]["dcgan"]["seed"] + 1000
+    out = tmp_path / "rep2"
+    train_gan("dcgan", section, study["data"] / "train", out / "final.pt", out / "history.csv",
+              out / "losses.png", out / "samples", image_size=32, device="cpu", progress=False)
+    rep1 = torch.load(study["gans"]["dcgan"], weights_only=True)["nets"]["G"]
+    rep2 = torch.load(out / "final.pt", weights_only=True)["nets"]["G"]
+    assert any(not torch.equal(rep1[k], rep2[k]) for k in rep1)
+
+    args = (study["synthesis"], study["quality"], study["refs"])
+    one = synthesize_batch("dcgan", study["gans"]["dcgan"], 1, *args, tmp_path / "b1",
+                           tmp_path / "b1.json", replicate=1)
+    two = synthesize_batch("dcgan", out / "final.pt", 1, *args, tmp_path / "b2",
+                           tmp_path / "b2.json", replicate=2)
+    assert two["replicate"] == 2 and one["seed"] != two["seed"]
+    assert set(one["files"]).isdisjoint(two["files"])          # ids unique across replicates
+    a, _ = load_png_folder(tmp_path / "b1")
+    b, _ = load_png_folder(tmp_path / "b2")
+    assert not np.array_equal(a, b)

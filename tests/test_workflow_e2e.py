@@ -7,12 +7,14 @@ the HTML report builds; the study never lets test tiles into training or gating.
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import run_workflow
+from conftest import SNAKEMAKE, TINY_CONFIG, copy_workflow, run_workflow
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +22,8 @@ ALGORITHMS = ["Logistic Regression", "Support Vector Machine", "Random Forest",
               "Convolutional Neural Network", "Inception V3", "EfficientNetB5"]
 LEADING = ["algorithm", "benign_precision", "benign_recall", "benign_f1",
            "malignant_precision", "malignant_recall", "malignant_f1"]
-BATCHES = 2   # tests/tiny.yaml
+BATCHES = 2      # tests/tiny.yaml
+REPLICATES = 2   # tests/tiny.yaml
 GENERATORS = ["cyclegan", "wgan_gp", "dcgan", "ddpm"]   # config.yaml gans
 
 
@@ -47,17 +50,21 @@ def test_study_makes_every_table_and_figure(study):
                  "arms.csv", "thesis_comparison.csv", "synthesis_quality.csv"]:
         assert (tables / name).is_file(), name
     for gan in GENERATORS:
-        history = pd.read_csv(study / "results" / "gan" / gan / "history.csv")
-        assert len(history) == 2 and history.filter(like="loss").notna().all().all()
-        for k in range(1, BATCHES + 1):
-            assert len(list((study / "results" / "synthetic" / gan / f"batch{k}").glob("*.png"))) == 8
+        for rep in range(1, REPLICATES + 1):
+            history = pd.read_csv(study / "results" / "gan" / gan / f"rep{rep}" / "history.csv")
+            assert len(history) == 2 and history.filter(like="loss").notna().all().all()
+            for k in range(1, BATCHES + 1):
+                batch = study / "results" / "synthetic" / gan / f"rep{rep}" / f"batch{k}"
+                assert len(list(batch.glob("*.png"))) == 8
     # every generator, the diffusion model included, is an arm of every phase and has its
     # quality rows (and contrasts, where the study makes them)
     arms = pd.read_csv(tables / "arms.csv")
     for gan in GENERATORS:
         assert set(arms.loc[arms["arm"] == gan, "phase"]) == set(range(1, BATCHES + 1)), gan
     quality = pd.read_csv(tables / "synthesis_quality.csv")
-    assert sorted(quality["gan"]) == sorted(g for g in GENERATORS for _ in range(BATCHES))
+    assert sorted(zip(quality["gan"], quality["replicate"], quality["batch"])) == sorted(
+        (g, r, k) for g in GENERATORS for r in range(1, REPLICATES + 1)
+        for k in range(1, BATCHES + 1))
     if (tables / "contrasts.csv").is_file():
         assert set(GENERATORS) <= set(pd.read_csv(tables / "contrasts.csv")["arm"]), "contrasts"
     figures = list((study / "results" / "figures").rglob("*.png"))
@@ -79,14 +86,16 @@ def test_synthetic_tiles_enter_training_only(study):
     test_ids = set(manifest.loc[manifest["split"] == "test", "isic_id"])
     predictions = pd.read_csv(study / "results" / "classifiers" / "logreg" / "predictions.csv.gz")
     # every configuration is scored on exactly the real test tiles, whatever the phase or arm
-    for key, group in predictions.groupby(["phase", "arm", "seed"]):
+    for key, group in predictions.groupby(["phase", "arm", "seed", "replicate"]):
         assert set(group["isic_id"]) == test_ids, key
     runs = pd.read_csv(study / "results" / "classifiers" / "logreg" / "runs.csv")
     base = runs.loc[(runs["phase"] == 0), "n_train"].iloc[0]
     gan_rows = runs[runs["arm"] == "cyclegan"]
-    # phase k adds k batches of 8 to the training part, nothing else
+    # phase k adds k batches of 8 to the training part, nothing else, for every replicate
     assert (gan_rows["n_train"] == base + 8 * gan_rows["phase"]).all()
     assert (gan_rows["n_added"] == 8 * gan_rows["phase"]).all()
+    assert set(gan_rows["replicate"]) == set(range(1, REPLICATES + 1))
+    assert set(runs.loc[runs["arm"] == "oversample", "replicate"]) == {0}
 
 
 def test_finished_study_reruns_nothing(study):
@@ -106,8 +115,8 @@ def test_changing_one_gan_leaves_data_and_other_gans_alone(study, tmp_path):
     changed = tmp_path / "dcgan.yaml"
     changed.write_text(yaml.safe_dump({"gan": {"dcgan": {"epochs": 3}}}))
     jobs = planned_jobs(study, changed)
-    assert jobs.get("train_gan") == 1
-    assert jobs.get("synthesize") == BATCHES            # only the dcgan batches
+    assert jobs.get("train_gan") == REPLICATES
+    assert jobs.get("synthesize") == BATCHES * REPLICATES     # only the dcgan batches
     assert "ingest" not in jobs and "demo_data" not in jobs and "train_encoder" not in jobs
 
 
@@ -115,3 +124,53 @@ def test_report_builds_with_tables_and_figures(study):
     run_workflow(study, "--report", "results/report.html", timeout=600)
     html = (study / "results" / "report.html").read_text(errors="replace")
     assert "Classifiers" in html and "GAN training" in html
+
+
+def rerun_reasons(work: Path, snakefile: Path) -> dict[str, str]:
+    """'rule[wildcards]' -> reason, for every job a dry run of ``snakefile`` plans in ``work``."""
+    cmd = [str(SNAKEMAKE), "-s", str(snakefile), "--configfile",
+           str(snakefile.parent / "config.yaml"), str(TINY_CONFIG), "--directory", str(work),
+           "--cores", "1", "-n"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    jobs = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", proc.stdout):
+        rule = re.match(r"(?:local)?rule (\w+):", block)
+        reason = re.search(r"^\s+reason: (.*)$", block, re.M)
+        if rule and reason:
+            wildcards = re.search(r"^\s+wildcards: (.*)$", block, re.M)
+            key = rule.group(1) + (f"[{wildcards.group(1)}]" if wildcards else "")
+            jobs[key] = reason.group(1)
+    return jobs
+
+
+def code_reruns(reasons: dict[str, str]) -> set[str]:
+    """The jobs planned because their own code changed (not because an input will change)."""
+    return {job for job, why in reasons.items()
+            if "Params have changed" in why and not job.startswith("run_info")}
+
+
+def test_editing_a_package_module_reruns_exactly_the_rules_that_run_it(study, tmp_path):
+    src = copy_workflow(tmp_path / "src")
+    assert code_reruns(rerun_reasons(study, src / "Snakefile")) == set()
+
+    # a comment and a docstring change no code: nothing reruns
+    backbones = src / "isicgan" / "classify" / "backbones.py"
+    text = backbones.read_text()
+    backbones.write_text(text.replace('"""Frozen ImageNet backbones', '"""Frozen backbones', 1)
+                         + "\n# a comment\n")
+    assert code_reruns(rerun_reasons(study, src / "Snakefile")) == set()
+
+    # a code change reruns the feature jobs (the heads follow as their input changes)
+    backbones.write_text(text + "\nEDITED = True\n")
+    assert code_reruns(rerun_reasons(study, src / "Snakefile")) == {
+        "backbone_features[backbone=inception_v3]", "backbone_features[backbone=efficientnet_b5]"}
+    backbones.write_text(text)
+
+    # a generator's module reruns that generator's training and batches only
+    dcgan = src / "isicgan" / "gan" / "models" / "dcgan.py"
+    dcgan.write_text(dcgan.read_text() + "\nEDITED = True\n")
+    assert code_reruns(rerun_reasons(study, src / "Snakefile")) == {
+        *(f"train_gan[gan=dcgan, rep={r}]" for r in range(1, REPLICATES + 1)),
+        *(f"synthesize[gan=dcgan, rep={r}, k={k}]" for r in range(1, REPLICATES + 1)
+          for k in range(1, BATCHES + 1))}

@@ -18,7 +18,6 @@ which every output then says (:func:`weights_label`).
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 from typing import Callable
 
@@ -27,15 +26,11 @@ import pandas as pd
 
 from isicgan.io import atomic_path, write_csv
 
-from .datasets import Group, image_groups
+from .datasets import image_groups
 
 log = logging.getLogger(__name__)
 
 RANDOM_INIT = "random init (no ImageNet weights)"
-#: the ImageNet standard deviations keras.applications divides EfficientNet inputs by once more
-#: when it loads its own ImageNet file (see :func:`build_backbone`)
-IMAGENET_STDDEV_RGB = (0.229, 0.224, 0.225)
-MIN_INPUT = {"inception_v3": 75, "efficientnet_b5": 32}
 
 
 def weights_label(weights: str | Path | None) -> str:
@@ -44,51 +39,35 @@ def weights_label(weights: str | Path | None) -> str:
 
 
 def build_backbone(name: str, input_size: int, weights: str | Path | None = None):
-    """The frozen base with global average pooling, from keras.applications.
+    """The frozen base of backbone classifier ``name`` with global average pooling."""
+    from .classifiers import classifier_class
 
-    EfficientNet: ``keras.applications`` inserts an extra rescaling by 1/sqrt(ImageNet std)
-    after its normalisation layer only when it downloads ``weights="imagenet"`` itself; with
-    a local weight file that layer is missing. As the stem convolution has no bias and the
-    padding is zeros, scaling the stem kernel's input channels by the same factors gives
-    exactly the network keras.applications builds for "imagenet".
-    """
-    import keras
-
-    if input_size < MIN_INPUT.get(name, 32):
+    cls = classifier_class(name)
+    if not cls.uses_features:
+        raise ValueError(f"classifier '{name}' is not a frozen-backbone classifier")
+    if input_size < cls.min_input:
         raise ValueError(f"config key 'classifiers.{name}.input_size': {input_size} is below "
-                         f"the smallest input {name} accepts ({MIN_INPUT[name]})")
+                         f"the smallest input {name} accepts ({cls.min_input})")
     if weights is not None and not Path(weights).is_file():
         raise FileNotFoundError(f"weight file for {name} not found: {weights} (set config "
-                                f"weights.keras_{name} to null for a random initialisation, or "
-                                "run the fetch_weights rule online)")
-    shape = (input_size, input_size, 3)
-    kwargs = dict(include_top=False, weights=str(weights) if weights else None,
-                  input_shape=shape, pooling="avg")
-    if name == "inception_v3":
-        model = keras.applications.InceptionV3(**kwargs)
-    elif name == "efficientnet_b5":
-        model = keras.applications.EfficientNetB5(**kwargs)
-        if weights:
-            stem = model.get_layer("stem_conv")
-            kernel = stem.kernel.numpy()
-            factors = np.array([1.0 / math.sqrt(s) for s in IMAGENET_STDDEV_RGB], np.float32)
-            stem.kernel.assign(kernel * factors[None, None, :, None])
-    else:
-        raise ValueError(f"unknown backbone '{name}' (expected inception_v3 or efficientnet_b5)")
+                                f"weights.{cls.weights['key']} to null for a random "
+                                "initialisation, or run the fetch_weights rule online)")
+    model = cls.application(include_top=False, weights=str(weights) if weights else None,
+                            input_shape=(input_size, input_size, 3), pooling="avg")
+    cls.after_load(model, weights)
     model.trainable = False
     return model
 
 
 def preprocess(name: str, images: np.ndarray, input_size: int) -> np.ndarray:
-    """uint8 RGB tiles -> the backbone's input: resized (bilinear) and ``preprocess_input``."""
-    import keras
+    """uint8 RGB tiles -> the backbone's input: resized (bilinear) and its ``preprocess_input``."""
     import tensorflow as tf
+
+    from .classifiers import classifier_class
 
     x = tf.image.resize(tf.convert_to_tensor(images, tf.float32), (input_size, input_size),
                         method="bilinear")
-    if name == "inception_v3":
-        return keras.applications.inception_v3.preprocess_input(x.numpy())
-    return keras.applications.efficientnet.preprocess_input(x.numpy())
+    return classifier_class(name).preprocess_input(x.numpy())
 
 
 def make_extractor(name: str, input_size: int, weights: str | Path | None = None,
@@ -142,16 +121,3 @@ def compute_features(name: str, manifest: str | Path, synthetic_files: list[str 
         with open(tmp, "wb") as fh:
             np.save(fh, np.concatenate(features))
     write_csv(out_index, index)
-
-
-def load_features(features: str | Path, index: str | Path) -> tuple[dict[str, Group], str]:
-    """The cached features as image groups, and the backbone's weights label."""
-    x = np.load(features)
-    table = pd.read_csv(index, dtype={"group": str, "isic_id": str})
-    if len(table) != len(x):
-        raise ValueError(f"{index} has {len(table)} rows but {features} holds {len(x)} feature rows")
-    groups = {}
-    for name, rows in table.groupby("group", sort=False):
-        idx = rows.index.to_numpy()
-        groups[name] = Group(x[idx], rows["target"].to_numpy(np.int64), rows["isic_id"].tolist())
-    return groups, str(table["weights"].iloc[0])

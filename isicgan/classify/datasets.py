@@ -2,7 +2,8 @@
 
 Image groups (a group is an array of images, or of their backbone features, in a fixed order):
   ``train``, ``val``, ``test``       the real class folders of results/data, ids sorted per class
-  ``{gan}/batch{k}``                 synthetic malignant batch k of a GAN, file names sorted
+  ``{gan}/rep{r}/batch{k}``          synthetic malignant batch k of replicate r of a generator,
+                                     file names sorted
   ``augment/seed{s}``                augmented copies of real malignant train tiles for seed s
 
 A training set is a list of (group, indices) parts plus a malignant class weight, so the same
@@ -39,13 +40,15 @@ class Group:
 
 @dataclass
 class TrainingSet:
-    """What one (phase, arm, seed) trains on: parts of groups, plus the malignant class weight."""
+    """What one (phase, arm, seed, generator replicate) trains on: parts of groups, plus the
+    malignant class weight. ``replicate`` is 0 for arms without a generator."""
     phase: int
     arm: str
     seed: int
     parts: list[tuple[str, np.ndarray]] = field(default_factory=list)
     malignant_weight: float = 1.0
     n_added: int = 0
+    replicate: int = 0
 
     def assemble(self, groups: dict[str, Group]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """x, y and per-example sample weights of this training set."""
@@ -115,7 +118,7 @@ def load_real(manifest_path: str | Path) -> dict[str, Group]:
 
 
 def load_synthetic(batch_dirs: dict[str, str | Path]) -> dict[str, Group]:
-    """Synthetic malignant batches: group name (``{gan}/batch{k}``) -> folder of PNGs."""
+    """Synthetic malignant batches: group name (``{gan}/rep{r}/batch{k}``) -> folder of PNGs."""
     groups = {}
     for name, folder in batch_dirs.items():
         images, ids = load_png_folder(folder)      # sorted file names, never listing order
@@ -126,12 +129,12 @@ def load_synthetic(batch_dirs: dict[str, str | Path]) -> dict[str, Group]:
 
 
 def synthetic_batch_dirs(batch_files: list[str | Path]) -> dict[str, Path]:
-    """Map ``results/synthetic/{gan}/batch{k}[.json]`` paths to group name -> batch folder."""
+    """Map ``results/synthetic/{gan}/rep{r}/batch{k}[.json]`` paths to group name -> folder."""
     out = {}
     for f in batch_files:
         f = Path(f)
         folder = f.with_suffix("") if f.suffix == ".json" else f
-        out[f"{folder.parent.name}/{folder.name}"] = folder
+        out["/".join(folder.parts[-3:])] = folder
     return out
 
 
@@ -198,13 +201,16 @@ def arms_of(config_arms: list[str], gans: list[str]) -> list[str]:
 
 
 def design(train_y: np.ndarray, batches: int, batch_size: int, arms: list[str],
-           seeds: list[int], synthetic_sizes: dict[str, int] | None = None) -> list[TrainingSet]:
-    """Every training set of the study: phase 0 (``baseline``) and phase k x arm, per seed.
+           seeds: list[int], synthetic_sizes: dict[str, int] | None = None,
+           replicates: int = 1) -> list[TrainingSet]:
+    """Every training set of the study: phase 0 (``baseline``) and phase k x arm, per seed,
+    and for a generator arm per generator replicate (1..replicates).
 
     Phase k adds ``k * batch_size`` malignant examples to the real training part: batches
-    1..k of a GAN, copies (``oversample``) or augmented copies (``augment``) of real malignant
-    tiles, or, for ``class_weight``, nothing but a malignant weight of (n_mal + added) / n_mal.
-    ``synthetic_sizes`` (group -> size) checks that every GAN batch holds ``batch_size`` images.
+    1..k of a generator replicate, copies (``oversample``) or augmented copies (``augment``) of
+    real malignant tiles, or, for ``class_weight``, nothing but a malignant weight of
+    (n_mal + added) / n_mal. ``synthetic_sizes`` (group -> size) checks that every generator
+    batch holds ``batch_size`` images.
     """
     train_y = np.asarray(train_y)
     n_train = len(train_y)
@@ -225,12 +231,37 @@ def design(train_y: np.ndarray, batches: int, batch_size: int, arms: list[str],
                 elif arm == "class_weight":
                     ts.malignant_weight = (n_mal + n_add) / n_mal
                 else:
-                    for b in range(1, k + 1):
-                        name = f"{arm}/batch{b}"
-                        size = (synthetic_sizes or {}).get(name, batch_size)
-                        if size != batch_size:
-                            raise ValueError(f"synthetic batch {name} holds {size} images, "
-                                             f"expected synthesis.batch_size = {batch_size}")
-                        ts.parts.append((name, np.arange(batch_size)))
+                    sets += [_generator_set(ts, k, r, batch_size, synthetic_sizes)
+                             for r in range(1, replicates + 1)]
+                    continue
                 sets.append(ts)
     return sets
+
+
+def _generator_set(control: TrainingSet, k: int, replicate: int, batch_size: int,
+                   synthetic_sizes: dict[str, int] | None) -> TrainingSet:
+    """Phase k of a generator arm, replicate ``replicate``: its batches 1..k added."""
+    ts = TrainingSet(control.phase, control.arm, control.seed, list(control.parts),
+                     n_added=control.n_added, replicate=replicate)
+    for b in range(1, k + 1):
+        name = f"{control.arm}/rep{replicate}/batch{b}"
+        size = (synthetic_sizes or {}).get(name, batch_size)
+        if size != batch_size:
+            raise ValueError(f"synthetic batch {name} holds {size} images, "
+                             f"expected synthesis.batch_size = {batch_size}")
+        ts.parts.append((name, np.arange(batch_size)))
+    return ts
+
+
+def load_features(features: str | Path, index: str | Path) -> tuple[dict[str, Group], str]:
+    """The cached backbone features (rule ``backbone_features``) as image groups, and the
+    backbone's weights label."""
+    x = np.load(features)
+    table = pd.read_csv(index, dtype={"group": str, "isic_id": str})
+    if len(table) != len(x):
+        raise ValueError(f"{index} has {len(table)} rows but {features} holds {len(x)} feature rows")
+    groups = {}
+    for name, rows in table.groupby("group", sort=False):
+        idx = rows.index.to_numpy()
+        groups[name] = Group(x[idx], rows["target"].to_numpy(np.int64), rows["isic_id"].tolist())
+    return groups, str(table["weights"].iloc[0])

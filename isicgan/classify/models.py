@@ -1,9 +1,9 @@
-"""The six thesis classifiers.
+"""Machinery the classifiers share (the classifiers themselves: :mod:`isicgan.classify.classifiers`).
 
-* ``logreg``, ``svm``, ``rf``: scikit-learn on flattened RGB pixels scaled to [0, 1].
-* ``cnn``: the thesis's Keras CNN on RGB tiles scaled to [0, 1].
-* ``inception_v3``, ``efficientnet_b5``: the thesis head (Dense(relu) -> Dropout -> sigmoid)
-  trained on frozen-backbone features computed once (:mod:`isicgan.classify.backbones`).
+The thesis's six: ``logreg``, ``svm``, ``rf`` (scikit-learn on flattened RGB pixels in [0, 1]),
+``cnn`` (the thesis's Keras CNN on RGB tiles in [0, 1]), ``inception_v3`` and
+``efficientnet_b5`` (the thesis head, Dense(relu) -> Dropout -> sigmoid, trained on
+frozen-backbone features computed once, :mod:`isicgan.classify.backbones`).
 
 Every model returns a malignancy score in [0, 1]: ``predict_proba`` for logistic regression
 and random forest, the logistic of the SVM decision function (so score > 0.5 is exactly
@@ -21,41 +21,17 @@ from typing import Any, Callable
 
 import numpy as np
 
+from isicgan import registry
+
 log = logging.getLogger(__name__)
 
-DISPLAY_NAMES = {
-    "logreg": "Logistic Regression",
-    "svm": "Support Vector Machine",
-    "rf": "Random Forest",
-    "cnn": "Convolutional Neural Network",
-    "inception_v3": "Inception V3",
-    "efficientnet_b5": "EfficientNetB5",
-}
-SKLEARN_MODELS = ("logreg", "svm", "rf")
-BACKBONES = ("inception_v3", "efficientnet_b5")
+#: config name -> the thesis's table name, read from the classifier modules
+DISPLAY_NAMES = {n: s["display_name"] for n, s in registry.specs("classifiers").items()}
 
 
 def flatten_pixels(images: np.ndarray) -> np.ndarray:
     """N x H x W x 3 uint8 -> N x (H*W*3) float32 in [0, 1]."""
     return images.reshape(len(images), -1).astype(np.float32) / 255.0
-
-
-def make_sklearn(name: str, params: dict[str, Any], seed: int, threads: int = 1):
-    """A fresh scikit-learn estimator with the thesis settings (``params`` from config)."""
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.svm import SVC
-
-    if name == "logreg":
-        return LogisticRegression(C=params.get("C", 1.0), max_iter=params.get("max_iter", 100),
-                                  random_state=seed)
-    if name == "svm":
-        return SVC(C=params.get("C", 1.0), kernel=params.get("kernel", "rbf"),
-                   gamma=params.get("gamma", "scale"), random_state=seed)
-    if name == "rf":
-        return RandomForestClassifier(n_estimators=params.get("n_estimators", 100),
-                                      random_state=seed, n_jobs=threads)
-    raise ValueError(f"unknown scikit-learn classifier '{name}' (expected one of {SKLEARN_MODELS})")
 
 
 def sklearn_scores(estimator, x: np.ndarray) -> np.ndarray:
@@ -65,23 +41,6 @@ def sklearn_scores(estimator, x: np.ndarray) -> np.ndarray:
     if isinstance(estimator, SVC):
         return 1.0 / (1.0 + np.exp(-estimator.decision_function(x)))
     return estimator.predict_proba(x)[:, 1]
-
-
-def fit_sklearn(name: str, params: dict[str, Any], seed: int, x: np.ndarray, y: np.ndarray,
-                weight: np.ndarray, eval_sets: dict[str, np.ndarray],
-                threads: int = 1) -> dict[str, np.ndarray]:
-    """Fit on pixels ``x`` (with sample weights) and score every array of ``eval_sets``."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
-    estimator = make_sklearn(name, params, seed, threads)
-    with warnings.catch_warnings():
-        # the thesis ran logistic regression with scikit-learn's default iterations as well
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        fit_kwargs = {} if np.all(weight == 1) else {"sample_weight": weight}
-        estimator.fit(x, y, **fit_kwargs)
-    return {k: sklearn_scores(estimator, v) for k, v in eval_sets.items()}
 
 
 def configure_tensorflow(threads: int = 1) -> None:
@@ -95,29 +54,6 @@ def configure_tensorflow(threads: int = 1) -> None:
     except RuntimeError:          # already initialised in this process (tests): keep its setting
         pass
     tf.config.experimental.enable_op_determinism()
-
-
-def build_cnn(input_shape: tuple[int, int, int], filters=(64, 128, 224), dense: int = 512):
-    """The thesis CNN: 3 x (Conv 3x3 relu + MaxPool), Dropout .25 after the 2nd and 3rd,
-    Dense(relu), Dropout .5, sigmoid."""
-    import keras
-    from keras import layers
-
-    return keras.Sequential([
-        keras.Input(input_shape),
-        layers.Conv2D(filters[0], 3, activation="relu"),
-        layers.MaxPooling2D(),
-        layers.Conv2D(filters[1], 3, activation="relu"),
-        layers.MaxPooling2D(),
-        layers.Dropout(0.25),
-        layers.Conv2D(filters[2], 3, activation="relu"),
-        layers.MaxPooling2D(),
-        layers.Dropout(0.25),
-        layers.Flatten(),
-        layers.Dense(dense, activation="relu"),
-        layers.Dropout(0.5),
-        layers.Dense(1, activation="sigmoid"),
-    ], name="thesis_cnn")
 
 
 def build_head(n_features: int, dense: int = 1024, dropout: float = 0.5):

@@ -12,25 +12,26 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from isicgan.io import atomic_path, write_csv
 
-from .datasets import arms_of, design, image_groups
+from .datasets import arms_of, design, image_groups, load_features
 from .metrics import METRICS, compute_metrics
-from .models import (BACKBONES, DISPLAY_NAMES, SKLEARN_MODELS, KerasTrainer, build_cnn,
-                     build_head, configure_tensorflow, fit_sklearn, flatten_pixels)
+from .classifiers import make_classifier
+from .models import DISPLAY_NAMES
 
 log = logging.getLogger(__name__)
 
 NOT_APPLICABLE = "n/a (trained from scratch)"
-RUN_KEYS = ["classifier", "algorithm", "phase", "arm", "seed", "split", "n_train", "n_added",
+RUN_KEYS = ["classifier", "algorithm", "phase", "arm", "seed", "replicate", "split", "n_train",
+            "n_added",
             "malignant_weight", "backbone_weights"]
 
 
 def run_classifier(clf: str, params: dict[str, Any], *, manifest: str | Path,
                    synthetic_files: list[str | Path], gans: list[str], arms: list[str],
+                   replicates: int = 1,
                    batches: int, batch_size: int, seeds: list[int], evaluation: dict[str, Any],
                    runs_out: str | Path, predictions_out: str | Path,
                    features: tuple[str | Path, str | Path] | None = None, threads: int = 1) -> pd.DataFrame:
@@ -39,63 +40,40 @@ def run_classifier(clf: str, params: dict[str, Any], *, manifest: str | Path,
     ``features`` (features.npy, index.csv) is required for the backbone heads and unused
     otherwise. Returns the runs table.
     """
-    if clf not in DISPLAY_NAMES:
-        raise ValueError(f"unknown classifier '{clf}' (expected one of {', '.join(DISPLAY_NAMES)})")
+    model = make_classifier(clf, params, threads)
     n_augment = batches * batch_size
     weights = NOT_APPLICABLE
-    if clf in BACKBONES:
+    if model.uses_features:
         if features is None:
             raise ValueError(f"{clf} needs its cached backbone features")
-        from .backbones import load_features
-
         groups, weights = load_features(*features)
     else:
         groups = image_groups(manifest, synthetic_files, seeds, n_augment)
     sizes = {name: len(g.ids) for name, g in groups.items()}
-    sets = design(groups["train"].y, batches, batch_size, arms_of(arms, gans), seeds, sizes)
+    sets = design(groups["train"].y, batches, batch_size, arms_of(arms, gans), seeds, sizes,
+                  replicates)
 
-    def prepare(x: np.ndarray) -> np.ndarray:
-        if clf in SKLEARN_MODELS:
-            return flatten_pixels(x)
-        if clf == "cnn":
-            return x.astype(np.float32) / 255.0
-        return x
-
-    eval_sets = {split: prepare(groups[split].x) for split in ("val", "test")}
-    trainer = None
-    if clf not in SKLEARN_MODELS:
-        configure_tensorflow(threads)
-        if clf == "cnn":
-            shape = groups["train"].x.shape[1:]
-            filters = tuple(params.get("filters", (64, 128, 224)))
-            dense = params.get("dense", 512)
-            build = lambda: build_cnn(shape, filters, dense)  # noqa: E731
-        else:
-            n_features = groups["train"].x.shape[1]
-            build = lambda: build_head(n_features, params["dense"], params["dropout"])  # noqa: E731
-        trainer = KerasTrainer(build, params["learning_rate"], params["epochs"], params["batch_size"])
-
+    eval_sets = {split: model.prepare(groups[split].x) for split in ("val", "test")}
     rows, predictions = [], []
     start = time.time()
     for i, ts in enumerate(sets):
         x, y, w = ts.assemble(groups)
-        x = prepare(x)
-        if trainer is None:
-            scores = fit_sklearn(clf, params, ts.seed, x, y, w, eval_sets, threads)
-        else:
-            scores = trainer.fit_predict(ts.seed, x, y, w, eval_sets)
+        scores = model.fit_predict(ts.seed, model.prepare(x), y, w, eval_sets)
         for split in ("val", "test"):
             metrics = compute_metrics(groups[split].y, scores[split], evaluation["threshold"],
                                       evaluation["pauc_min_tpr"])
-            rows.append([clf, DISPLAY_NAMES[clf], ts.phase, ts.arm, ts.seed, split, len(y),
+            rows.append([clf, DISPLAY_NAMES[clf], ts.phase, ts.arm, ts.seed, ts.replicate, split,
+                         len(y),
                          ts.n_added, round(ts.malignant_weight, 6), weights]
                         + [metrics[m] for m in METRICS])
         test = groups["test"]
         predictions.append(pd.DataFrame({
             "classifier": clf, "phase": ts.phase, "arm": ts.arm, "seed": ts.seed,
+            "replicate": ts.replicate,
             "isic_id": test.ids, "target": test.y, "score": scores["test"]}))
-        log.info("%s %d/%d phase %d %-12s seed %d: n_train %d, test malignant recall %.3f "
-                 "(%.0f s)", clf, i + 1, len(sets), ts.phase, ts.arm, ts.seed, len(y),
+        log.info("%s %d/%d phase %d %-12s seed %d rep %d: n_train %d, test malignant recall "
+                 "%.3f (%.0f s)", clf, i + 1, len(sets), ts.phase, ts.arm, ts.seed, ts.replicate,
+                 len(y),
                  rows[-1][RUN_KEYS.index("backbone_weights") + 1 + METRICS.index("malignant_recall")],
                  time.time() - start)
     runs = pd.DataFrame(rows, columns=RUN_KEYS + METRICS)

@@ -68,7 +68,8 @@ def arms_table(runs_paths: list[str | Path], predictions_paths: list[str | Path]
         p = pred_groups.get(key)
         if p is None:
             raise ValueError(f"no test predictions for {key}")
-        scores = p.pivot(index="seed", columns="isic_id", values="score")[y_ref.index].to_numpy()
+        runs_of = [c for c in ("seed", "replicate") if c in p.columns]   # one row per run
+        scores = p.pivot(index=runs_of, columns="isic_id", values="score")[y_ref.index].to_numpy()
         dist = bootstrap(y_ref.to_numpy(), scores, idx, threshold)
         for m in BOOTSTRAP_METRICS:
             row[f"{m}_ci_low"], row[f"{m}_ci_high"] = interval(dist[m])

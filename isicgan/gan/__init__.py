@@ -1,15 +1,14 @@
-"""The generators of the study: CycleGAN (benign -> malignant), WGAN-GP, DCGAN and a DDPM
-(a denoising diffusion model, sampled with DDIM).
+"""The generators of the study: CycleGAN (benign -> malignant), WGAN-GP, DCGAN, ...
 
 Public API (used by the workflow and the synthesis stage):
 
 - :func:`generate` -- images from a trained checkpoint, deterministic on the CPU;
 - :func:`load_checkpoint` -- a checkpoint as a plain dict (``weights_only=True``);
-- :func:`build_model` -- a GAN by name from the small registry :data:`MODELS`;
+- :func:`build_model` -- a generator by name (one module each in :mod:`isicgan.gan.models`);
 - :func:`train_gan` (in :mod:`isicgan.gan.train`) -- the training job of rule ``train_gan``.
 
-A new GAN is a new module with a :class:`~isicgan.gan.base.GANModel` subclass, added to
-:data:`MODELS`.
+A new generator is a new module in ``isicgan/gan/models/`` holding one
+:class:`~isicgan.gan.base.GANModel` subclass; :mod:`isicgan.registry` finds it by looking.
 """
 from __future__ import annotations
 
@@ -19,16 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from isicgan import registry
 from isicgan.gan.base import GANModel, to_uint8
-from isicgan.gan.cyclegan import CycleGAN
-from isicgan.gan.dcgan import DCGAN
-from isicgan.gan.ddpm import DDPM
-from isicgan.gan.wgan_gp import WGANGP
 
-MODELS: dict[str, type[GANModel]] = {"cyclegan": CycleGAN, "wgan_gp": WGANGP, "dcgan": DCGAN,
-                                     "ddpm": DDPM}
-
-__all__ = ["MODELS", "GANModel", "build_model", "generate", "load_checkpoint", "resolve_device",
+__all__ = ["GANModel", "build_model", "model_class", "replicate_config", "generate", "load_checkpoint", "resolve_device",
            "train_gan"]
 
 
@@ -42,13 +35,28 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
+#: replicate r of a generator trains with seed + REPLICATE_SEED_STEP * (r - 1)
+REPLICATE_SEED_STEP = 1000
+
+
+def replicate_config(config: dict[str, Any], replicate: int) -> dict[str, Any]:
+    """A generator's config section for its training run ``replicate`` (1, 2, ...): the same
+    settings with its own seed, so replicates differ only in their random draws."""
+    if int(replicate) < 1:
+        raise ValueError(f"replicate must be 1 or more, got {replicate}")
+    return {**config, "seed": int(config["seed"]) + REPLICATE_SEED_STEP * (int(replicate) - 1)}
+
+
+def model_class(gan: str) -> type[GANModel]:
+    """The class of generator ``gan`` (the module ``isicgan/gan/models/<gan>.py``)."""
+    return registry.load_class("generators", gan)
+
+
 def build_model(gan: str, config: dict[str, Any], image_size: int, device: str = "cpu",
                 training: bool = True, vgg19_weights: str | Path | None = None) -> GANModel:
-    """The GAN ``gan`` (a key of :data:`MODELS`) built and seeded from its config section."""
-    if gan not in MODELS:
-        raise ValueError(f"unknown GAN {gan!r} (known: {', '.join(MODELS)})")
-    return MODELS[gan](config, image_size, device=device, training=training,
-                       vgg19_weights=vgg19_weights)
+    """The generator ``gan`` built and seeded from its config section."""
+    return model_class(gan)(config, image_size, device=device, training=training,
+                            vgg19_weights=vgg19_weights)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -75,12 +83,11 @@ def generate(checkpoint: str | Path, n: int, seed: int, source: np.ndarray | Non
              device: str = "cpu", batch_size: int = 64) -> np.ndarray:
     """``n`` synthetic malignant images, uint8 (n, H, W, 3), from a trained checkpoint.
 
-    Noise generators (wgan_gp, dcgan, ddpm): the generator inputs for all ``n`` images are
-    drawn at once from ``torch.Generator().manual_seed(seed)`` on the CPU (z vectors; for
-    ddpm one seed per image, from which that image's DDIM noise is drawn), so the result
-    does not depend on ``batch_size`` and is the same on every CPU run. CycleGAN: translates
-    ``source`` (uint8 (n, H, W, 3) benign tiles of the trained image size) benign ->
-    malignant; ``seed`` is unused (the translation is deterministic). Generators run in
+    Noise generators (``translates`` false): the generator inputs for all ``n`` images are drawn at
+    once from ``torch.Generator().manual_seed(seed)`` on the CPU, so the result does not
+    depend on ``batch_size`` and is the same on every CPU run. Translating generators
+    (CycleGAN): translate ``source`` (uint8 (n, H, W, 3) benign tiles of the trained image
+    size) benign -> malignant; ``seed`` is unused (the translation is deterministic). Generators run in
     eval mode.
     """
     ckpt = load_checkpoint(checkpoint)
@@ -90,15 +97,16 @@ def generate(checkpoint: str | Path, n: int, seed: int, source: np.ndarray | Non
     net_name = model.generator_net
     model.nets[net_name].load_state_dict(ckpt["nets"][net_name])
     size = model.image_size
-    if ckpt["gan"] == "cyclegan":
+    if model.translates:
         if source is None:
-            raise ValueError("CycleGAN generate() needs source: benign uint8 tiles (n, H, W, 3)")
+            raise ValueError(f"{ckpt['gan']} generate() needs source: benign uint8 tiles "
+                             "(n, H, W, 3)")
         source = np.asarray(source)
         if source.dtype != np.uint8 or source.ndim != 4 or source.shape[1:] != (size, size, 3):
             raise ValueError(f"source must be uint8 (n, {size}, {size}, 3) to match checkpoint "
                              f"{checkpoint}; got {source.dtype} {source.shape}")
         if len(source) != n:
-            raise ValueError(f"CycleGAN generate(): n={n} but len(source)={len(source)}")
+            raise ValueError(f"{ckpt['gan']} generate(): n={n} but len(source)={len(source)}")
         inputs = torch.from_numpy(np.ascontiguousarray(source))
     else:
         if source is not None:

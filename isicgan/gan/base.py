@@ -1,6 +1,7 @@
 """The base every GAN shares: build (seeded), set_input, optimize_parameters, state, save/load.
 
-A GAN is a subclass that builds its networks in :meth:`build`, declares which class
+A GAN is a subclass, alone in a module of :mod:`isicgan.gan.models` (found there by
+:mod:`isicgan.registry`), that builds its networks in :meth:`build`, declares which class
 folders it trains on (``domains``), which network generates (``generator_net``) and which
 networks each Adam optimiser updates (``optimizer_nets``), and implements
 :meth:`optimize_parameters` (one batch, using :meth:`step_optimizer`). Noise GANs draw
@@ -57,6 +58,11 @@ class GANModel:
     """Shared machinery; see the module docstring for the subclass contract."""
 
     name: ClassVar[str] = ""
+    # Read by the workflow from the source (isicgan.registry), so literals only:
+    translates: ClassVar[bool] = False           # generates from source tiles (CycleGAN)
+    optional_weights: ClassVar[dict[str, str]] = {}  # weights key -> setting that enables it (> 0)
+    config_schema: ClassVar[str] = ""            # YAML: JSON schema of gan.<name> beyond the shared keys
+    rank: ClassVar[int] = 100                    # order in tables and figures, then the name
     domains: ClassVar[dict[str, str]] = {"real": "1"}     # batch key -> class folder (1 = malignant)
     generator_net: ClassVar[str] = "G"
     # optimiser name -> the networks it updates (build_optimizers makes one Adam each)

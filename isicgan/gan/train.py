@@ -33,7 +33,8 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from isicgan.gan import MODELS, build_model, load_checkpoint, resolve_device
+from isicgan import registry
+from isicgan.gan import build_model, load_checkpoint, resolve_device
 from isicgan.gan.base import GANModel, plain_config
 from isicgan.gan.plots import plot_losses, save_grid
 from isicgan.io import atomic_path, load_png_folder, write_csv
@@ -202,7 +203,7 @@ def train_gan(gan: str, config: dict[str, Any], train_dir: str | Path, final: st
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="Train one GAN of the study (rule train_gan).")
-    p.add_argument("--gan", required=True, choices=sorted(MODELS))
+    p.add_argument("--gan", required=True, choices=registry.names("generators"))
     p.add_argument("--config", required=True, help="JSON or YAML file: the gan.<name> section")
     p.add_argument("--train-dir", required=True, help="folder with 0/ and 1/ class folders")
     p.add_argument("--out-dir", required=True,

@@ -69,15 +69,18 @@ ACROSS = [("fid_indomain", "FID (in-domain)"), ("kid_indomain", "KID (in-domain)
 
 
 def across_figure(path: str | Path, table) -> None:
-    """One panel per metric: each GAN's value per batch, the real-vs-real value dashed."""
+    """One panel per metric: each generator's value per batch (one line per replicate, one
+    colour per generator), the real-vs-real value dashed."""
     plt = _plt()
     fig, axes = plt.subplots(3, 3, figsize=(12, 9))
+    colours = {gan: f"C{i}" for i, gan in enumerate(dict.fromkeys(table["gan"]))}
     for ax, (col, label) in zip(axes.flat, ACROSS):
         ref_col = {"msssim": "msssim_real", "novelty_auc": None}.get(col, f"{col}_real")
-        for gan, rows in table.groupby("gan", sort=False):
+        for (gan, rep), rows in table.groupby(["gan", "replicate"], sort=False):
             values = rows[col].astype(float)
             if values.notna().any():
-                ax.plot(rows["batch"], values, marker="o", label=gan)
+                ax.plot(rows["batch"], values, marker="o", c=colours[gan],
+                        ls="-" if rep == 1 else "--", label=f"{gan} r{rep}")
         if ref_col and ref_col in table and table[ref_col].notna().any():
             ax.axhline(float(table[ref_col].dropna().iloc[0]), ls="--", c="grey", label="real vs real")
         if col == "novelty_auc":

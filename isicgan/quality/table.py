@@ -9,7 +9,7 @@ import pandas as pd
 from isicgan.io import write_csv
 
 COLUMNS = [
-    "gan", "batch", "n", "kept_try", "tries", "gate_on", "gate_threshold", "gate_passed",
+    "gan", "replicate", "batch", "n", "kept_try", "tries", "gate_on", "gate_threshold", "gate_passed",
     "fid_inception", "kid_inception", "fid_indomain", "kid_indomain",
     "precision", "recall", "density", "coverage", "msssim", "msssim_scales",
     "share_closer_to_train", "novelty_auc", "share_closer_than_real_pairs", "median_distance_train",
@@ -26,7 +26,8 @@ def row(data: dict, where: str = "") -> dict:
     """One table row from a batch quality JSON (see :mod:`isicgan.synthesis`)."""
     try:
         q, m, real = data["quality"], data["quality"]["memorisation"], data["real_reference"]
-        out = {"gan": data["gan"], "batch": data["batch"], "n": data["n"],
+        out = {"gan": data["gan"], "replicate": data["replicate"], "batch": data["batch"],
+               "n": data["n"],
                "kept_try": data["kept_try"], "tries": len(data["tries"]),
                "gate_on": data["gate"]["on"], "gate_threshold": data["gate"]["threshold"],
                "gate_passed": data["gate"]["passed"], "source_wrapped": data["source_wrapped"],
@@ -48,12 +49,12 @@ def row(data: dict, where: str = "") -> dict:
 def gather(paths: list[str | Path]) -> pd.DataFrame:
     rows = [row(json.loads(Path(p).read_text()), where=str(p)) for p in paths]
     frame = pd.DataFrame(rows, columns=COLUMNS)
-    return frame.sort_values(["gan", "batch"], kind="stable").reset_index(drop=True)
+    return frame.sort_values(["gan", "replicate", "batch"], kind="stable").reset_index(drop=True)
 
 
 def write_quality_table(paths: list[str | Path], table_path: str | Path,
                         figure_path: str | Path | None = None) -> pd.DataFrame:
-    """The table (one row per GAN x batch) and, if asked, the across-batches figure."""
+    """The table (one row per generator x replicate x batch) and, if asked, the across-batches figure."""
     frame = gather(paths)
     write_csv(table_path, frame)
     if figure_path:

@@ -75,6 +75,30 @@ def lsgan(pred: torch.Tensor, target: float) -> torch.Tensor:
 
 class CycleGAN(GANModel):
     name = "cyclegan"
+    rank = 1
+    translates = True         # generates from benign source tiles, not from noise
+    config_schema = """
+      preset: {enum: [resnet, thesis], default: resnet, description: "resnet: the reference CycleGAN; thesis: the thesis encoder-decoder"}
+      epochs: {$ref: "#/$defs/posint", default: 1000}
+      decay_epochs: {$ref: "#/$defs/nonneg", default: 500, description: "lr constant, then linearly to 0 over the last decay_epochs"}
+      batch_size: {$ref: "#/$defs/posint", default: 1}
+      max_images_per_epoch: {type: [integer, "null"], minimum: 1, default: null, description: "benign tiles drawn per epoch (null: all)"}
+      lambdas:
+        type: object
+        additionalProperties: false
+        default: {}
+        properties:
+          adv_ab: {type: number, minimum: 0, default: 1.0}
+          adv_ba: {type: number, minimum: 0, default: 1.0}
+          cycle: {type: number, minimum: 0, default: 10.0}
+          identity_a: {type: number, minimum: 0, default: 5.0}
+          identity_b: {type: number, minimum: 0, default: 5.0}
+      pool_size: {$ref: "#/$defs/nonneg", default: 50}
+      ngf: {$ref: "#/$defs/posint", default: 64}
+      ndf: {$ref: "#/$defs/posint", default: 64}
+      n_blocks: {$ref: "#/$defs/posint", default: 9}
+      diffaugment: {$ref: "#/$defs/diffaugment", default: ""}
+    """
     domains = {"A": "0", "B": "1"}
     generator_net = "G_AB"
     optimizer_nets = {"G": ("G_AB", "G_BA"), "D": ("D_A", "D_B")}

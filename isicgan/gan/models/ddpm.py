@@ -67,6 +67,34 @@ def check_config(config: dict[str, Any], image_size: int) -> None:
 
 class DDPM(GANModel):
     name = "ddpm"
+    rank = 4
+    config_schema = """
+      epochs: {$ref: "#/$defs/posint", default: 300}
+      batch_size: {$ref: "#/$defs/posint", default: 32}
+      betas: {$ref: "#/$defs/betas", default: [0.9, 0.999]}
+      widths:
+        description: channels of each UNet level; image_size must be divisible by 2^(levels-1)
+        type: array
+        items: {$ref: "#/$defs/posint"}
+        minItems: 1
+        default: [64, 128, 256]
+      attention:
+        description: one flag per UNet level (as many as widths), true for self-attention blocks
+        type: array
+        items: {type: boolean}
+        minItems: 1
+        default: [false, false, true]
+      layers_per_block: {$ref: "#/$defs/posint", default: 2, description: "residual blocks per UNet level"}
+      norm_groups: {$ref: "#/$defs/posint", default: 32, description: "GroupNorm groups; must divide every width"}
+      attention_head_dim: {$ref: "#/$defs/posint", default: 8, description: "channels per attention head"}
+      train_timesteps: {type: integer, minimum: 2, default: 1000, description: "diffusion steps of the training noise schedule"}
+      beta_schedule: {enum: [linear, scaled_linear, squaredcos_cap_v2], default: squaredcos_cap_v2, description: "noise schedule"}
+      prediction: {enum: [epsilon, v_prediction], default: v_prediction, description: "what the UNet regresses: the noise or the velocity (Salimans & Ho 2022)"}
+      sampling_steps: {$ref: "#/$defs/posint", default: 50, description: "DDIM steps per image (at most train_timesteps)"}
+      eta: {type: number, minimum: 0, maximum: 1, default: 0.0, description: "DDIM noise; 0: deterministic after the starting noise, 1: DDPM-like"}
+      ema_decay: {type: number, minimum: 0, exclusiveMaximum: 1, default: 0.999, description: "decay of the weight EMA that every sample uses (warmed up over the first steps)"}
+      flips: {type: boolean, default: true, description: "random horizontal and vertical flips of the training tiles"}
+    """
     domains = {"real": "1"}
     generator_net = "ema"
     optimizer_nets = {"G": ("unet",)}

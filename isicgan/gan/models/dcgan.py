@@ -16,6 +16,15 @@ from isicgan.gan.networks import ConvCritic, LatentGenerator
 
 class DCGAN(GANModel):
     name = "dcgan"
+    rank = 3
+    config_schema = """
+      epochs: {$ref: "#/$defs/posint", default: 150}
+      batch_size: {$ref: "#/$defs/posint", default: 64}
+      latent_dim: {$ref: "#/$defs/posint", default: 100}
+      ngf: {$ref: "#/$defs/posint", default: 64}
+      ndf: {$ref: "#/$defs/posint", default: 64}
+      diffaugment: {$ref: "#/$defs/diffaugment", default: "color,translation,cutout"}
+    """
     domains = {"real": "1"}
     generator_net = "G"
     loss_names = ("loss_D", "loss_G", "D_real", "D_fake")

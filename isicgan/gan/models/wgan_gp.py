@@ -47,6 +47,23 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
 
 class WGANGP(GANModel):
     name = "wgan_gp"
+    rank = 2
+    # weights.vgg19 is a DAG input when the setting perceptual_weight is above 0
+    optional_weights = {"vgg19": "perceptual_weight"}
+    config_schema = """
+      preset: {enum: [latent, thesis], default: latent, description: "latent: z-vector generator; thesis: the thesis image-noise ResNet generator"}
+      epochs: {$ref: "#/$defs/posint", default: 150}
+      batch_size: {$ref: "#/$defs/posint", default: 64}
+      lr: {$ref: "#/$defs/lr", default: 0.000005}
+      n_critic: {$ref: "#/$defs/posint", default: 2}
+      gp_weight: {type: number, minimum: 0, default: 10.0}
+      latent_dim: {$ref: "#/$defs/posint", default: 128}
+      ngf: {$ref: "#/$defs/posint", default: 64}
+      ndf: {$ref: "#/$defs/posint", default: 64}
+      critic_norm: {enum: [layer, none], default: layer, description: "never batch norm in a gradient-penalised critic"}
+      perceptual_weight: {type: number, minimum: 0, default: 0.0, description: "VGG19 perceptual loss weight; > 0 needs weights.vgg19"}
+      diffaugment: {$ref: "#/$defs/diffaugment", default: "color,translation,cutout"}
+    """
     domains = {"real": "1"}
     generator_net = "G"
     loss_names = ("loss_critic", "wasserstein", "gp", "loss_G", "perceptual")

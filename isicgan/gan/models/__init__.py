@@ -1,0 +1,1 @@
+"""One module per generator; see isicgan.registry. A new generator is a new module here."""
