@@ -38,7 +38,7 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
-from isicgan.io import ISIC_ID_RE, atomic_path, check_id, save_png
+from isicgan.io import ISIC_ID_RE, atomic_path, check_id, remove_stale_temporaries, save_png
 
 log = logging.getLogger(__name__)
 
@@ -462,6 +462,10 @@ def ingest(metadata: str | Path, images: str | Path, manifest_path: str | Path,
                                  int(data_config["seed"]), source=str(metadata))
         counts = count_table(manifest)
         log.info("selected:\n%s", counts.to_string(index=False))
+        # a run killed mid-write left hidden temporaries beside the outputs: remove them first
+        for out in (manifest_path, counts_path, *(split_dirs[s] for s in SPLITS)):
+            for stale in remove_stale_temporaries(out):
+                log.warning("removed %s, left by an interrupted run", stale)
         with ExitStack() as stack:       # renames happen on exit in reverse order: manifest last
             tmp_manifest = stack.enter_context(atomic_path(manifest_path))
             tmp_counts = stack.enter_context(atomic_path(counts_path))

@@ -7,6 +7,7 @@ folder and renaming at the end means a reader only ever sees a whole file.
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
 import os
 import re
@@ -52,6 +53,19 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(target, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Remove the temporaries :func:`atomic_path` left beside ``path`` when its writer was
+    killed (SIGKILL, OOM, power cut: no ``finally`` runs). Snakemake's ``--rerun-incomplete``
+    deletes only the declared outputs, not these hidden siblings, so the job that owns
+    ``path`` calls this before it writes again. Only for a path one job owns: Snakemake's lock
+    and one job per output mean no live writer can be using them."""
+    path = Path(path)
+    stale = sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    for tmp in stale:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return stale
 
 
 def write_text(path: str | Path, text: str) -> None:

@@ -43,7 +43,8 @@ def make_study_data(root: Path, gans=("cyclegan", "dcgan"), batches: int = 2,
             for k in range(1, batches + 1):
                 folder = root / "results" / "synthetic" / gan / f"rep{r}" / f"batch{k}"
                 folder.mkdir(parents=True, exist_ok=True)
-                # written in reverse so listing order differs from sorted order
+                # written in reverse, so creation order differs from sorted order (the
+                # order test also reverses the listing itself, whatever the file system)
                 for i in reversed(range(batch_size)):
                     save_png(folder / f"{gan}_r{r}_b{k}_{i:04d}.png", tile(rng, True, size))
                 (folder.parent / f"batch{k}.json").write_text("{}")

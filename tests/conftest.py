@@ -8,9 +8,18 @@ import sys
 from pathlib import Path
 
 import pytest
-# torch before TensorFlow: importing torchvision after TensorFlow segfaults in one process
-# (tests of both families share the pytest process; workflow jobs never load both).
+
+# The suite runs TensorFlow (classifiers) and PyTorch (GANs) in one process; workflow jobs never
+# load both. With the pinned wheels (tensorflow 2.21.0, torch 2.14.1, triton 3.8.0), importing
+# torchvision, or Triton (which torch imports on its first optimiser, through torch._dynamo),
+# after TensorFlow segfaults: test_gan_*.py crashed after test_classify_models.py. Both are
+# fine when loaded first.
 import torch  # noqa: F401
+
+try:
+    import triton  # noqa: F401
+except ImportError:     # no Triton (CPU-only torch): nothing to order
+    pass
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")

@@ -1,5 +1,7 @@
 """Training sets of the study: phases, arms, seeds; real data loading; nothing leaks to val/test."""
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -63,12 +65,41 @@ def test_copies_and_augmentation_are_seeded(groups):
     assert not np.array_equal(a.x, train.x[malignant_copies(train.y, 25, 8)])
 
 
-def test_synthetic_batches_are_read_in_sorted_name_order(study):
+class _ReverseSortedScandir:
+    """``os.scandir`` whose entries come in reverse name order, whatever the file system's own
+    listing order (creation order, hash order, ...): code that keeps the listing order then
+    reads the files in the wrong order on every file system."""
+
+    def __init__(self, real, path="."):
+        with real(path) as entries:
+            self.entries = sorted(entries, key=lambda e: e.name, reverse=True)
+
+    def __iter__(self):
+        return iter(self.entries)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        pass
+
+
+def test_synthetic_batches_are_read_in_sorted_name_order(study, monkeypatch):
     dirs = synthetic_batch_dirs(study["synthetic_files"])
     assert sorted(dirs) == ["cyclegan/rep1/batch1", "cyclegan/rep1/batch2", "dcgan/rep1/batch1",
                             "dcgan/rep1/batch2"]
-    group = load_synthetic({"x": dirs["dcgan/rep1/batch1"]})["x"]
-    assert group.ids == sorted(group.ids)
+    folder = dirs["dcgan/rep1/batch1"]
+    names = sorted(p.name for p in folder.iterdir())
+    real_scandir, real_listdir = os.scandir, os.listdir
+    monkeypatch.setattr(os, "scandir", lambda path=".": _ReverseSortedScandir(real_scandir, path))
+    monkeypatch.setattr(os, "listdir", lambda path=".": sorted(real_listdir(path), reverse=True))
+    assert [p.name for p in folder.glob("*.png")] == names[::-1]     # the listing is reversed
+    assert [p.name for p in folder.iterdir()] == names[::-1]
+    group = load_synthetic({"x": folder})["x"]
+    assert group.ids == [Path(n).stem for n in names]
 
 
 def test_real_splits_match_the_manifest(study):

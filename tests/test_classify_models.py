@@ -10,6 +10,7 @@ from isicgan.classify.backbones import (RANDOM_INIT, build_backbone, make_extrac
 from isicgan.classify.classifiers import make_classifier
 from isicgan.classify.classifiers.cnn import build_cnn
 from isicgan.classify.classifiers.efficientnet_b5 import IMAGENET_STDDEV_RGB
+from isicgan.classify.datasets import Group, design
 from isicgan.classify.models import KerasTrainer, build_head, configure_tensorflow, sklearn_scores
 
 
@@ -38,12 +39,49 @@ def test_svm_score_above_half_is_exactly_svc_predict():
     assert np.array_equal(sklearn_scores(svm, x) > 0.5, svm.predict(x) == 1)
 
 
-def test_sklearn_models_give_scores_in_unit_interval_with_sample_weights():
-    x, y = _data()
-    for name, params in (("logreg", {"max_iter": 50}), ("rf", {"n_estimators": 5})):
-        scores = make_classifier(name, params).fit_predict(25, x, y, np.where(y == 1, 2.0, 1.0),
-                                                           {"t": x})["t"]
-        assert scores.shape == (40,) and (0 <= scores).all() and (scores <= 1).all()
+def _weighted_arms():
+    """Baseline and class_weight training sets of phase 1 from the study's real design
+    (30 benign, 10 malignant; 10 added, so the malignant weight is (10 + 10) / 10 = 2),
+    assembled as study.run_classifier assembles them, plus a held-out set to score."""
+    rng = np.random.default_rng(3)
+    y = np.array([0] * 30 + [1] * 10)
+    x = (rng.normal(size=(40, 12)) + y[:, None] * 0.6).astype(np.float32)
+    groups = {"train": Group(x, y, [f"ISIC_{i:07d}" for i in range(40)])}
+    sets = {ts.arm: ts for ts in design(y, batches=1, batch_size=10, arms=["class_weight"],
+                                        seeds=[25])}
+    assert set(sets) == {"baseline", "class_weight"}
+    held_out = (rng.normal(size=(30, 12)) + 0.3).astype(np.float32)
+    return {arm: ts.assemble(groups) for arm, ts in sets.items()}, held_out
+
+
+def _fit_both_arms(model, arms, held_out):
+    """Scores on ``held_out`` after fitting each arm the way study.run_classifier does."""
+    return [model.fit_predict(25, *arms[arm], {"t": held_out})["t"]
+            for arm in ("baseline", "class_weight")]
+
+
+def test_class_weight_arm_changes_the_sklearn_fit_towards_malignant():
+    arms, held_out = _weighted_arms()
+    (xb, yb, wb), (xc, yc, wc) = arms["baseline"], arms["class_weight"]
+    assert np.array_equal(xb, xc) and np.array_equal(yb, yc)    # same examples, other weights
+    assert (wb == 1).all() and np.allclose(wc[yc == 1], 2.0) and (wc[yc == 0] == 1).all()
+    for name, params in (("logreg", {"max_iter": 200}), ("svm", {"C": 1.0}),
+                         ("rf", {"n_estimators": 20})):
+        base, weighted = _fit_both_arms(make_classifier(name, params), arms, held_out)
+        assert base.shape == weighted.shape == (30,)
+        assert ((0 <= weighted) & (weighted <= 1)).all()
+        assert not np.allclose(base, weighted), f"{name}: the class weight did not change the fit"
+        # a heavier malignant class pulls the scores towards malignant
+        assert weighted.mean() > base.mean(), name
+
+
+def test_class_weight_arm_changes_the_keras_fit_towards_malignant():
+    arms, held_out = _weighted_arms()
+    head = make_classifier("inception_v3", {"dense": 8, "dropout": 0.0, "epochs": 3,
+                                            "batch_size": 8, "learning_rate": 1e-2})
+    base, weighted = _fit_both_arms(head, arms, held_out)
+    assert not np.allclose(base, weighted)
+    assert weighted.mean() > base.mean()
 
 
 def test_keras_fit_depends_on_its_seed_only_not_on_earlier_fits():

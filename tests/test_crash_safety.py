@@ -1,9 +1,9 @@
 """Crash safety of the real workflow (data stage and GAN training):
 
 * a second run on the same directory is refused by Snakemake's lock, with a clear message;
-* a run killed with SIGKILL in the middle of a job (no clean-up possible, as in a
+* a run killed with SIGKILL while ingest writes its tiles (no clean-up possible, as in a
   power cut or an OOM kill) and started again finishes with outputs byte-identical to
-  an uninterrupted run, and leaves no half-written file behind;
+  an uninterrupted run, and leaves no half-written file or temporary folder behind;
 * a run killed during GAN training resumes from the last checkpoint (not epoch 0) and ends
   with the same weights and sample grids as an uninterrupted run.
 """
@@ -48,14 +48,20 @@ def _running_outputs(workdir: Path) -> list[str]:
     return out
 
 
-def _wait_for(predicate, proc: subprocess.Popen, timeout: float, what: str) -> None:
+def _written_tiles(workdir: Path) -> list[Path]:
+    """Tiles ingest has written so far into its temporary class folders (atomic_path puts
+    results/data/train in results/data/.train.<random>.tmp/train until the job ends)."""
+    return list((workdir / "results" / "data").glob(".*.tmp/*/[01]/*.png"))
+
+
+def _wait_for(predicate, proc: subprocess.Popen, timeout: float, what: str, poll: float = 0.02) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         if proc.poll() is not None:
             raise AssertionError(f"the run ended ({proc.returncode}) before {what}:\n{proc.stdout.read()[-3000:]}")
-        time.sleep(0.02)
+        time.sleep(poll)
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -107,15 +113,18 @@ def test_run_killed_mid_job_and_restarted_matches_an_uninterrupted_run(locked_ru
 
     run = _start(crashed, "data")
     try:
-        _wait_for(lambda: any(p.startswith("results/data") for p in _running_outputs(crashed)), run, 300,
-                  "a data job to start")
-        time.sleep(0.3)  # let it write part of its output
-        killed_during = _running_outputs(crashed)
+        # killed as soon as the first tile is on disk: ingest is then mid-write (its tiles take
+        # tens of milliseconds, the poll one)
+        _wait_for(lambda: _written_tiles(crashed), run, 300, "ingest to write its first tile", poll=0.001)
     finally:
         _kill_group(run)
         run.wait(timeout=60)
-    assert killed_during, "the run finished before it could be killed mid-job"
-    print(f"killed with SIGKILL while writing: {killed_during}")
+    data = crashed / "results" / "data"
+    half = sorted(str(p.relative_to(data)) for p in data.glob(".*.tmp"))
+    assert half and not (data / "manifest.csv").exists(), \
+        f"the kill did not land mid-write: temporaries {half}, outputs {sorted(os.listdir(data))}"
+    assert len(_written_tiles(crashed)) < sum(1 for _ in (reference / "results" / "data").rglob("*.png"))
+    print(f"killed with SIGKILL while writing: {half}, {len(_written_tiles(crashed))} tiles written")
 
     # the lock of the killed run is stale: unlock, then rerun the incomplete jobs
     run_workflow(crashed, "--unlock", "data")
@@ -124,7 +133,7 @@ def test_run_killed_mid_job_and_restarted_matches_an_uninterrupted_run(locked_ru
     assert tree_digest(crashed, *DATA_OUTPUTS) == tree_digest(reference, *DATA_OUTPUTS)
     leftovers = [str(p.relative_to(crashed)) for p in (crashed / "results").rglob(".*")
                  if p.name != ".snakemake_timestamp"]  # Snakemake's own marker in directory outputs
-    assert not leftovers, f"temporary files survived the crash: {leftovers}"
+    assert not leftovers, f"temporary files survived the crash and the rerun: {leftovers}"
     assert not _running_outputs(crashed)
 
 

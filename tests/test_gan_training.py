@@ -1,5 +1,7 @@
 """GAN training on tiny real PNG class folders: losses, checkpoints, generate(), determinism,
-DiffAugment on every discriminator input, resume after kill -9, fresh start on a config change."""
+DiffAugment on every discriminator input, resume after kill -9 (DCGAN, through the CLI) and
+after an interruption (CycleGAN: image pools, learning-rate decay; WGAN-GP: step counter),
+the CycleGAN learning-rate schedule, fresh start on a config change."""
 from __future__ import annotations
 
 import os
@@ -160,6 +162,86 @@ def test_changed_config_starts_afresh_and_same_config_resumes(data, tmp_path, ca
     train("dcgan", {**cfg, "lr": 0.001}, data, tmp_path)
     assert "starting afresh: config changed: lr 0.0002 -> 0.001" in caplog.text
     assert load_checkpoint(tmp_path / "final.pt")["config"]["lr"] == 0.001
+
+
+def _crash_at_epoch(monkeypatch, epoch: int) -> None:
+    """Make the next training run die when epoch ``epoch`` starts, as a kill would: the
+    epoch loop is real, only the process "dies" (its memory is gone; the checkpoints stay)."""
+    import isicgan.gan.train as train_module
+    real_run_epoch, calls = train_module.run_epoch, []
+
+    def dying_run_epoch(model, data):
+        if len(calls) == epoch:
+            raise KeyboardInterrupt(f"killed at the start of epoch {epoch}")
+        calls.append(epoch)
+        return real_run_epoch(model, data)
+
+    monkeypatch.setattr(train_module, "run_epoch", dying_run_epoch)
+
+
+def _assert_same_run(resumed: Path, straight: Path) -> None:
+    a, b = load_checkpoint(resumed / "final.pt"), load_checkpoint(straight / "final.pt")
+    assert a["epoch"] == b["epoch"]
+    for net, state in b["nets"].items():
+        for key, value in state.items():
+            assert torch.equal(a["nets"][net][key], value), f"{net}.{key} differs after resume"
+    ha, hb = pd.read_csv(resumed / "history.csv"), pd.read_csv(straight / "history.csv")
+    losses = [c for c in hb.columns if c not in ("seconds", "images_per_s")]
+    assert ha[losses].equals(hb[losses])
+    for grid in sorted((straight / "samples").iterdir()):
+        assert (resumed / "samples" / grid.name).read_bytes() == grid.read_bytes(), grid.name
+
+
+@pytest.mark.parametrize("gan, crash_at, overrides", [
+    # the image pool (full after one batch, then random swaps) and the decaying learning
+    # rate (epochs 2 and 3 of 4) must both carry over the interruption
+    ("cyclegan", 2, dict(epochs=4, decay_epochs=2, pool_size=3, batch_size=2)),
+    # three batches per epoch, the generator every second: the step counter decides which
+    # batches of the resumed epochs step the generator
+    ("wgan_gp", 1, dict(epochs=3, n_critic=2, batch_size=2)),
+])
+def test_interrupted_run_resumes_to_the_same_weights_as_an_uninterrupted_run(
+        gan, crash_at, overrides, data, tmp_path, monkeypatch, caplog):
+    cfg = tiny_config(gan, **overrides)
+    with monkeypatch.context() as patch:
+        _crash_at_epoch(patch, crash_at)
+        with pytest.raises(KeyboardInterrupt):
+            train(gan, cfg, data, tmp_path / "resumed")
+    ckpt = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "last.pt")
+    assert ckpt["epoch"] == crash_at and not (tmp_path / "resumed" / "final.pt").exists()
+    if gan == "cyclegan":
+        assert len(ckpt["extra"]["pool_A"]) == len(ckpt["extra"]["pool_B"]) == 3
+    else:
+        assert ckpt["extra"]["step"] == 3 * crash_at
+    caplog.set_level("INFO")
+    train(gan, cfg, data, tmp_path / "resumed")
+    assert f"{crash_at} of {cfg['epochs']} epochs done" in caplog.text
+    train(gan, cfg, data, tmp_path / "straight")
+    _assert_same_run(tmp_path / "resumed", tmp_path / "straight")
+
+
+def test_cyclegan_learning_rate_is_constant_then_falls_linearly_towards_zero(data, tmp_path):
+    """epochs 6, decay_epochs 3: lr for 3 epochs, then lr * (1 - j / 4) for j = 1, 2, 3 (the
+    reference CycleGAN schedule: the line reaches 0 one epoch after the last), in the
+    optimisers and in history.csv."""
+    lr = 0.0002
+    cfg = tiny_config("cyclegan", epochs=6, decay_epochs=3, lr=lr)
+    expected = [lr, lr, lr, lr * 3 / 4, lr * 2 / 4, lr * 1 / 4]
+    model = build_model("cyclegan", cfg, SIZE)
+    for epoch, want in enumerate(expected):
+        assert model.set_lr(epoch) == pytest.approx(want)
+        got = [g["lr"] for opt in model.optimizers.values() for g in opt.param_groups]
+        assert got == pytest.approx([want] * 2)
+    steps = np.diff(expected[2:])
+    assert np.allclose(steps, steps[0]) and expected[-1] + steps[0] == pytest.approx(0.0)
+    # no decay: constant; decay longer than training: the decay covers every epoch
+    assert [build_model("cyclegan", {**cfg, "decay_epochs": 0}, SIZE).lr_at(e) for e in range(6)] \
+        == [lr] * 6
+    longer = build_model("cyclegan", {**cfg, "decay_epochs": 10}, SIZE)
+    assert [longer.lr_at(e) for e in range(6)] == pytest.approx([lr * (1 - j / 7) for j in range(1, 7)])
+    train("cyclegan", tiny_config("cyclegan", epochs=6, decay_epochs=3, lr=lr, sample_epochs=[]),
+          data, tmp_path)
+    assert pd.read_csv(tmp_path / "history.csv")["lr"].tolist() == pytest.approx(expected)
 
 
 def test_missing_or_wrong_class_folder_is_named(tmp_path):

@@ -3,10 +3,13 @@
 
 CI runs the tests as root on Debian 12: the fixture installs munge and SLURM with
 apt-get (seconds) and starts the daemons by hand (no systemd). Anywhere else (not
-root, no apt-get) the test is skipped with the reason shown in pytest's summary.
+root, no apt-get) the test is skipped with the reason shown in pytest's summary, except
+under ``CI=true``: there a SLURM test that cannot run fails, so a CI that cannot run
+SLURM is red, not green.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -23,22 +26,44 @@ from slurm_cluster import ClusterUnavailable, SingleNodeSlurm, ensure_packages, 
 SLURM_RUN_TIMEOUT = 300
 
 
+def skip_unless_ci(reason: str) -> None:
+    """Skip with ``reason``; under ``CI=true`` (set by GitHub Actions, GitLab CI and most
+    others) fail instead: CI is where SLURM must run."""
+    if os.environ.get("CI", "").strip().lower() == "true":
+        pytest.fail(f"CI=true but the SLURM test cannot run: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="module")
 def slurm_cluster(tmp_path_factory):
     reason = why_not_runnable()
     if reason:
-        pytest.skip(reason)
+        skip_unless_ci(reason)
     ensure_packages()
     started = time.monotonic()
     try:
         cluster = SingleNodeSlurm(tmp_path_factory.mktemp("slurm")).__enter__()
     except ClusterUnavailable as exc:
-        pytest.skip(str(exc))
+        skip_unless_ci(str(exc))
     cluster.startup_seconds = time.monotonic() - started
     try:
         yield cluster
     finally:  # stop every daemon we started, by PID, whatever the test did
         cluster.stop()
+
+
+@pytest.mark.parametrize("ci", ["true", "TRUE", "", "false", None])
+def test_a_slurm_test_that_cannot_run_fails_under_ci_and_skips_elsewhere(ci, monkeypatch):
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    expected = pytest.fail.Exception if ci in ("true", "TRUE") else pytest.skip.Exception
+    # both caught, so a skip where a failure is due fails this test instead of skipping it
+    with pytest.raises((pytest.fail.Exception, pytest.skip.Exception),
+                       match="no slurmctld here") as outcome:
+        skip_unless_ci("no slurmctld here")
+    assert outcome.type is expected
 
 
 def run_with_slurm(cluster: SingleNodeSlurm, workdir: Path, *targets: str,

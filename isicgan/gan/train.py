@@ -14,6 +14,9 @@ Behaviour (rule ``train_gan``):
 - the declared outputs (final checkpoint, history.csv, loss figure, grid folder) are
   written at the end, each atomically.
 
+:func:`train_gan` is these three named steps: :func:`resume_point` (find, validate, load the
+checkpoint), :func:`train_epochs` (the epoch loop) and :func:`write_outputs`.
+
 Also a command line for use outside Snakemake: ``python -m isicgan.gan.train --help``.
 """
 from __future__ import annotations
@@ -37,7 +40,7 @@ from isicgan import registry
 from isicgan.gan import build_model, load_checkpoint, resolve_device
 from isicgan.gan.base import GANModel, plain_config
 from isicgan.gan.plots import plot_losses, save_grid
-from isicgan.io import atomic_path, load_png_folder, write_csv
+from isicgan.io import atomic_path, load_png_folder, remove_stale_temporaries, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +121,79 @@ def run_epoch(model: GANModel, data: dict[str, torch.Tensor]
     return means, n_images, time.perf_counter() - t0
 
 
+def resume_point(model: GANModel, last_path: Path, data_hash: str, epochs: int
+                 ) -> tuple[int, list[dict[str, float]]]:
+    """The resume step: load ``last_path`` into ``model`` when it was made with the same GAN,
+    training config, image size and training images; returns (epochs done, history rows),
+    (0, []) for a fresh start (the log says why)."""
+    remove_stale_temporaries(last_path)            # left by a kill during a save
+    if not last_path.exists():
+        return 0, []
+    try:
+        ckpt = load_checkpoint(last_path)
+        reasons = _resume_mismatch(ckpt, model, data_hash)
+    except (ValueError, KeyError) as exc:
+        ckpt, reasons = None, [f"it cannot be read ({exc})"]
+    if reasons:
+        log.warning("not resuming from %s, starting afresh: %s", last_path, "; ".join(reasons))
+        return 0, []
+    model.load_state_dict(ckpt)
+    start = int(ckpt["epoch"])
+    log.info("resuming from checkpoint %s: %d of %d epochs done", last_path, start, epochs)
+    return start, list(ckpt["history"])
+
+
+def train_epochs(model: GANModel, data: dict[str, torch.Tensor], start: int,
+                 rows: list[dict[str, float]], last_path: Path, grid_dir: Path, data_hash: str,
+                 progress: bool = True) -> list[dict[str, float]]:
+    """The epoch loop from ``start``: learning rate, one pass, a history row (appended to
+    ``rows``, which is returned), sample grids and resumable checkpoints as configured."""
+    config, gan = model.config, model.name
+    epochs = int(config["epochs"])
+    fixed = model.fixed_inputs(data)
+    grid_epochs = sample_epoch_set(config["sample_epochs"], epochs)
+    every = int(config["checkpoint_every"])
+    bar = tqdm(total=epochs, initial=start, desc=gan, unit="epoch", file=sys.stderr,
+               disable=not progress, dynamic_ncols=False, ncols=100)
+    for epoch in range(start, epochs):
+        lr = model.set_lr(epoch)
+        means, n_images, seconds = run_epoch(model, data)
+        bad = [k for k, v in means.items() if not math.isfinite(v)]
+        if bad:
+            raise FloatingPointError(f"{gan} epoch {epoch}: non-finite loss {', '.join(bad)}")
+        row = {"epoch": epoch, **{k: means.get(k, float("nan")) for k in model.loss_names},
+               "seconds": seconds, "images_per_s": n_images / max(seconds, 1e-9), "lr": lr}
+        rows.append(row)
+        log.info("epoch %d/%d: %s", epoch + 1, epochs, "  ".join(
+            f"{k} {v:.4g}" for k, v in row.items() if k != "epoch" and v == v))
+        if epoch in grid_epochs:
+            images, ncol = model.sample_images(fixed)
+            save_grid(grid_dir / f"epoch{epoch:04d}.png", images, ncol)
+        if (epoch + 1) % every == 0 or epoch == epochs - 1:
+            model.save(last_path, epoch + 1, rows, data_hash, full=True)
+        bar.set_postfix({k: f"{means[k]:.3g}" for k in list(means)[:3]})
+        bar.update(1)
+    bar.close()
+    return rows
+
+
+def write_outputs(model: GANModel, rows: list[dict[str, float]], data_hash: str,
+                  final: Path, history: str | Path, losses_png: str | Path,
+                  samples_dir: str | Path, grid_dir: Path) -> None:
+    """The declared outputs, each atomically: final checkpoint (weights only), history.csv,
+    the loss figure and the folder of sample grids."""
+    model.save(final, int(model.config["epochs"]), rows, data_hash, full=False)
+    frame = pd.DataFrame(rows, columns=["epoch", *model.loss_names, "seconds", "images_per_s",
+                                        "lr"])
+    write_csv(history, frame.dropna(axis=1, how="all"))
+    plot_losses(rows, model.loss_names, losses_png, f"{model.name} training losses")
+    with atomic_path(samples_dir) as tmp:
+        tmp.mkdir()
+        for png in sorted(grid_dir.glob("epoch*.png")):
+            shutil.copy2(png, tmp / png.name)
+    log.info("wrote %s, %s, %s, %s", final, history, losses_png, samples_dir)
+
+
 def train_gan(gan: str, config: dict[str, Any], train_dir: str | Path, final: str | Path,
               history: str | Path, losses_png: str | Path, samples_dir: str | Path,
               image_size: int, device: str = "auto", vgg19_weights: str | Path | None = None,
@@ -144,60 +220,12 @@ def train_gan(gan: str, config: dict[str, Any], train_dir: str | Path, final: st
              " (bf16 autocast, channels_last)" if model.amp else "",
              ", ".join(f"{k}: {len(v)} tiles" for k, v in arrays.items()), image_size, epochs)
 
-    for stale in checkpoint_dir.glob(".last.pt.*.tmp"):     # left by a kill during a save
-        shutil.rmtree(stale, ignore_errors=True)
-    start, rows = 0, []
-    if last_path.exists():
-        try:
-            ckpt = load_checkpoint(last_path)
-            reasons = _resume_mismatch(ckpt, model, data_hash)
-        except (ValueError, KeyError) as exc:
-            ckpt, reasons = None, [f"it cannot be read ({exc})"]
-        if reasons:
-            log.warning("not resuming from %s, starting afresh: %s", last_path, "; ".join(reasons))
-        else:
-            model.load_state_dict(ckpt)
-            start, rows = int(ckpt["epoch"]), list(ckpt["history"])
-            log.info("resuming from checkpoint %s: %d of %d epochs done", last_path, start, epochs)
+    start, rows = resume_point(model, last_path, data_hash, epochs)
     if start == 0:
         shutil.rmtree(grid_dir, ignore_errors=True)
     grid_dir.mkdir(parents=True, exist_ok=True)
-
-    fixed = model.fixed_inputs(data)
-    grid_epochs = sample_epoch_set(config["sample_epochs"], epochs)
-    every = int(config["checkpoint_every"])
-    bar = tqdm(total=epochs, initial=start, desc=gan, unit="epoch", file=sys.stderr,
-               disable=not progress, dynamic_ncols=False, ncols=100)
-    for epoch in range(start, epochs):
-        lr = model.set_lr(epoch)
-        means, n_images, seconds = run_epoch(model, data)
-        bad = [k for k, v in means.items() if not math.isfinite(v)]
-        if bad:
-            raise FloatingPointError(f"{gan} epoch {epoch}: non-finite loss {', '.join(bad)}")
-        row = {"epoch": epoch, **{k: means.get(k, float("nan")) for k in model.loss_names},
-               "seconds": seconds, "images_per_s": n_images / max(seconds, 1e-9), "lr": lr}
-        rows.append(row)
-        log.info("epoch %d/%d: %s", epoch + 1, epochs, "  ".join(
-            f"{k} {v:.4g}" for k, v in row.items() if k != "epoch" and v == v))
-        if epoch in grid_epochs:
-            images, ncol = model.sample_images(fixed)
-            save_grid(grid_dir / f"epoch{epoch:04d}.png", images, ncol)
-        if (epoch + 1) % every == 0 or epoch == epochs - 1:
-            model.save(last_path, epoch + 1, rows, data_hash, full=True)
-        bar.set_postfix({k: f"{means[k]:.3g}" for k in list(means)[:3]})
-        bar.update(1)
-    bar.close()
-
-    model.save(final, epochs, rows, data_hash, full=False)
-    frame = pd.DataFrame(rows, columns=["epoch", *model.loss_names, "seconds", "images_per_s",
-                                        "lr"])
-    write_csv(history, frame.dropna(axis=1, how="all"))
-    plot_losses(rows, model.loss_names, losses_png, f"{gan} training losses")
-    with atomic_path(samples_dir) as tmp:
-        tmp.mkdir()
-        for png in sorted(grid_dir.glob("epoch*.png")):
-            shutil.copy2(png, tmp / png.name)
-    log.info("wrote %s, %s, %s, %s", final, history, losses_png, samples_dir)
+    rows = train_epochs(model, data, start, rows, last_path, grid_dir, data_hash, progress)
+    write_outputs(model, rows, data_hash, final, history, losses_png, samples_dir, grid_dir)
     return load_checkpoint(final)
 
 

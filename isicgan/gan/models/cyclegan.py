@@ -177,10 +177,17 @@ class CycleGAN(GANModel):
         return np.concatenate(rows), len(fixed)
 
     def optimize_parameters(self) -> dict[str, torch.Tensor]:
+        """One batch: the generator step, then the discriminator step on its fakes."""
+        fake_a, fake_b, losses = self.generator_step()
+        losses.update(self.discriminator_step(fake_a, fake_b))
+        return losses
+
+    def generator_step(self) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """Update G_AB and G_BA (discriminators frozen) on the adversarial, cycle and identity
+        losses; returns the fakes (A from B, B from A) and the detached losses."""
         G_AB, G_BA, D_A, D_B = (self.nets[k] for k in ("G_AB", "G_BA", "D_A", "D_B"))
         lam = self.config["lambdas"]
         real_a, real_b = self.batch["A"], self.batch["B"]
-        # generators (discriminators frozen)
         D_A.requires_grad_(False)
         D_B.requires_grad_(False)
         with self.autocast():
@@ -204,15 +211,22 @@ class CycleGAN(GANModel):
         self.step_optimizer("G", weighted)
         D_A.requires_grad_(True)
         D_B.requires_grad_(True)
-        # discriminators on real vs pooled fakes
+        out = {k: v.detach() for k, v in losses.items()}
+        out["loss_G"] = weighted.detach()
+        return fake_a, fake_b, out
+
+    def discriminator_step(self, fake_a: torch.Tensor, fake_b: torch.Tensor
+                           ) -> dict[str, torch.Tensor]:
+        """Update D_A and D_B (one optimiser) on real tiles vs fakes drawn through the pools."""
         pooled_a = self.pool_A.query(fake_a, self.rng)
         pooled_b = self.pool_B.query(fake_b, self.rng)
-        with self.autocast():
-            loss_da = 0.5 * (lsgan(D_A(self.augment(real_a)), 1.0)
-                             + lsgan(D_A(self.augment(pooled_a)), 0.0))
-            loss_db = 0.5 * (lsgan(D_B(self.augment(real_b)), 1.0)
-                             + lsgan(D_B(self.augment(pooled_b)), 0.0))
+        loss_da = self.discriminator_loss(self.nets["D_A"], self.batch["A"], pooled_a)
+        loss_db = self.discriminator_loss(self.nets["D_B"], self.batch["B"], pooled_b)
         self.step_optimizer("D", loss_da + loss_db)
-        out = {k: v.detach() for k, v in losses.items()}
-        out.update(loss_G=weighted.detach(), D_A=loss_da.detach(), D_B=loss_db.detach())
-        return out
+        return {"D_A": loss_da.detach(), "D_B": loss_db.detach()}
+
+    def discriminator_loss(self, D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor
+                           ) -> torch.Tensor:
+        """0.5 * (LSGAN(D(real), 1) + LSGAN(D(fake), 0)), both inputs augmented."""
+        with self.autocast():
+            return 0.5 * (lsgan(D(self.augment(real)), 1.0) + lsgan(D(self.augment(fake)), 0.0))
