@@ -27,8 +27,10 @@ For ``ddpm`` (in ``--gans``) it also reports sampling: images/s of DDIM with the
 one synthesis batch (``synthesis.batch_size`` tiles). ``--ddpm-slice N`` times N training
 steps of the thesis DDPM preset (configs/thesis.yaml: 140 px, batch 32; bf16 autocast on CUDA)
 after a warm-up and projects its training time: epochs x batches per epoch over the
-malignant train tiles (pool x (1 - val_fraction)). ``--device cuda`` without a GPU prints
-that it skips the CUDA figures and exits cleanly.
+malignant train tiles (pool x (1 - val_fraction)). ``--ddpm-slice-batch B`` times steps of B tiles
+instead (scaled per tile: the CPU figure) and ``--ddpm-sample-n`` sets how many images the
+sampling figure times. ``--device cuda`` without a GPU prints that it skips the CUDA figures
+and exits cleanly.
 """
 from __future__ import annotations
 
@@ -145,39 +147,46 @@ def ddpm_sampling(cfg: dict, size: int, n: int, device: str) -> tuple[float, flo
     return n / spent, spent
 
 
-def ddpm_projection(n_batches: int, device: str) -> None:
-    """Time thesis-preset DDPM training steps at the thesis size and project the whole run."""
+def ddpm_projection(n_batches: int, device: str, batch: int = 0, sample_n: int = 0) -> None:
+    """Time thesis-preset DDPM training steps at the thesis size and project the whole run.
+
+    ``batch``: time steps of this many tiles instead of the preset's batch size and scale per
+    tile (a CPU cannot hold a batch of 32 at 140 px in reasonable memory); ``sample_n``: the
+    number of images whose DDIM sampling is timed (default: one synthesis batch, at most 64).
+    """
     config = load_config([REPO / "config.yaml", REPO / "configs" / "thesis.yaml"])
     cfg, size = config["gan"]["ddpm"], config["data"]["image_size"]
     model = build_model("ddpm", cfg, size, device=device)
     bs = int(cfg["batch_size"])
-    batch = {"real": to_float(torch.from_numpy(tiles(bs, size, np.random.default_rng(1)))
-                              .to(model.device))}
+    timed_bs = int(batch) or bs
+    real = to_float(torch.from_numpy(tiles(timed_bs, size, np.random.default_rng(1)))
+                    .to(model.device))
     sync = torch.cuda.synchronize if model.device.type == "cuda" else (lambda: None)
     clock = time.perf_counter if model.device.type == "cuda" else time.process_time
     for _ in range(3 if model.device.type == "cuda" else 1):       # warm-up
-        model.batch = batch
+        model.batch = {"real": real}
         model.optimize_parameters()
     sync()
     t0 = clock()
     for _ in range(n_batches):
-        model.batch = batch
+        model.batch = {"real": real}
         model.optimize_parameters()
     sync()
-    per_batch = (clock() - t0) / n_batches
+    per_tile = (clock() - t0) / n_batches / timed_bs
     data = config["data"]
     n_train = round(data["counts"]["pool"]["malignant"] * (1 - data["val_fraction"]))
     steps = int(cfg["epochs"]) * -(-n_train // bs)
-    hours = per_batch * steps / 3600
+    hours = per_tile * bs * steps / 3600
     params = sum(p.numel() for p in model.nets["unet"].parameters()) / 1e6
-    what = "wall" if model.device.type == "cuda" else f"CPU, {torch.get_num_threads()} thread(s)"
-    print(f"thesis DDPM (widths {cfg['widths']}, {params:.1f} M parameters, batch {bs}, {size} px, "
-          f"{device}{', bf16 autocast' if model.amp else ''}): {per_batch * 1000:.0f} ms/step "
-          f"({what}), {bs / per_batch:.1f} img/s -> {cfg['epochs']} epochs x {n_train} tiles = "
-          f"{steps} steps: {hours:.2f} h projected")
+    what = "wall" if model.device.type == "cuda" else f"CPU time, {torch.get_num_threads()} thread(s)"
+    scaled = f", timed at batch {timed_bs} and scaled per tile" if timed_bs != bs else ""
+    print(f"thesis DDPM (widths {cfg['widths']}, {params:.1f} M parameters, {size} px, {device}"
+          f"{', bf16 autocast' if model.amp else ''}): {per_tile * bs:.2f} s per step of {bs} "
+          f"({what}{scaled}), {1 / per_tile:.1f} img/s -> {cfg['epochs']} epochs x {n_train} "
+          f"tiles = {steps} steps: {hours:.1f} h projected", flush=True)
     n = int(config["synthesis"]["batch_size"])
-    rate, spent = ddpm_sampling(cfg, size, min(n, 64), device)
-    print(f"thesis DDPM sampling ({cfg['sampling_steps']} DDIM steps, {size} px): {rate:.2f} img/s "
+    rate, spent = ddpm_sampling(cfg, size, int(sample_n) or min(n, 64), device)
+    print(f"thesis DDPM sampling ({cfg['sampling_steps']} DDIM steps, {size} px): {rate:.3f} img/s "
           f"-> {n} tiles per synthesis batch: {n / rate:.0f} s")
 
 
@@ -192,6 +201,10 @@ def main() -> None:
                    help="also time this many thesis-CycleGAN batches and project the thesis run")
     p.add_argument("--ddpm-slice", type=int, default=0,
                    help="also time this many thesis-DDPM steps and project its training time")
+    p.add_argument("--ddpm-slice-batch", type=int, default=0,
+                   help="tiles per timed thesis-DDPM step (default: the preset's batch size)")
+    p.add_argument("--ddpm-sample-n", type=int, default=0,
+                   help="images whose thesis-DDPM sampling is timed (default: up to 64)")
     args = p.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print(f"bench/gan.py: --device {args.device} but no CUDA device is available: the GPU "
@@ -207,7 +220,7 @@ def main() -> None:
     print(f"{'gan':10s} {'bare img/s':>11s} {'loop img/s':>11s} {'overhead':>9s} "
           f"{'job img/s':>10s}")
     with tempfile.TemporaryDirectory() as tmp:
-        for gan in args.gans.split(","):
+        for gan in filter(None, args.gans.split(",")):
             cfg = dict(config["gan"][gan])
             if gan == "cyclegan":
                 cfg["max_images_per_epoch"] = 64
@@ -225,7 +238,7 @@ def main() -> None:
     if args.thesis_slice:
         thesis_projection(args.thesis_slice, args.device)
     if args.ddpm_slice:
-        ddpm_projection(args.ddpm_slice, args.device)
+        ddpm_projection(args.ddpm_slice, args.device, args.ddpm_slice_batch, args.ddpm_sample_n)
 
 
 if __name__ == "__main__":
