@@ -21,6 +21,16 @@ on CUDA it is wall time after a device sync. Usage:
 ``--thesis-slice N`` also times N training batches of the thesis CycleGAN (configs/thesis.yaml:
 preset thesis, batch 16, 140 px) after a warm-up and projects the wall time of the thesis run:
 1000 epochs over 3000 benign tiles (paired with the 300 malignant ones) per epoch.
+
+For ``ddpm`` (in ``--gans``) it also reports sampling: images/s of DDIM with the configured
+``sampling_steps`` (demo config, ``--size`` px, EMA network in eval mode), and the seconds of
+one synthesis batch (``synthesis.batch_size`` tiles). ``--ddpm-slice N`` times N training
+steps of the thesis DDPM preset (configs/thesis.yaml: 140 px, batch 32; bf16 autocast on CUDA)
+after a warm-up and projects its training time: epochs x batches per epoch over the
+malignant train tiles (pool x (1 - val_fraction)). ``--ddpm-slice-batch B`` times steps of B tiles
+instead (scaled per tile: the CPU figure) and ``--ddpm-sample-n`` sets how many images the
+sampling figure times. ``--device cuda`` without a GPU prints that it skips the CUDA figures
+and exits cleanly.
 """
 from __future__ import annotations
 
@@ -123,16 +133,83 @@ def thesis_projection(n_batches: int, device: str) -> None:
           f"{hours:.2f} h projected")
 
 
+def ddpm_sampling(cfg: dict, size: int, n: int, device: str) -> tuple[float, float]:
+    """(images/s, seconds) of DDIM sampling ``n`` images, after a one-image warm-up."""
+    model = build_model("ddpm", cfg, size, device=device, training=False)
+    seeds = model.noise(n, torch.Generator().manual_seed(0))
+    model._eval_generate(seeds[:1])
+    clock = time.perf_counter if model.device.type == "cuda" else time.process_time
+    t0 = clock()
+    model._eval_generate(seeds, batch_size=64)
+    if model.device.type == "cuda":
+        torch.cuda.synchronize()
+    spent = clock() - t0
+    return n / spent, spent
+
+
+def ddpm_projection(n_batches: int, device: str, batch: int = 0, sample_n: int = 0) -> None:
+    """Time thesis-preset DDPM training steps at the thesis size and project the whole run.
+
+    ``batch``: time steps of this many tiles instead of the preset's batch size and scale per
+    tile (a CPU cannot hold a batch of 32 at 140 px in reasonable memory); ``sample_n``: the
+    number of images whose DDIM sampling is timed (default: one synthesis batch, at most 64).
+    """
+    config = load_config([REPO / "config.yaml", REPO / "configs" / "thesis.yaml"])
+    cfg, size = config["gan"]["ddpm"], config["data"]["image_size"]
+    model = build_model("ddpm", cfg, size, device=device)
+    bs = int(cfg["batch_size"])
+    timed_bs = int(batch) or bs
+    real = to_float(torch.from_numpy(tiles(timed_bs, size, np.random.default_rng(1)))
+                    .to(model.device))
+    sync = torch.cuda.synchronize if model.device.type == "cuda" else (lambda: None)
+    clock = time.perf_counter if model.device.type == "cuda" else time.process_time
+    for _ in range(3 if model.device.type == "cuda" else 1):       # warm-up
+        model.batch = {"real": real}
+        model.optimize_parameters()
+    sync()
+    t0 = clock()
+    for _ in range(n_batches):
+        model.batch = {"real": real}
+        model.optimize_parameters()
+    sync()
+    per_tile = (clock() - t0) / n_batches / timed_bs
+    data = config["data"]
+    n_train = round(data["counts"]["pool"]["malignant"] * (1 - data["val_fraction"]))
+    steps = int(cfg["epochs"]) * -(-n_train // bs)
+    hours = per_tile * bs * steps / 3600
+    params = sum(p.numel() for p in model.nets["unet"].parameters()) / 1e6
+    what = "wall" if model.device.type == "cuda" else f"CPU time, {torch.get_num_threads()} thread(s)"
+    scaled = f", timed at batch {timed_bs} and scaled per tile" if timed_bs != bs else ""
+    print(f"thesis DDPM (widths {cfg['widths']}, {params:.1f} M parameters, {size} px, {device}"
+          f"{', bf16 autocast' if model.amp else ''}): {per_tile * bs:.2f} s per step of {bs} "
+          f"({what}{scaled}), {1 / per_tile:.1f} img/s -> {cfg['epochs']} epochs x {n_train} "
+          f"tiles = {steps} steps: {hours:.1f} h projected", flush=True)
+    n = int(config["synthesis"]["batch_size"])
+    rate, spent = ddpm_sampling(cfg, size, int(sample_n) or min(n, 64), device)
+    print(f"thesis DDPM sampling ({cfg['sampling_steps']} DDIM steps, {size} px): {rate:.3f} img/s "
+          f"-> {n} tiles per synthesis batch: {n / rate:.0f} s")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--reps", type=int, default=5)
-    p.add_argument("--gans", default="cyclegan,wgan_gp,dcgan")
+    p.add_argument("--gans", default="cyclegan,wgan_gp,dcgan,ddpm")
     p.add_argument("--device", default="cpu")
     p.add_argument("--thesis-slice", type=int, default=0,
                    help="also time this many thesis-CycleGAN batches and project the thesis run")
+    p.add_argument("--ddpm-slice", type=int, default=0,
+                   help="also time this many thesis-DDPM steps and project its training time")
+    p.add_argument("--ddpm-slice-batch", type=int, default=0,
+                   help="tiles per timed thesis-DDPM step (default: the preset's batch size)")
+    p.add_argument("--ddpm-sample-n", type=int, default=0,
+                   help="images whose thesis-DDPM sampling is timed (default: up to 64)")
     args = p.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print(f"bench/gan.py: --device {args.device} but no CUDA device is available: the GPU "
+              "figures (AMP step times, thesis projections on a GPU) are skipped")
+        return
     torch.set_num_threads(args.threads)
     config = load_config()
     rng = np.random.default_rng(0)
@@ -143,7 +220,7 @@ def main() -> None:
     print(f"{'gan':10s} {'bare img/s':>11s} {'loop img/s':>11s} {'overhead':>9s} "
           f"{'job img/s':>10s}")
     with tempfile.TemporaryDirectory() as tmp:
-        for gan in args.gans.split(","):
+        for gan in filter(None, args.gans.split(",")):
             cfg = dict(config["gan"][gan])
             if gan == "cyclegan":
                 cfg["max_images_per_epoch"] = 64
@@ -153,8 +230,15 @@ def main() -> None:
             r = bench_one(gan, cfg, arrays, args.size, args.reps, Path(tmp), args.device)
             print(f"{gan:10s} {r['bare']:11.1f} {r['loop']:11.1f} {100 * r['overhead']:8.1f}% "
                   f"{r['job']:10.1f}", flush=True)
+        if "ddpm" in args.gans.split(","):
+            cfg, n = config["gan"]["ddpm"], int(config["synthesis"]["batch_size"])
+            rate, spent = ddpm_sampling(cfg, args.size, n, args.device)
+            print(f"ddpm sampling: {cfg['sampling_steps']} DDIM steps, {args.size} px: {rate:.1f} "
+                  f"img/s ({clock}); one synthesis batch of {n}: {spent:.1f} s", flush=True)
     if args.thesis_slice:
         thesis_projection(args.thesis_slice, args.device)
+    if args.ddpm_slice:
+        ddpm_projection(args.ddpm_slice, args.device, args.ddpm_slice_batch, args.ddpm_sample_n)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ def test_tiny_test_config_validates():
     ({"data": {"source": "kaggle"}}, "data.source"),
     ({"gan": {"cyclegan": {"epochs": 0}}}, "gan.cyclegan.epochs"),
     ({"gan": {"wgan_gp": {"diffaugment": "colour"}}}, "gan.wgan_gp.diffaugment"),
+    ({"gan": {"ddpm": {"beta_schedule": "cosine"}}}, "gan.ddpm.beta_schedule"),
     ({"seeds": []}, "seeds"),
     ({"typo_section": {}}, "typo_section"),
 ])

@@ -24,6 +24,7 @@ LEADING = ["algorithm", "benign_precision", "benign_recall", "benign_f1",
            "malignant_precision", "malignant_recall", "malignant_f1"]
 BATCHES = 2      # tests/tiny.yaml
 REPLICATES = 2   # tests/tiny.yaml
+GENERATORS = ["cyclegan", "wgan_gp", "dcgan", "ddpm"]   # config.yaml gans
 
 
 @pytest.fixture(scope="module")
@@ -48,13 +49,24 @@ def test_study_makes_every_table_and_figure(study):
     for name in ["baseline.csv", *[f"phase{k}.csv" for k in range(1, BATCHES + 1)],
                  "arms.csv", "thesis_comparison.csv", "synthesis_quality.csv", "contrasts.csv"]:
         assert (tables / name).is_file(), name
-    for gan in ["cyclegan", "wgan_gp", "dcgan"]:
+    for gan in GENERATORS:
         for rep in range(1, REPLICATES + 1):
             history = pd.read_csv(study / "results" / "gan" / gan / f"rep{rep}" / "history.csv")
             assert len(history) == 2 and history.filter(like="loss").notna().all().all()
             for k in range(1, BATCHES + 1):
                 batch = study / "results" / "synthetic" / gan / f"rep{rep}" / f"batch{k}"
                 assert len(list(batch.glob("*.png"))) == 8
+    # every generator, the diffusion model included, is an arm of every phase and has its
+    # quality rows (and contrasts, where the study makes them)
+    arms = pd.read_csv(tables / "arms.csv")
+    for gan in GENERATORS:
+        assert set(arms.loc[arms["arm"] == gan, "phase"]) == set(range(1, BATCHES + 1)), gan
+    quality = pd.read_csv(tables / "synthesis_quality.csv")
+    assert sorted(zip(quality["gan"], quality["replicate"], quality["batch"])) == sorted(
+        (g, r, k) for g in GENERATORS for r in range(1, REPLICATES + 1)
+        for k in range(1, BATCHES + 1))
+    if (tables / "contrasts.csv").is_file():
+        assert set(GENERATORS) <= set(pd.read_csv(tables / "contrasts.csv")["arm"]), "contrasts"
     figures = list((study / "results" / "figures").rglob("*.png"))
     assert len(figures) >= 10
 

@@ -70,6 +70,9 @@ class GANModel:
     # optimiser name -> the networks it updates (build_optimizers makes one Adam each)
     optimizer_nets: ClassVar[dict[str, tuple[str, ...]]] = {"G": ("G",), "D": ("D",)}
     loss_names: ClassVar[tuple[str, ...]] = ()
+    # weights re-drawn after build() by init_weights(kind, gain); None keeps the networks'
+    # own initialisation (drawn under the scoped seed), e.g. for a library-built network
+    weight_init: ClassVar[tuple[str, float] | None] = ("normal", 0.02)
 
     def __init__(self, config: dict[str, Any], image_size: int, device: str | torch.device = "cpu",
                  training: bool = True, vgg19_weights: str | Path | None = None):
@@ -88,9 +91,10 @@ class GANModel:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.build(training)
-        init_gen = torch.Generator().manual_seed(seed)
-        for name in sorted(self.nets):
-            init_weights(self.nets[name], "normal", 0.02, generator=init_gen)
+        if self.weight_init is not None:
+            init_gen = torch.Generator().manual_seed(seed)
+            for name in sorted(self.nets):
+                init_weights(self.nets[name], *self.weight_init, generator=init_gen)
         for name, net in self.nets.items():
             net.to(self.device)
             if self.device.type == "cuda":
