@@ -45,7 +45,7 @@ rule classify:
         "logs/classify/{clf}.log",
     benchmark:
         "benchmarks/classify/{clf}.tsv"
-    threads: 1
+    threads: config["classifiers"]["threads"]
     conda:
         "../envs/keras.yaml"
     script:

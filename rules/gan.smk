@@ -40,7 +40,9 @@ rule train_gan:
         "logs/gan/{gan}_rep{rep}.log",
     benchmark:
         "benchmarks/gan/{gan}_rep{rep}.tsv"
-    threads: 2
+    # one thread: two small-conv trainings side by side use 2 cores better than one job on two
+    # threads (the demo WGAN-GP used 16 CPU-s in 35 s wall on two); a GPU does the work anyway
+    threads: 1
     conda:
         "../envs/torch.yaml"
     script:

@@ -61,6 +61,15 @@ def tree_digest(root: Path, *relative: str) -> dict[str, str]:
 
 
 @pytest.fixture
+def torch_one_thread():
+    """torch on one thread for the test, as the workflow's training jobs run (bit-exact runs)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def workflow(tmp_path):
     """Call as ``workflow(*snakemake_args)`` to run the real workflow in a temporary folder."""
     def _run(*args, **kwargs):

@@ -26,12 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 SIZE = 16
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def make_class_folders(root: Path, n_benign: int = 8, n_malignant: int = 6, size: int = SIZE,
