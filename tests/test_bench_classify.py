@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 from conftest import REPO
+from isicgan.config import load_config
 
 spec = importlib.util.spec_from_file_location("bench_classify", REPO / "bench" / "classify.py")
 bench = importlib.util.module_from_spec(spec)
@@ -32,7 +33,12 @@ def test_quick_run_prints_the_projection_table():
                           capture_output=True, text=True, timeout=300, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
-    assert "3 seeds x (1 + 5 phases x (3 control arms + 3 GANs x 2 replicates)) = 138 fits" in out
+    # the design of configs/thesis.yaml: 3 seeds, its generators (config.yaml's gans), 2 replicates
+    config = load_config([REPO / "config.yaml", REPO / "configs" / "thesis.yaml"])
+    n_seeds, n_gens = len(config["seeds"]), len(config["gans"])
+    fits = n_seeds * (1 + 5 * (3 + n_gens * 2))
+    assert (f"{n_seeds} seeds x (1 + 5 phases x (3 control arms + {n_gens} GANs x 2 replicates))"
+            f" = {fits} fits") in out
     rows = [line for line in out.splitlines() if line.startswith("| logreg |") or line.startswith("| rf |")]
     assert len(rows) == 2 and all(line.count("|") == 5 for line in rows)
     assert "| longest job (jobs side by side) |" in out

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import re
 
-from conftest import run_workflow
+from conftest import REPO, TINY_CONFIG, run_workflow
+from isicgan.config import load_config
 
 QUALITY_RULES = ("synthesize", "quality_reference", "train_encoder", "reference_classifier",
                  "train_gan")
@@ -25,7 +26,9 @@ def test_dag_computes_references_once_and_never_reads_test(tmp_path):
     assert len(jobs["reference_classifier"]) == 1
     for inputs in jobs["train_gan"]:   # quality over training: val tiles, encoder, classifier
         assert "results/data/val" in inputs and "results/quality/reference_classifier.json" in inputs
-    assert len(jobs["synthesize"]) == 3 * 2 * 2   # gans x tiny replicates x tiny batches
+    tiny = load_config([REPO / "config.yaml", TINY_CONFIG])
+    assert len(jobs["synthesize"]) == (len(tiny["gans"]) * tiny["gan"]["replicates"]
+                                       * tiny["synthesis"]["batches"])
     for rule in QUALITY_RULES:
         for inputs in jobs[rule]:
             assert "results/data/test" not in inputs, (rule, inputs)
