@@ -84,7 +84,8 @@ def test_thesis_dry_run_plans_the_whole_study_on_kaggle_data(thesis, tmp_path):
         "fetch_weights": len(weights),                     # absent in a fresh clone: fetched
         "train_gan": len(gans) * replicates,
         "synthesize": len(gans) * replicates * thesis["synthesis"]["batches"],
-        "quality_reference": 1, "train_encoder": 1, "quality_table": 1,
+        "quality_reference": 1, "train_encoder": 1, "reference_classifier": 1,
+        "quality_table": 1,
         "backbone_features": 2,                            # inception_v3, efficientnet_b5
         "classify": len(names),
         "classify_tables": 1, "classify_figures": 1, "run_info": 1,
