@@ -20,7 +20,8 @@ TARGETS = ["results/tables/phase2.csv", "results/tables/arms.csv",
 SETTINGS = {"classifiers": {"names": ["logreg", "cnn", "inception_v3"],
                             "cnn": {"epochs": 1, "filters": [4, 4, 4], "dense": 8},
                             "inception_v3": {"epochs": 1, "dense": 8}},
-            "seeds": [25], "synthesis": {"batches": 2, "batch_size": 8}}
+            "seeds": [25], "synthesis": {"batches": 2, "batch_size": 8},
+            "gans": ["cyclegan", "wgan_gp", "dcgan"]}     # the generators make_study_data writes
 
 
 def _jobs(proc) -> dict[str, int]:
