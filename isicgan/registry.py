@@ -103,25 +103,25 @@ def _module_path(root: Path, module: str) -> Path:
     return root.joinpath(*module.split(".")[1:]).with_suffix(".py")
 
 
-def _inherited(classes: dict, bases: list[str], where: str) -> dict[str, Any]:
+def _inherited(classes: dict, bases: list[str]) -> dict[str, Any]:
     """Literal attributes of ``bases`` and their bases, nearest last (so they win)."""
     attrs: dict[str, Any] = {}
     for base in bases:
         if base in classes:
             parents, own = classes[base]
-            attrs.update(_inherited(classes, parents, where))
+            attrs.update(_inherited(classes, parents))
             attrs.update(own)
     return attrs
 
 
-def _read_module(family: str, path: Path, root: Path) -> ModelSpec | None:
-    package, base_module = FAMILIES[family]
-    base_classes = _classes(_module_path(root, base_module))
-    found = []
-    for cls, (bases, own) in _classes(path).items():   # a model: a class with a literal name
-        if own.get("name"):
-            known = {**base_classes, **_classes(path)}
-            found.append((cls, {**_inherited(known, bases, str(path)), **own}))
+def _read_module(family: str, path: Path, base_classes: dict) -> ModelSpec | None:
+    """The model of one module; ``base_classes`` are those of the family's base module."""
+    package = FAMILIES[family][0]
+    classes = _classes(path)
+    known = {**base_classes, **classes}
+    found = [(cls, {**_inherited(known, bases), **own})
+             for cls, (bases, own) in classes.items()
+             if own.get("name")]                       # a model: a class with a literal name
     if not found:
         return None
     if len(found) > 1:
@@ -137,11 +137,12 @@ def _read_module(family: str, path: Path, root: Path) -> ModelSpec | None:
 def _specs(family: str, root: str) -> dict[str, ModelSpec]:
     package, base_module = FAMILIES[family]
     folder = Path(root).joinpath(*package.split(".")[1:])
+    base_classes = _classes(_module_path(Path(root), base_module))
     found = []
     for path in sorted(folder.glob("*.py")):
         if path.stem.startswith("_") or f"{package}.{path.stem}" == base_module:
             continue
-        spec = _read_module(family, path, Path(root))
+        spec = _read_module(family, path, base_classes)
         if spec is not None:
             found.append(spec)
     found.sort(key=lambda s: (s.attrs.get("rank", 100), s.name))
