@@ -35,7 +35,7 @@ def inputs(curve: dict[str, np.ndarray], valued: dict[tuple[int, str], tuple[int
         rows.append((test_set, classifier, phase, arm, had, 520 * phase))
     counts = pd.DataFrame(rows, columns=["test_set", "classifier", "phase", "arm",
                                          "n_real_malignant", "n_added"])
-    return dist, counts.assign(algorithm="Random Forest")
+    return dist, counts.assign(algorithm=classifier.replace("_", " ").title())
 
 
 def exact_curve(f, rows: int = 1) -> dict[str, np.ndarray]:

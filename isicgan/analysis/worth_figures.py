@@ -83,13 +83,16 @@ def learning_curve_figure(dist: Dist, counts: pd.DataFrame, spec: WorthSpec, out
                 ax.plot(curve.n, y[0], "o-", color="tab:blue", ms=4, label="estimate")
                 for a, n, v in zip(curve.arms, curve.n, y[0]):
                     ax.annotate(a, (n, v), fontsize=6, xytext=(2, -9), textcoords="offset points")
-                if len(curve.n) >= 3 and not np.isnan(curve.y[0]).any():
+                if len(curve.n) >= 3 and (np.diff(curve.y[0]) > 0).all():   # monotone: used
                     b, c = fit_power_law(curve.n, curve.y[:1])
                     grid = np.geomspace(curve.n[-1], EXTRAPOLATE_TO * curve.n[-1], 30)
                     fit = curve.y[0, -1] + b[0] * (curve.n[-1] ** -c[0] - grid ** -c[0])
                     ax.plot(grid, sign * fit, "--", color="grey", lw=1,
                             label="fitted power law (extrapolation)")
                 ax.set_xscale("log")
+                ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+                ax.set_xticks(curve.n, [f"{n:,.0f}" for n in curve.n], fontsize=7)
+                ax.set_xlim(curve.n[0] / 1.15, curve.n[-1] * EXTRAPOLATE_TO * 1.05)
                 if i == len(tests) - 1:
                     ax.set_xlabel("real malignant training tiles")
                 if j == 0:
@@ -121,6 +124,7 @@ def worth_figure(table: pd.DataFrame, out: str | Path, metric: str | None = None
     arms = _ordered(sel["arm"])
     palette = dict(zip(arms, sns.color_palette("tab10", len(arms))))
     offsets = dict(zip(arms, np.linspace(-0.3, 0.3, len(arms)) if len(arms) > 1 else [0.0]))
+    phases = sorted(int(p) for p in sel["phase"].unique())
     y_min = float(sel["curve_min_n"].min()) / 2
     y_max = float(sel["worth_cap"].max()) * 2
     if not (math.isfinite(y_min) and math.isfinite(y_max) and 0 < y_min < y_max):
@@ -141,7 +145,8 @@ def worth_figure(table: pd.DataFrame, out: str | Path, metric: str | None = None
                 ax.axhline(part["worth_cap"].iloc[0], color="grey", ls="--", lw=0.8)
                 ax.set_yscale("log")
                 ax.set_ylim(y_min, y_max)
-                ax.set_xticks(sorted(part["phase"].unique()))
+                ax.set_xticks(phases)
+                ax.set_xlim(min(phases) - 0.5, max(phases) + 0.5)
                 missing = int(part["worth_real_tiles"].isna().sum())
                 ax.set_title(f"{part['algorithm'].iloc[0]}"
                              + (f" ({test_set})" if len(tests) > 1 else "")
