@@ -83,7 +83,7 @@ def test_above_the_full_data_point_extrapolates_a_known_power_law():
     table = worth_table(dist, counts, SPEC)
     for k, n in targets.items():
         row = one(table, k)
-        assert row["extrapolated"]
+        assert row["extrapolated"] and row["reason"] == ""
         assert row["worth_real_tiles"] == pytest.approx(n, rel=0.01)
 
 
@@ -138,6 +138,7 @@ def test_resamples_are_paired_by_index_across_arms():
     dist, counts = inputs(curve, {(1, "cyclegan"): (200, log_linear(120.0) + shift)})
     row = one(worth_table(dist, counts, SPEC), 1)
     assert row["n_resamples"] == 400 and row["n_resamples_failed"] == 0
+    assert row["n_resamples_extrapolated"] == 0
     assert row["worth_ci_low"] == pytest.approx(120, rel=1e-9)
     assert row["worth_ci_high"] == pytest.approx(120, rel=1e-9)
 
@@ -179,6 +180,9 @@ def test_bad_inputs_stop_with_a_message():
     dist, counts = inputs(exact_curve(log_linear), {(1, "cyclegan"): (200, [0.7])})
     counts.loc[counts["arm"] == "real_50", "n_real_malignant"] = 50
     with pytest.raises(ValueError, match="same real malignant tiles"):
+        worth_table(dist, counts, SPEC)
+    counts.loc[counts["arm"] == "cyclegan", "n_real_malignant"] = np.nan
+    with pytest.raises(ValueError, match="n_real_malignant missing or negative"):
         worth_table(dist, counts, SPEC)
     with pytest.raises(ValueError, match="unknown settings"):
         WorthSpec.from_dict({"cap": 10})

@@ -45,7 +45,8 @@ COLUMNS = ["test_set", "classifier", "algorithm", "phase", "arm", "metric", "n_r
            "n_added", "metric_value", "worth_real_tiles", "worth_ci_low", "worth_ci_high",
            "worth_minus_had", "worth_minus_had_ci_low", "worth_minus_had_ci_high",
            "extrapolated", "reason", "n_resamples", "n_resamples_failed",
-           "n_resamples_below_curve", "n_resamples_beyond_cap", "curve_min_n", "curve_max_n",
+           "n_resamples_below_curve", "n_resamples_beyond_cap", "n_resamples_extrapolated",
+           "curve_min_n", "curve_max_n",
            "worth_cap"]
 
 # status of one inversion (one row of the arrays)
@@ -256,7 +257,12 @@ def _counts(counts: pd.DataFrame) -> dict[Key, float]:
     if len(set(keys)) != len(keys):
         raise ValueError("worth: the counts table has more than one row per "
                          "(test_set, classifier, phase, arm)")
-    return dict(zip(keys, counts["n_real_malignant"].astype(float)))
+    had = dict(zip(keys, counts["n_real_malignant"].astype(float)))
+    unknown = [k for k, v in had.items() if not math.isfinite(v) or v < 0]
+    if unknown:
+        raise ValueError(f"worth: n_real_malignant missing or negative for {unknown[:3]}"
+                         + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""))
+    return had
 
 
 def _not_monotone(curve: Curve, sign: float) -> str:
@@ -277,7 +283,7 @@ def value_arm(curve: Curve, target: np.ndarray, had: float, spec: WorthSpec,
                            "worth_ci_low": math.nan, "worth_ci_high": math.nan,
                            "extrapolated": False, "reason": "", "n_resamples": len(target) - 1,
                            "n_resamples_failed": 0, "n_resamples_below_curve": 0,
-                           "n_resamples_beyond_cap": 0}
+                           "n_resamples_beyond_cap": 0, "n_resamples_extrapolated": 0}
     if k < 2:
         out["reason"] = f"no learning curve: {k} curve point(s), at least 2 needed"
         return _minus_had(out, had)
@@ -286,6 +292,7 @@ def value_arm(curve: Curve, target: np.ndarray, had: float, spec: WorthSpec,
     out["n_resamples_failed"] = int(np.isin(rest, FAILED).sum())
     out["n_resamples_below_curve"] = int((rest == BELOW).sum())
     out["n_resamples_beyond_cap"] = int((rest == BEYOND_CAP).sum())
+    out["n_resamples_extrapolated"] = int(np.isin(rest, (EXTRAPOLATED, BEYOND_CAP)).sum())
     out["extrapolated"] = est in (EXTRAPOLATED, BEYOND_CAP)
     if est == UNDEFINED:
         out["reason"] = "metric undefined (NaN) at the estimate"

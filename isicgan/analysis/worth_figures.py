@@ -14,8 +14,14 @@ import seaborn as sns  # noqa: E402
 
 from isicgan.io import atomic_path  # noqa: E402
 
-from .worth import (TEST_SET_ORDER, Dist, WorthSpec, _counts, fit_power_law,  # noqa: E402
-                    learning_curve)
+from .worth import (  # noqa: E402
+    TEST_SET_ORDER,
+    Dist,
+    WorthSpec,
+    _counts,
+    fit_power_law,
+    learning_curve,
+)
 
 EXTRAPOLATE_TO = 2.0    # the learning-curve figure draws the fitted curve up to 2 x full data
 
