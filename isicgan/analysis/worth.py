@@ -220,7 +220,7 @@ def _array(dist: Dist, key: Key, metric: str, size: int | None) -> np.ndarray:
 def learning_curve(dist: Dist, counts: pd.DataFrame, spec: WorthSpec, test_set: str,
                    classifier: str, metric: str) -> Curve:
     """The curve arms of one test set and classifier, ordered by real malignant tiles."""
-    return _curve(dist, _counts(counts), spec, (test_set, classifier, metric))
+    return _curve(dist, counts_by_key(counts), spec, (test_set, classifier, metric))
 
 
 def _curve(dist: Dist, had: Mapping[Key, float], spec: WorthSpec,
@@ -248,7 +248,8 @@ def _curve(dist: Dist, had: Mapping[Key, float], spec: WorthSpec,
     return Curve(tuple(spec.curve_arms[i] for i in order), n[order], y, fit)
 
 
-def _counts(counts: pd.DataFrame) -> dict[Key, float]:
+def counts_by_key(counts: pd.DataFrame) -> dict[Key, float]:
+    """Real malignant train tiles per configuration key, from the counts table (checked)."""
     need = {*KEY_COLUMNS, "n_real_malignant"}
     missing = sorted(need - set(counts.columns))
     if missing:
@@ -339,7 +340,7 @@ def worth_table(dist: Dist, counts: pd.DataFrame, spec: WorthSpec) -> pd.DataFra
     first, then classifiers and arms in ``counts`` order, phases ascending, metrics in spec
     order. Columns: :data:`COLUMNS`.
     """
-    had = _counts(counts)
+    had = counts_by_key(counts)
     meta = dict(zip(had, counts.to_dict("records")))
     curve_keys = {(t, c, spec.curve_phase, a) for t, c, _, _ in had for a in spec.curve_arms}
     valued = [k for k in had if k not in curve_keys]

@@ -18,7 +18,7 @@ from .worth import (  # noqa: E402
     TEST_SET_ORDER,
     Dist,
     WorthSpec,
-    _counts,
+    counts_by_key,
     fit_power_law,
     learning_curve,
 )
@@ -60,7 +60,7 @@ def learning_curve_figure(dist: Dist, counts: pd.DataFrame, spec: WorthSpec, out
     """
     metric = metric or spec.metrics[0]
     sign = -1.0 if metric in spec.lower_is_better else 1.0
-    had = _counts(counts)
+    had = counts_by_key(counts)
     pairs = list(dict.fromkeys((t, c) for t, c, p, a in had
                                if p == spec.curve_phase and a in spec.curve_arms))
     if not pairs:
