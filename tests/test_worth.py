@@ -195,14 +195,21 @@ def test_spec_round_trips_through_a_plain_dict():
 
 
 def two_test_sets() -> tuple[dict, pd.DataFrame]:
+    """Two test sets x two classifiers, arms inside, above and below the curve; one curve
+    (external, logistic regression) not monotone at the estimate."""
     rng = np.random.default_rng(3)
     dists, frames = {}, []
     for test_set, f in (("external", power_law), ("test", log_linear)):
         for clf in ("random_forest", "logistic_regression"):
-            draw = resampled(f, 160.0, 0.01, rng, boot=50)
-            target = draw.pop("target")
-            valued = {(k, gan): (200, target + 0.005 * k) for k in (1, 2)
-                      for gan in ("cyclegan", "placebo")}
+            draw = {a: np.concatenate([[f(n)], f(n) + rng.normal(0, 0.003, 50)])
+                    for a, n in CURVE_N.items()}
+            if (test_set, clf) == ("external", "logistic_regression"):
+                draw["real_75"][0] = draw["real_50"][0] - 0.001
+            valued = {}
+            for k, n in ((1, 160.0), (2, 320.0)):
+                valued[k, "cyclegan"] = (200, np.concatenate([[f(n)], f(n) + rng.normal(0, 0.003,
+                                                                                        50)]))
+                valued[k, "placebo"] = (200, np.full(51, f(45.0)))
             d, c = inputs(draw, valued, test_set=test_set, classifier=clf)
             dists.update(d)
             frames.append(c)
@@ -250,3 +257,20 @@ def test_figures_write_pngs_without_warnings(tmp_path):
     for png in (curve_png, worth_png, empty_png):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 1000
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_worth_csv_round_trips_and_gives_the_same_sentence(tmp_path):
+    from isicgan.io import write_csv
+
+    dist, counts = two_test_sets()
+    table = worth_table(dist, counts, SPEC)
+    assert np.isinf(table["worth_ci_high"]).any() and (table["worth_ci_low"] == 0).any()
+    write_csv(tmp_path / "worth.csv", table)
+    back = pd.read_csv(tmp_path / "worth.csv")
+    assert list(back.columns) == COLUMNS
+    pd.testing.assert_frame_equal(back.drop(columns="reason"), table.drop(columns="reason"),
+                                  check_dtype=False)
+    for arm in ("cyclegan", "placebo"):
+        for test_set in ("test", "external"):
+            line = front_page_line(table, arm=arm, metric="roc_auc", test_set=test_set)
+            assert front_page_line(back, arm=arm, metric="roc_auc", test_set=test_set) == line

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -153,6 +154,13 @@ def worth_figure(table: pd.DataFrame, out: str | Path, metric: str | None = None
                 ax.set_ylim(y_min, y_max)
                 ax.set_xticks(phases)
                 ax.set_xlim(min(phases) - 0.5, max(phases) + 0.5)
+                blank = part[part["worth_ci_low"].isna()]     # no number and no interval
+                if not blank.empty:
+                    why = dict.fromkeys(textwrap.fill(r.split(":")[0].split(" (")[0], 26)
+                                        for r in blank["reason"])
+                    ax.text(0.5, 0.5, "no interval:\n" + "\n".join(why), fontsize=7,
+                            ha="center", va="center", transform=ax.transAxes, color="dimgrey",
+                            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
                 missing = int(part["worth_real_tiles"].isna().sum())
                 ax.set_title(f"{part['algorithm'].iloc[0]}"
                              + (f" ({test_set})" if len(tests) > 1 else "")
