@@ -3,7 +3,7 @@
 ``make_demo_data`` writes, into one folder,
 
 * ``train-metadata.csv``: the 55 real columns in the real order
-  (:data:`isicgan.ingest.METADATA_COLUMNS`), one row per tile, sorted by ``isic_id``;
+  (:data:`isicgan.data.layout.METADATA_COLUMNS`), one row per tile, sorted by ``isic_id``;
 * ``train-image.hdf5``: one scalar fixed-length bytes dataset (``|S<n>``) per ``isic_id``
   holding the JPEG, as in the Kaggle file;
 * ``train-image/image/<isic_id>.jpg``: the same JPEG bytes as files.
@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFilter
 
-from isicgan.ingest import METADATA_COLUMNS
+from isicgan.data.layout import METADATA_COLUMNS
 from isicgan.io import atomic_path
 
 log = logging.getLogger(__name__)

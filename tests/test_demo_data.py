@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from isicgan.demo import make_demo_data
-from isicgan.ingest import METADATA_COLUMNS
+from isicgan.data import METADATA_COLUMNS
 
 N_PATIENTS, N_BENIGN, N_MALIGNANT, SEED = 40, 120, 34, 2024   # tests/tiny.yaml sizes
 

@@ -13,19 +13,35 @@ from PIL import Image
 
 from isicgan.config import load_config
 from isicgan.demo import make_demo_data
-from isicgan.ingest import (MANIFEST_COLUMNS, SPLITS, DataError, benign_mix, count_table,
-                            decode_tile, exact_fill, ingest, locate_raw, read_metadata,
-                            select_splits)
+from isicgan.data import SPLITS, DataError, IngestSpec, locate_raw
+from isicgan.data.metadata import read_metadata
+from isicgan.data.splits import (MANIFEST_COLUMNS, benign_mix, count_table, exact_fill,
+                                 select_splits)
+from isicgan.data.stage import IngestOutputs, ingest
+from isicgan.data.store import decode_tile
 from conftest import REPO, TINY_CONFIG
 
 DATA = load_config([REPO / "config.yaml", TINY_CONFIG])["data"]
 DEMO = DATA["demo"]
 
 
-def run_ingest(raw: Path, out: Path, data: dict | None = None) -> pd.DataFrame:
+def outputs_in(out: Path, splits=SPLITS) -> IngestOutputs:
+    return IngestOutputs(out / "manifest.csv", out / "counts.csv", out / "institutions.csv",
+                         {s: out / s for s in splits})
+
+
+def run_ingest(raw: Path, out: Path, data: dict | None = None, threads: int = 1) -> pd.DataFrame:
     paths = locate_raw(raw)
-    return ingest(paths["metadata"], paths["images"], out / "manifest.csv", out / "counts.csv",
-                  {s: out / s for s in SPLITS}, data or DATA)
+    spec = IngestSpec.from_config(data or DATA)
+    return ingest(paths["metadata"], paths["images"], outputs_in(out, spec.splits), spec, threads)
+
+
+def select(meta: pd.DataFrame, counts: dict, val_fraction: float = 0.3, seed: int = 25,
+           source: str = "metadata", external: dict | None = None) -> pd.DataFrame:
+    """select_splits with the settings spelled as the config spells them."""
+    spec = IngestSpec.from_config({"image_size": 32, "seed": seed, "val_fraction": val_fraction,
+                                   "counts": counts, "external_test": external})
+    return select_splits(meta, spec, source)
 
 
 @pytest.fixture(scope="module")
@@ -122,16 +138,16 @@ def test_rerun_gives_byte_identical_outputs_and_thread_count_does_not_matter(raw
     out, _ = good
     paths = locate_raw(raw)
     again = tmp_path / "again"
-    ingest(paths["metadata"], paths["images"], again / "manifest.csv", again / "counts.csv",
-           {s: again / s for s in SPLITS}, DATA, threads=2)
+    ingest(paths["metadata"], paths["images"], outputs_in(again), IngestSpec.from_config(DATA),
+           threads=2)
     for f in sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()):
         assert (again / f).read_bytes() == (out / f).read_bytes(), f
 
 
 def test_another_seed_draws_another_selection(raw):
     meta = read_metadata(raw / "train-metadata.csv")
-    a = select_splits(meta, DATA["counts"], DATA["val_fraction"], seed=1)
-    b = select_splits(meta, DATA["counts"], DATA["val_fraction"], seed=2)
+    a = select(meta, DATA["counts"], DATA["val_fraction"], seed=1)
+    b = select(meta, DATA["counts"], DATA["val_fraction"], seed=2)
     assert not a.equals(b)
     cols = ["split", "benign", "malignant"]
     assert count_table(a)[cols].equals(count_table(b)[cols])
@@ -161,7 +177,7 @@ def test_all_malignant_tiles_are_used_when_the_counts_need_every_one():
     total_m = int(meta["target"].sum())
     counts = {"test": {"benign": 93, "malignant": 93}, "pool": {"benign": 3000, "malignant": total_m - 93},
               "source": {"benign": 2600}}
-    manifest = select_splits(meta, counts, 0.3, seed=25)
+    manifest = select(meta, counts, 0.3, seed=25)
     assert int(manifest["target"].sum()) == total_m
     table = count_table(manifest).set_index("split")
     assert table.loc["test", "malignant"] == 93 and table.loc["val", "malignant"] == round(0.3 * (total_m - 93))
@@ -195,7 +211,7 @@ def test_val_and_test_benign_tiles_mix_patients_like_train_on_an_isic_shaped_coh
     for their malignant tiles (100 % against about 15 % in train on this cohort)."""
     meta = isic_shaped_cohort()
     ill = meta.loc[meta["target"] == 1, "patient_id"].unique()
-    manifest = select_splits(meta, THESIS_COUNTS, 0.3, seed=25)
+    manifest = select(meta, THESIS_COUNTS, 0.3, seed=25)
     table = count_table(manifest, ill).set_index("split")
     assert table[["benign", "malignant"]].to_dict("index") == {
         "train": {"benign": 2100, "malignant": 210}, "val": {"benign": 900, "malignant": 90},
@@ -246,8 +262,8 @@ def test_a_benign_mix_that_cannot_match_train_names_the_split():
               "source": {"benign": 20}}
     with pytest.raises(DataError, match=r"benign test tiles cannot match train's mix .*10\.0% of them "
                                         r"come from patients with a malignant lesion, against 9\d\.\d% in train"):
-        select_splits(meta, counts, 0.3, seed=25, source="meta.csv")
-    mix = benign_mix(select_splits(meta, {**counts, "test": {"benign": 1, "malignant": 1}}, 0.3, seed=25),
+        select(meta, counts, 0.3, seed=25, source="meta.csv")
+    mix = benign_mix(select(meta, {**counts, "test": {"benign": 1, "malignant": 1}}, 0.3, seed=25),
                      meta.loc[meta["target"] == 1, "patient_id"])
     assert mix["test"] == 1.0 and mix["train"] > 0.9           # one tile: nothing else to match
 
@@ -370,7 +386,7 @@ def test_not_enough_malignant_tiles_says_what_is_available(raw, tmp_path):
 
 
 def test_download_without_the_kaggle_tool_says_how_to_install_it(tmp_path, monkeypatch):
-    from isicgan.ingest import download_kaggle
+    from isicgan.data.download import download_kaggle
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(DataError, match="`kaggle` command is not installed: pip install kaggle"):
         download_kaggle(tmp_path / "raw", tmp_path / "record.json")
@@ -381,7 +397,7 @@ def test_download_unzips_what_the_kaggle_tool_fetches_and_records_it(tmp_path, m
     """A stand-in `kaggle` on PATH plays the CLI (which zips single files) without network."""
     import json
     import sys
-    from isicgan.ingest import download_kaggle
+    from isicgan.data.download import download_kaggle
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     stub = bin_dir / "kaggle"
