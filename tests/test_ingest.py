@@ -501,3 +501,20 @@ def test_a_bad_external_test_lists_every_attribution_and_writes_nothing(raw, tmp
     for line in attribution_listing(raw):
         assert line in message, (line, message)
     assert_nothing_written(out)
+
+
+def test_a_patient_seen_at_the_named_and_another_institution_leaves_the_other_splits(raw):
+    """Patients, not only tiles, leave: their tiles from another institution go nowhere."""
+    meta = read_metadata(raw / "train-metadata.csv")
+    named = meta["attribution"] == EXTERNAL_NAME
+    patients = meta.loc[named, "patient_id"].value_counts()
+    for patient in patients.index:              # half of each one's benign tiles elsewhere
+        rows = meta.index[(meta["patient_id"] == patient) & named & (meta["target"] == 0)]
+        meta.loc[rows[: len(rows) // 2], "attribution"] = "FNQH Cairns"
+    moved = (meta["attribution"] == "FNQH Cairns") & meta["patient_id"].isin(patients.index)
+    assert moved.any()
+    manifest = select(meta, DATA["counts"], DATA["val_fraction"], DATA["seed"],
+                      external=DATA["external_test"])
+    external = manifest["split"] == "external"
+    assert not set(patients.index) & set(manifest.loc[~external, "patient_id"])
+    assert not set(meta.loc[moved, "isic_id"]) & set(manifest.loc[external, "isic_id"])
