@@ -33,6 +33,11 @@ rule ingest:
             category="Data",
         ),
         institutions="results/data/institutions.csv",
+        figure=report(
+            "results/figures/data/institutions.png",
+            caption="../report/data_institutions.rst",
+            category="Data",
+        ),
         **{split: directory(f"results/data/{split}") for split in SPLITS},
     params:
         code=code_digest("ingest.py"),
@@ -46,27 +51,6 @@ rule ingest:
         "../envs/data.yaml"
     script:
         "../scripts/ingest.py"
-
-
-rule institutions_figure:
-    input:
-        institutions="results/data/institutions.csv",
-        tiles=expand("results/data/{split}", split=SPLITS),
-    output:
-        report(
-            "results/figures/data/institutions.png",
-            caption="../report/data_institutions.rst",
-            category="Data",
-        ),
-    params:
-        code=code_digest("institutions_figure.py"),
-        external=(config["data"].get("external_test") or {}).get("attributions", []),
-    log:
-        "logs/data/institutions_figure.log",
-    conda:
-        "../envs/report.yaml"
-    script:
-        "../scripts/institutions_figure.py"
 
 
 rule data:

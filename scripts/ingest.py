@@ -1,4 +1,4 @@
-"""Rule ingest: raw Kaggle layout -> manifest, counts, institutions and class folders."""
+"""Rule ingest: raw Kaggle layout -> manifest, counts, institutions, class folders, figure."""
 from isicgan.io import redirect_log
 
 redirect_log(snakemake.log[0])
@@ -9,5 +9,6 @@ from isicgan.data.stage import IngestOutputs, ingest
 spec = IngestSpec.from_dict(snakemake.params.spec)
 outputs = IngestOutputs(manifest=snakemake.output.manifest, counts=snakemake.output.counts,
                         institutions=snakemake.output.institutions,
-                        split_dirs={split: snakemake.output[split] for split in spec.splits})
+                        split_dirs={split: snakemake.output[split] for split in spec.splits},
+                        figure=snakemake.output.figure)
 ingest(snakemake.input.metadata, snakemake.input.images, outputs, spec, threads=snakemake.threads)

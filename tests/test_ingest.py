@@ -28,7 +28,7 @@ DEMO = DATA["demo"]
 
 def outputs_in(out: Path, splits=SPLITS) -> IngestOutputs:
     return IngestOutputs(out / "manifest.csv", out / "counts.csv", out / "institutions.csv",
-                         {s: out / s for s in splits})
+                         {s: out / s for s in splits}, out / "institutions.png")
 
 
 def run_ingest(raw: Path, out: Path, data: dict | None = None, threads: int = 1) -> pd.DataFrame:

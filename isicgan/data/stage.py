@@ -5,6 +5,7 @@
 3. :func:`~isicgan.data.splits.select_splits` picks the tiles of every split.
 4. :func:`~isicgan.data.store.write_split_folders` decodes only the selected images into
    ``{split}/{0,1}/{isic_id}.png``.
+5. :func:`~isicgan.data.figures.plot_institutions` draws a few tiles of every institution.
 
 Outputs are written under temporary names and renamed at the end, manifest last: a failed or
 killed run leaves none of them.
@@ -19,6 +20,7 @@ from typing import Mapping
 
 import pandas as pd
 
+from isicgan.data.figures import plot_institutions
 from isicgan.data.metadata import ATTRIBUTION, read_metadata
 from isicgan.data.spec import IngestSpec
 from isicgan.data.splits import count_table, select_splits
@@ -31,11 +33,13 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class IngestOutputs:
     """Where ingest writes: the manifest, the counts table, the tiles' institutions
-    (``isic_id, split, target, attribution``, manifest order) and one folder per split."""
+    (``isic_id, split, target, attribution``, manifest order), one folder per split and the
+    figure of tiles per institution."""
     manifest: str | Path
     counts: str | Path
     institutions: str | Path
     split_dirs: Mapping[str, str | Path]
+    figure: str | Path
 
 
 def institution_table(manifest: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
@@ -64,15 +68,19 @@ def ingest(metadata: str | Path, images: str | Path, outputs: IngestOutputs, spe
         institutions = institution_table(manifest, meta)
         split_dirs = {s: outputs.split_dirs[s] for s in spec.splits}
         # a run killed mid-write left hidden temporaries beside the outputs: remove them first
-        for out in (outputs.manifest, outputs.counts, outputs.institutions, *split_dirs.values()):
+        for out in (outputs.manifest, outputs.counts, outputs.institutions, outputs.figure,
+                    *split_dirs.values()):
             for stale in remove_stale_temporaries(out):
                 log.warning("removed %s, left by an interrupted run", stale)
         with ExitStack() as stack:       # renames happen on exit in reverse order: manifest last
             tmp_manifest = stack.enter_context(atomic_path(outputs.manifest))
             tmp_counts = stack.enter_context(atomic_path(outputs.counts))
             tmp_institutions = stack.enter_context(atomic_path(outputs.institutions))
+            tmp_figure = stack.enter_context(atomic_path(outputs.figure))
             tmp_dirs = {s: stack.enter_context(atomic_path(d)) for s, d in split_dirs.items()}
             write_split_folders(manifest, store, tmp_dirs, spec.image_size, threads)
+            plot_institutions(institutions, tmp_dirs, tmp_figure,
+                              spec.external.attributions if spec.external else ())
             institutions.to_csv(tmp_institutions, index=False, lineterminator="\n")
             counts.to_csv(tmp_counts, index=False, lineterminator="\n")
             manifest.to_csv(tmp_manifest, index=False, lineterminator="\n")
