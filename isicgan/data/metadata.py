@@ -1,6 +1,7 @@
 """Reading and checking ``train-metadata.csv``: the columns ingest needs, each row checked."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,31 @@ def _read_header(path: Path) -> list[str]:
         return [str(c) for c in pd.read_csv(path, nrows=0).columns]
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read the CSV header ({exc})") from exc
+
+
+#: many ids in one string, one per line: one regular-expression pass checks them all
+_ID_LINES = re.compile(rf"(?:{ISIC_ID_RE.pattern.strip('^$')}\n)*")
+
+
+def stripped(column: pd.Series) -> pd.Series:
+    """``column.str.strip()``, stripping each distinct value once (ids repeat across rows)."""
+    codes, uniques = pd.factorize(column.to_numpy(object))
+    clean = np.array([u.strip() for u in uniques], dtype=object)
+    if (clean == uniques).all():
+        return column
+    return pd.Series(clean[codes], index=column.index, dtype=column.dtype)
+
+
+def checked_ids(ids: pd.Series, path: Path, line: np.ndarray) -> pd.Series:
+    """The ids, stripped of surrounding blanks; the first unsafe one raises (with its line)."""
+    if _ID_LINES.fullmatch("\n".join(ids.tolist()) + "\n") is not None:
+        return ids                          # all safe, so none has blanks to strip
+    ids = ids.str.strip()
+    bad = ~ids.str.fullmatch(ISIC_ID_RE.pattern).to_numpy(bool) | ids.isin([".", ".."]).to_numpy()
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        check_id(ids.iat[i], where=f"{path} line {line[i]}: ")
+    return ids
 
 
 def read_metadata(path: str | Path) -> pd.DataFrame:
@@ -55,24 +81,18 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
             raise DataError(f"{path} line {line[i]} (isic_id {frame['isic_id'].iat[i]!r}): "
                             f"{what.format(**frame.iloc[i].to_dict())}{more}")
 
-    ids = frame["isic_id"].str.strip()
-    bad_id = (~ids.str.fullmatch(ISIC_ID_RE.pattern).to_numpy(bool)
-              | ids.isin([".", ".."]).to_numpy())
-    if bad_id.any():
-        i = int(np.flatnonzero(bad_id)[0])
-        check_id(ids.iat[i], where=f"{path} line {line[i]}: ")
-    frame["isic_id"] = ids
-    duplicated = frame["isic_id"].duplicated(keep=False).to_numpy()
-    if duplicated.any():
+    frame["isic_id"] = checked_ids(frame["isic_id"], path, line)
+    if not pd.Index(frame["isic_id"]).is_unique:
+        duplicated = frame["isic_id"].duplicated(keep=False).to_numpy()
         first = frame["isic_id"][duplicated].iat[0]
         where = line[(frame["isic_id"] == first).to_numpy()]
         raise DataError(f"{path}: isic_id {first!r} is duplicated (lines "
                         f"{', '.join(map(str, where))}); {int(duplicated.sum())} rows share an id")
-    frame["patient_id"] = frame["patient_id"].str.strip()
+    frame["patient_id"] = stripped(frame["patient_id"])
     fail_where((frame["patient_id"] == "").to_numpy(), "patient_id is empty")
-    target = frame["target"].str.strip()
+    target = stripped(frame["target"])
     fail_where(~target.isin(["0", "1"]).to_numpy(), "target {target!r} is not 0 or 1")
-    frame["target"] = target.astype(np.int8)
-    frame[ATTRIBUTION] = frame[ATTRIBUTION].str.strip()
+    frame["target"] = (target == "1").to_numpy().astype(np.int8)
+    frame[ATTRIBUTION] = stripped(frame[ATTRIBUTION])
     frame["line"] = line
     return frame

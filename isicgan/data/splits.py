@@ -91,39 +91,46 @@ def pick(rng: np.random.Generator, ids: Sequence[str], k: int) -> list[str]:
     return sorted(pool[i] for i in rng.choice(len(pool), k, replace=False)) if k else []
 
 
-def tiles_of(patients: Iterable[str], tiles_by_patient: Mapping[str, list[str]]) -> list[str]:
-    """The tiles of ``patients``, patient by patient."""
-    return [t for p in patients for t in tiles_by_patient.get(p, [])]
-
-
 # --------------------------------------------------------------------------- the cohort
 
 
 @dataclass
 class Cohort:
-    """The metadata by patient: tile ids per class and patient (sorted), tile counts."""
-    tiles: dict[int, dict[str, list[str]]]
-    patients: list[str]
+    """The metadata by patient: every tile's id (sorted), patient and class; tile counts."""
+    ids: np.ndarray                  # isic_id of every tile, sorted
+    patient_of_tile: np.ndarray      # each tile's patient, as its position in ``patients``
+    target: np.ndarray               # each tile's class
+    patients: list[str]              # sorted
     n_malignant: dict[str, int]
     n_benign: dict[str, int]
-    patient_of: dict[str, str]
     source: str
 
     @classmethod
     def of(cls, meta: pd.DataFrame, source: str) -> Cohort:
         meta = meta.sort_values("isic_id", kind="stable")
-        tiles: dict[int, dict[str, list[str]]] = {}
-        for cls_ in (BENIGN, MALIGNANT):
-            part = meta.loc[meta["target"] == cls_]
-            ids = part["isic_id"].to_numpy()
-            tiles[cls_] = {p: ids[rows].tolist()
-                           for p, rows in part.groupby("patient_id", sort=True).indices.items()}
-        patients = sorted(meta["patient_id"].unique())
-        return cls(tiles=tiles, patients=patients,
-                   n_malignant={p: len(tiles[MALIGNANT].get(p, [])) for p in patients},
-                   n_benign={p: len(tiles[BENIGN].get(p, [])) for p in patients},
-                   patient_of=dict(zip(meta["isic_id"].tolist(), meta["patient_id"].tolist())),
+        patient_of_tile, patients = pd.factorize(meta["patient_id"].to_numpy(object), sort=True)
+        target = meta["target"].to_numpy()
+
+        def tiles_per_patient(cls_: int) -> dict[str, int]:
+            counts = np.bincount(patient_of_tile[target == cls_], minlength=len(patients))
+            return dict(zip(patients.tolist(), counts.tolist()))
+
+        return cls(ids=meta["isic_id"].to_numpy(object), patient_of_tile=patient_of_tile,
+                   target=target, patients=patients.tolist(),
+                   n_malignant=tiles_per_patient(MALIGNANT), n_benign=tiles_per_patient(BENIGN),
                    source=source)
+
+    def tiles_of(self, patients: Iterable[str], cls: int) -> list[str]:
+        """The ``cls`` tiles of ``patients``, sorted by id."""
+        position = {p: i for i, p in enumerate(self.patients)}
+        member = np.zeros(len(self.patients), bool)
+        member[[position[p] for p in patients]] = True
+        return self.ids[member[self.patient_of_tile] & (self.target == cls)].tolist()
+
+    def patient_of(self, isic_ids: Sequence[str]) -> list[str]:
+        """The patient of each of ``isic_ids`` (tiles of the cohort)."""
+        at = np.searchsorted(self.ids, np.asarray(isic_ids, dtype=object), side="right") - 1
+        return [self.patients[i] for i in self.patient_of_tile[at]]
 
     def has_malignant(self, patient: str) -> bool:
         return self.n_malignant[patient] > 0
@@ -142,7 +149,7 @@ class Cohort:
     def available(self, group: list[str], cls: int, n: int, what: str,
                   counts: SplitCounts) -> list[str]:
         """The ``cls`` tiles of ``group``'s patients, or a :class:`DataError` if fewer than ``n``."""
-        tiles = tiles_of(group, self.tiles[cls])
+        tiles = self.tiles_of(group, cls)
         if len(tiles) < n:
             raise self.shortfall(what, n, len(tiles),
                                  f"the {len(group)} patients left for it hold", counts)
@@ -282,8 +289,8 @@ def draw_tiles(rng: np.random.Generator, cohort: Cohort, groups: Mapping[str, li
 
     def benign_strata(split: str) -> tuple[list[str], list[str]]:
         group = groups[split]
-        return (tiles_of([p for p in group if cohort.has_malignant(p)], cohort.tiles[BENIGN]),
-                tiles_of([p for p in group if not cohort.has_malignant(p)], cohort.tiles[BENIGN]))
+        return (cohort.tiles_of([p for p in group if cohort.has_malignant(p)], BENIGN),
+                cohort.tiles_of([p for p in group if not cohort.has_malignant(p)], BENIGN))
 
     train_from_malignant, train_from_benign_only = benign_strata("train")
     share_in_group = len(train_from_malignant) / max(
@@ -316,10 +323,12 @@ def draw_tiles(rng: np.random.Generator, cohort: Cohort, groups: Mapping[str, li
     drawn["train"] = {MALIGNANT: pick(rng, train_malignant, counts.train_malignant),
                       BENIGN: draw_benign(rng, train_from_malignant, train_from_benign_only,
                                           counts.train_benign, n_train_from_malignant)}
-    used = set(drawn["train"][BENIGN])
+    def unused(tiles: list[str]) -> list[str]:
+        return [t for t, taken in zip(tiles, pd.Index(tiles).isin(drawn["train"][BENIGN]))
+                if not taken]
+
     drawn["source"] = {MALIGNANT: [], BENIGN: draw_benign(
-        rng, [t for t in train_from_malignant if t not in used],
-        [t for t in train_from_benign_only if t not in used],
+        rng, unused(train_from_malignant), unused(train_from_benign_only),
         counts.source_benign, int(round(share_in_train * counts.source_benign)))}
     return drawn
 
@@ -421,12 +430,15 @@ def select_splits(meta: pd.DataFrame, spec: IngestSpec, source: str = "metadata"
     check_totals(cohort, counts)
     groups = patient_groups(cohort, order, counts)
     drawn = draw_tiles(rng, cohort, groups, counts)
-    patient_of = cohort.patient_of
     if held_out is not None:
         drawn[EXTERNAL] = draw_external(rng, held_out, spec.external)
-        patient_of = {**patient_of, **dict(zip(held_out["isic_id"], held_out["patient_id"]))}
-    rows = [(isic_id, patient_of[isic_id], cls, split) for split in spec.splits
-            for cls in (BENIGN, MALIGNANT) for isic_id in drawn[split][cls]]
+    patient_of = {} if held_out is None else dict(zip(held_out["isic_id"], held_out["patient_id"]))
+    rows = [(isic_id, cls, split) for split in SPLITS for cls in (BENIGN, MALIGNANT)
+            for isic_id in drawn[split][cls]]
+    patients = cohort.patient_of([isic_id for isic_id, _, _ in rows])
+    rows = [(isic_id, patient, cls, split) for (isic_id, cls, split), patient in zip(rows, patients)]
+    rows += [(isic_id, patient_of[isic_id], cls, EXTERNAL) for cls in (BENIGN, MALIGNANT)
+             for isic_id in drawn.get(EXTERNAL, {}).get(cls, [])]
     manifest = sort_manifest(pd.DataFrame(rows, columns=MANIFEST_COLUMNS))
     malignant_patients = [p for p in cohort.patients if cohort.has_malignant(p)]
     check_benign_mix(benign_mix(manifest, malignant_patients), counts, source)

@@ -5,7 +5,7 @@ import io
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import h5py
 import numpy as np
@@ -47,18 +47,42 @@ class ImageStore:
 
     def ids(self) -> set[str]:
         if self._h5 is not None:
-            names: list[bytes] = []
-            self._h5.id.links.iterate(names.append)     # faster than keys() on 401k links
-            return {n.decode() for n in names}
+            return {n.decode() for n in self._link_names()}
         return {e.name[:-4] for e in os.scandir(self.path) if e.name.endswith(".jpg")}
+
+    def _link_names(self) -> list[bytes]:
+        names: list[bytes] = []
+        self._h5.id.links.iterate(names.append)         # faster than keys() on 401k links
+        return names
+
+    def has(self, isic_ids: Sequence[str]) -> np.ndarray:
+        """Whether each of ``isic_ids`` (checked ids: ASCII) has an image, as a bool array."""
+        if self._h5 is None:
+            return np.isin(np.asarray(isic_ids, dtype=object), list(self.ids()))
+        names = np.array(self._link_names())            # fixed-width bytes, in name order
+        if len(names) == 0:
+            return np.zeros(len(isic_ids), bool)
+        if not (names[1:] > names[:-1]).all():
+            names = np.sort(names)
+        wanted = np.array(isic_ids, dtype=names.dtype if len(isic_ids) == 0 else "S")
+        at = np.minimum(np.searchsorted(names, wanted), len(names) - 1)
+        return names[at] == wanted
 
     def read(self, isic_id: str) -> bytes:
         check_id(isic_id)
         if self._h5 is not None:
             try:
-                value = self._h5[isic_id][()]
+                dataset = h5py.h5d.open(self._h5.id, isic_id.encode())
             except KeyError:
                 raise DataError(f"{self.path}: no image for isic_id {isic_id!r}") from None
+            kind = dataset.get_type()
+            if (kind.get_class() == h5py.h5t.STRING and not kind.is_variable_str()
+                    and dataset.get_space().get_simple_extent_type() == h5py.h5s.SCALAR):
+                # Kaggle's layout, read through the low-level API: 5x less time holding the GIL
+                buffer = np.empty((), dtype=f"S{kind.get_size()}")
+                dataset.read(h5py.h5s.ALL, h5py.h5s.ALL, buffer, mtype=kind)
+                return bytes(buffer[()])
+            value = self._h5[isic_id][()]
             if isinstance(value, np.ndarray):      # a uint8 array instead of a bytes scalar
                 return value.tobytes()
             return bytes(value)
@@ -70,7 +94,7 @@ class ImageStore:
 
 def check_store(meta: pd.DataFrame, store: ImageStore, metadata_path: str | Path) -> None:
     """Every metadata id has an image in the store (one error naming the first that has not)."""
-    absent = ~meta["isic_id"].isin(store.ids()).to_numpy()
+    absent = ~store.has(meta["isic_id"].tolist())
     if absent.any():
         i = int(np.flatnonzero(absent)[0])
         raise DataError(f"{metadata_path} line {meta['line'].iat[i]}: isic_id "
