@@ -486,7 +486,8 @@ def attribution_listing(raw: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("external, problem", [
-    ({"attributions": [EXTERNAL_NAME, "St Nowhere Hospital"], "counts": {"benign": 2, "malignant": 2}},
+    ({"attributions": [EXTERNAL_NAME, "St Nowhere Hospital"],
+      "counts": {"benign": 2, "malignant": 2}},
      "no tile has attribution 'St Nowhere Hospital'"),
     ({"attributions": [EXTERNAL_NAME], "counts": {"benign": 6, "malignant": 500}},
      "the named attribution(s) hold"),

@@ -31,8 +31,9 @@ def institution_tiles(institutions: pd.DataFrame, per_class: int = PER_CLASS
     out = {}
     table = institutions.sort_values("isic_id", kind="stable")
     for name, rows in table.groupby(ATTRIBUTION, sort=True):
+        columns = ["isic_id", "split", "target"]
         out[str(name)] = [row for target in (0, 1)
-                          for row in rows.loc[rows["target"] == target, ["isic_id", "split", "target"]]
+                          for row in rows.loc[rows["target"] == target, columns]
                           .head(per_class).itertuples(index=False, name=None)]
     return out
 

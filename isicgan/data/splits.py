@@ -148,7 +148,7 @@ class Cohort:
 
     def available(self, group: list[str], cls: int, n: int, what: str,
                   counts: SplitCounts) -> list[str]:
-        """The ``cls`` tiles of ``group``'s patients, or a :class:`DataError` if fewer than ``n``."""
+        """The ``cls`` tiles of ``group``'s patients; a :class:`DataError` if fewer than ``n``."""
         tiles = self.tiles_of(group, cls)
         if len(tiles) < n:
             raise self.shortfall(what, n, len(tiles),
@@ -436,7 +436,8 @@ def select_splits(meta: pd.DataFrame, spec: IngestSpec, source: str = "metadata"
     rows = [(isic_id, cls, split) for split in SPLITS for cls in (BENIGN, MALIGNANT)
             for isic_id in drawn[split][cls]]
     patients = cohort.patient_of([isic_id for isic_id, _, _ in rows])
-    rows = [(isic_id, patient, cls, split) for (isic_id, cls, split), patient in zip(rows, patients)]
+    rows = [(isic_id, patient, cls, split)
+            for (isic_id, cls, split), patient in zip(rows, patients)]
     rows += [(isic_id, patient_of[isic_id], cls, EXTERNAL) for cls in (BENIGN, MALIGNANT)
              for isic_id in drawn.get(EXTERNAL, {}).get(cls, [])]
     manifest = sort_manifest(pd.DataFrame(rows, columns=MANIFEST_COLUMNS))
