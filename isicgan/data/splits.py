@@ -22,7 +22,7 @@ over sorted ids:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -416,6 +416,17 @@ def check_benign_mix(mix: Mapping[str, float], counts: SplitCounts, source: str)
                 f"patients without a malignant lesion are left (check data.counts)")
 
 
+def manifest_of(drawn: Mapping[str, Mapping[int, list[str]]],
+                patient_of: Callable[[list[str]], list[str]]) -> pd.DataFrame:
+    """Manifest rows (unsorted) of the tiles drawn per split and class, with their patients."""
+    rows = [(isic_id, cls, split) for split, by_class in drawn.items()
+            for cls in (BENIGN, MALIGNANT) for isic_id in by_class[cls]]
+    ids = [isic_id for isic_id, _, _ in rows]
+    return pd.DataFrame({"isic_id": ids, "patient_id": patient_of(ids),
+                         "target": [cls for _, cls, _ in rows],
+                         "split": [split for _, _, split in rows]}, columns=MANIFEST_COLUMNS)
+
+
 def select_splits(meta: pd.DataFrame, spec: IngestSpec, source: str = "metadata") -> pd.DataFrame:
     """Choose the tiles of each split (steps in the module docstring); return the manifest
     (``MANIFEST_COLUMNS``), sorted by :func:`sort_manifest`."""
@@ -430,17 +441,13 @@ def select_splits(meta: pd.DataFrame, spec: IngestSpec, source: str = "metadata"
     check_totals(cohort, counts)
     groups = patient_groups(cohort, order, counts)
     drawn = draw_tiles(rng, cohort, groups, counts)
+    manifest = manifest_of(drawn, cohort.patient_of)
     if held_out is not None:
-        drawn[EXTERNAL] = draw_external(rng, held_out, spec.external)
-    patient_of = {} if held_out is None else dict(zip(held_out["isic_id"], held_out["patient_id"]))
-    rows = [(isic_id, cls, split) for split in SPLITS for cls in (BENIGN, MALIGNANT)
-            for isic_id in drawn[split][cls]]
-    patients = cohort.patient_of([isic_id for isic_id, _, _ in rows])
-    rows = [(isic_id, patient, cls, split)
-            for (isic_id, cls, split), patient in zip(rows, patients)]
-    rows += [(isic_id, patient_of[isic_id], cls, EXTERNAL) for cls in (BENIGN, MALIGNANT)
-             for isic_id in drawn.get(EXTERNAL, {}).get(cls, [])]
-    manifest = sort_manifest(pd.DataFrame(rows, columns=MANIFEST_COLUMNS))
+        external = draw_external(rng, held_out, spec.external)
+        patient_of_tile = held_out.set_index("isic_id")["patient_id"]
+        manifest = pd.concat([manifest, manifest_of(
+            {EXTERNAL: external}, lambda ids: patient_of_tile.loc[ids].tolist())])
+    manifest = sort_manifest(manifest)
     malignant_patients = [p for p in cohort.patients if cohort.has_malignant(p)]
     check_benign_mix(benign_mix(manifest, malignant_patients), counts, source)
     return manifest
