@@ -322,7 +322,7 @@ def test_missing_raw_dir_names_the_config_key(tmp_path):
 
 
 def test_missing_required_column_is_named(raw_copy, tmp_path):
-    edit_metadata(raw_copy, lambda f: f.drop(columns="patient_id", inplace=True))
+    edit_metadata(raw_copy, lambda f: f.pop("patient_id"))
     with pytest.raises(DataError, match=r"train-metadata.csv: required column\(s\) patient_id missing"):
         run_ingest(raw_copy, tmp_path / "out")
     assert_nothing_written(tmp_path / "out")
