@@ -84,16 +84,17 @@ class Design:
 
 def thesis_design(extra_gans: list[str], replicates: int | None) -> tuple[Design, dict]:
     from isicgan.config import load_config
-    from isicgan.ingest import Needs
+    from isicgan.data import SplitCounts
 
     cfg = load_config([REPO / "config.yaml", REPO / "configs" / "thesis.yaml"])
     data = cfg["data"]
-    needs = Needs.from_counts(data["counts"], data["val_fraction"])
+    needs = SplitCounts.from_config(data["counts"], data["val_fraction"])
     reps = replicates or int(cfg.get("gan", {}).get("replicates", 3))
     gans = list(cfg["gans"]) + [g for g in extra_gans if g not in cfg["gans"]]
-    design = Design(image_size=int(data["image_size"]), n_benign=needs.train_b,
-                    n_malignant=needs.train_m,
-                    n_eval=needs.val_b + needs.val_m + needs.test_b + needs.test_m,
+    design = Design(image_size=int(data["image_size"]), n_benign=needs.train_benign,
+                    n_malignant=needs.train_malignant,
+                    n_eval=(needs.val_benign + needs.val_malignant + needs.test_benign
+                            + needs.test_malignant),
                     batches=int(cfg["synthesis"]["batches"]),
                     batch_size=int(cfg["synthesis"]["batch_size"]), seeds=len(cfg["seeds"]),
                     controls=list(cfg["arms"]), gans=gans, replicates=reps)

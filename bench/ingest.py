@@ -119,20 +119,24 @@ def in_process(raw: Path, out: Path, level: int, threads: int) -> None:
     """The same ingest called directly, PNGs at zlib ``level`` (pixels identical, bytes not)."""
     from PIL import Image
 
-    import isicgan.ingest as ing
+    import isicgan.data.store as store
     from isicgan.config import load_config
+    from isicgan.data import IngestSpec, locate_raw
+    from isicgan.data.stage import IngestOutputs, ingest
 
     def save_png(path, array):
         Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8), mode="RGB").save(
             path, format="PNG", optimize=False, compress_level=level)
 
-    ing.save_png = save_png
+    store.save_png = save_png
     data = load_config([REPO / "config.yaml", REPO / "configs" / "thesis.yaml"],
                        overrides={"data": {"source": "isic2024", "raw_dir": str(raw)}})["data"]
-    paths = ing.locate_raw(raw)
+    spec = IngestSpec.from_config(data)
+    paths = locate_raw(raw)
+    outputs = IngestOutputs(out / "manifest.csv", out / "counts.csv", out / "institutions.csv",
+                            {s: out / s for s in spec.splits}, out / "institutions.png")
     t, c = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
-    ing.ingest(paths["metadata"], paths["images"], out / "manifest.csv", out / "counts.csv",
-               {s: out / s for s in ing.SPLITS}, data, threads=threads)
+    ingest(paths["metadata"], paths["images"], outputs, spec, threads=threads)
     r = resource.getrusage(resource.RUSAGE_SELF)
     print(f"in-process ingest, PNG zlib level {level}, {threads} threads: wall "
           f"{time.perf_counter() - t:.1f} s, {r.ru_utime + r.ru_stime - c.ru_utime - c.ru_stime:.1f} s CPU, "

@@ -3,7 +3,7 @@
 ``make_demo_data`` writes, into one folder,
 
 * ``train-metadata.csv``: the 55 real columns in the real order
-  (:data:`isicgan.ingest.METADATA_COLUMNS`), one row per tile, sorted by ``isic_id``;
+  (:data:`isicgan.data.layout.METADATA_COLUMNS`), one row per tile, sorted by ``isic_id``;
 * ``train-image.hdf5``: one scalar fixed-length bytes dataset (``|S<n>``) per ``isic_id``
   holding the JPEG, as in the Kaggle file;
 * ``train-image/image/<isic_id>.jpg``: the same JPEG bytes as files.
@@ -17,6 +17,11 @@ mass), irregular Border (high-order harmonics), several Colours (dark brown, bla
 red) and a larger Diameter. The classes overlap (atypical naevi, early melanomas), so the task
 is real and learnable but not trivial. Each patient has one skin tone and
 several lesions; about one tile in ten is malignant.
+
+Each patient belongs to one of five institutions (the ``attribution`` column, by patient).
+One of them, :data:`SHIFTED_ATTRIBUTION`, photographs with another device
+(:func:`acquisition_shift`: a cooler, darker colour balance and a soft blur), so that a test set
+held out by institution (``data.external_test``) is harder in a way one can see.
 
 Everything is drawn from ``numpy`` generators seeded by ``seed`` (one child seed per tile),
 so the same settings give byte-identical files. This is synthetic demo data, never patient data.
@@ -34,7 +39,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFilter
 
-from isicgan.ingest import METADATA_COLUMNS
+from isicgan.data.layout import METADATA_COLUMNS
 from isicgan.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -60,6 +65,10 @@ SITE_P = [0.35, 0.2, 0.25, 0.15, 0.05]
 ATTRIBUTIONS = ["Memorial Sloan Kettering Cancer Center", "FNQH Cairns",
                 "Frazer Institute, The University of Queensland, Dermatology Research Centre",
                 "Department of Dermatology, Hospital Clinic de Barcelona", "ACEMID MIA"]
+#: the institution whose tiles carry an acquisition shift (config.yaml holds it out)
+SHIFTED_ATTRIBUTION = "Department of Dermatology, Hospital Clinic de Barcelona"
+#: its device's colour balance (R, G, B gains): cooler and about a fifth darker
+SHIFT_GAINS = np.array([0.74, 0.86, 1.04], dtype=np.float32)
 MALIGNANT_DX = [  # (iddx_full, iddx_2, iddx_3), the three malignant families of ISIC 2024
     ("Malignant::Malignant melanocytic proliferations (Melanoma)::Melanoma Invasive",
      "Malignant melanocytic proliferations (Melanoma)", "Melanoma Invasive"),
@@ -171,6 +180,20 @@ def make_tile(rng: np.random.Generator, malignant: bool, skin: np.ndarray,
     return np.asarray(tile), measures
 
 
+def attribution_of(patient: int) -> str:
+    """The institution of demo patient number ``patient`` (every fifth patient per institution)."""
+    return ATTRIBUTIONS[patient % len(ATTRIBUTIONS)]
+
+
+def acquisition_shift(tile: np.ndarray) -> np.ndarray:
+    """The tile as :data:`SHIFTED_ATTRIBUTION`'s device takes it: a soft blur (about 1 px at
+    110 px), then a cooler, darker colour balance (:data:`SHIFT_GAINS`)."""
+    radius = max(0.8, tile.shape[0] / 110)
+    soft = np.asarray(Image.fromarray(tile, mode="RGB").filter(ImageFilter.GaussianBlur(radius)),
+                      dtype=np.float32)
+    return np.clip(np.rint(soft * SHIFT_GAINS), 0, 255).astype(np.uint8)
+
+
 def encode_jpeg(tile: np.ndarray, quality: int = 90) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(tile, mode="RGB").save(buf, format="JPEG", quality=quality)
@@ -239,7 +262,7 @@ def _metadata(rng: np.random.Generator, ids: list[str], patients: np.ndarray, ta
         "tbp_lv_symm_2axis": np.clip(0.2 + m["asymmetry"].to_numpy() + rng.normal(0, 0.05, n), 0, 1),
         "tbp_lv_symm_2axis_angle": rng.choice(np.arange(0, 180, 5), n),
         "tbp_lv_x": rng.normal(0, 150, n), "tbp_lv_y": rng.uniform(100, 1600, n), "tbp_lv_z": rng.normal(0, 80, n),
-        "attribution": [ATTRIBUTIONS[p % len(ATTRIBUTIONS)] for p in patients],
+        "attribution": [attribution_of(p) for p in patients],
         "copyright_license": np.where(rng.random(n) < 0.8, "CC-BY", "CC-BY-NC"),
     }
     dx = rng.integers(len(MALIGNANT_DX), size=n)
@@ -293,6 +316,8 @@ def make_demo_data(out_dir: str | Path, n_patients: int, n_benign: int, n_malign
     for i in range(n):
         tile, meas = make_tile(np.random.default_rng(tile_seeds[i]), bool(target[i]),
                                skins[patients[i]], int(sizes[i]))
+        if attribution_of(int(patients[i])) == SHIFTED_ATTRIBUTION:
+            tile = acquisition_shift(tile)
         jpegs.append(encode_jpeg(tile))
         measures.append(meas)
     meta = _metadata(rng, ids, patients, target, patient_ids, ages, sexes, measures)

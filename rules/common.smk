@@ -3,9 +3,13 @@
 
 import os
 import re
+from dataclasses import asdict
 from functools import lru_cache
 
-SPLITS = ["train", "val", "test", "source"]
+from isicgan.data import IngestSpec, locate_raw, splits_of
+
+#: the splits of this run: train, val, test, source, and external with data.external_test
+SPLITS = splits_of(config["data"])
 
 
 #: wildcard -> the model family whose module a job imports by name at run time
@@ -57,9 +61,12 @@ def ingest_input(wildcards):
             "metadata": f"{raw_dir()}/train-metadata.csv",
             "images": f"{raw_dir()}/train-image.hdf5",
         }
-    from isicgan.ingest import locate_raw
-
     return locate_raw(raw_dir())
+
+
+def ingest_spec():
+    """The ingest rule's settings (isicgan.data.IngestSpec) as a plain dict param."""
+    return asdict(IngestSpec.from_config(config["data"]))
 
 
 def weight_input(name):
@@ -90,10 +97,14 @@ def weight_file_pattern():
 
 
 def data_targets():
-    """Manifest, counts table and the four class-folder directories."""
-    return ["results/data/manifest.csv", "results/data/counts.csv"] + expand(
-        "results/data/{split}", split=SPLITS
-    )
+    """Manifest, counts and institutions tables, the class-folder directories of every
+    split, and the figure of tiles per institution."""
+    return [
+        "results/data/manifest.csv",
+        "results/data/counts.csv",
+        "results/data/institutions.csv",
+        "results/figures/data/institutions.png",
+    ] + expand("results/data/{split}", split=SPLITS)
 
 
 def replicates():

@@ -1,5 +1,7 @@
 # Stage: data. Raw Kaggle ISIC 2024 files (or the synthetic demo data drawn here) ->
-# results/data/manifest.csv, counts.csv and the class folders results/data/{split}/{0,1}/.
+# results/data/manifest.csv, counts.csv, institutions.csv and the class folders
+# results/data/{split}/{0,1}/ of every split in SPLITS (external only with data.external_test),
+# and the figure of tiles per institution.
 
 
 rule demo_data:
@@ -30,13 +32,16 @@ rule ingest:
             caption="../report/data_counts.rst",
             category="Data",
         ),
-        train=directory("results/data/train"),
-        val=directory("results/data/val"),
-        test=directory("results/data/test"),
-        source=directory("results/data/source"),
+        institutions="results/data/institutions.csv",
+        figure=report(
+            "results/figures/data/institutions.png",
+            caption="../report/data_institutions.rst",
+            category="Data",
+        ),
+        **{split: directory(f"results/data/{split}") for split in SPLITS},
     params:
         code=code_digest("ingest.py"),
-        data=config["data"],
+        spec=ingest_spec(),
     log:
         "logs/data/ingest.log",
     benchmark:

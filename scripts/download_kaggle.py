@@ -3,7 +3,7 @@ from isicgan.io import redirect_log
 
 redirect_log(snakemake.log[0])
 
-from isicgan.ingest import download_kaggle
+from isicgan.data.download import download_kaggle
 
 download_kaggle(snakemake.params.raw_dir, record=snakemake.output.record,
                 competition=snakemake.params.competition)

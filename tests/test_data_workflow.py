@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from PIL import Image
 
 from conftest import run_workflow
 
@@ -45,9 +46,15 @@ def test_data_target_builds_manifest_counts_and_class_folders(first_run):
     data = first_run / "results" / "data"
     manifest = pd.read_csv(data / "manifest.csv")
     assert list(manifest.columns) == ["isic_id", "patient_id", "target", "split"]
-    assert set(manifest["split"]) == {"train", "val", "test", "source"}
-    for split in ["train", "val", "test", "source"]:
+    assert set(manifest["split"]) == {"train", "val", "test", "source", "external"}
+    for split in ["train", "val", "test", "source", "external"]:
         assert (data / split / "0").is_dir() and (data / split / "1").is_dir()
+    assert pd.read_csv(data / "counts.csv")["split"].tolist()[-1] == "external"
+    institutions = pd.read_csv(data / "institutions.csv")
+    assert institutions["isic_id"].tolist() == manifest["isic_id"].tolist()
+    assert institutions["attribution"].nunique() == 5
+    with Image.open(first_run / "results" / "figures" / "data" / "institutions.png") as im:
+        assert im.format == "PNG" and im.size[1] > 300          # one row per institution
     assert (first_run / "resources" / "demo" / "train-image.hdf5").is_file()
     assert (first_run / "logs" / "data" / "ingest.log").is_file()
 
@@ -91,6 +98,20 @@ def test_corrupt_jpeg_fails_the_ingest_job_and_leaves_no_outputs(first_run, tmp_
     assert proc.returncode != 0
     log = (work / "logs" / "data" / "ingest.log").read_text()
     assert f"isic_id '{victim}': cannot decode the image" in log, log[-3000:]
+    assert_no_data_outputs(work)
+
+
+def test_unknown_external_attribution_fails_ingest_listing_every_attribution(first_run, tmp_path):
+    cfg = tmp_path / "external.yaml"
+    cfg.write_text(yaml.safe_dump({"data": {"external_test": {
+        "attributions": ["St Nowhere Hospital"], "counts": {"benign": 2, "malignant": 2}}}}))
+    work = tmp_path / "work"
+    shutil.copytree(first_run / "resources", work / "resources")   # the demo data, not redrawn
+    proc = run_workflow(work, "--", "data", configfiles=[cfg], check=False)
+    assert proc.returncode != 0
+    log = (work / "logs" / "data" / "ingest.log").read_text()
+    assert "no tile has attribution 'St Nowhere Hospital'" in log, log[-3000:]
+    assert "'FNQH Cairns': " in log and "'ACEMID MIA': " in log, log[-3000:]
     assert_no_data_outputs(work)
 
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from isicgan.demo import make_demo_data
-from isicgan.ingest import METADATA_COLUMNS
+from isicgan.demo import ATTRIBUTIONS, SHIFTED_ATTRIBUTION, make_demo_data
+from isicgan.data import METADATA_COLUMNS
 
 N_PATIENTS, N_BENIGN, N_MALIGNANT, SEED = 40, 120, 34, 2024   # tests/tiny.yaml sizes
 
@@ -106,3 +106,40 @@ def test_tile_decodes_from_the_hdf5_bytes(demo):
     with Image.open(io.BytesIO(data)) as im:
         im.load()
         assert im.mode == "RGB"
+
+
+def _tiles_by_attribution(out, meta) -> dict[str, list[np.ndarray]]:
+    tiles: dict[str, list[np.ndarray]] = {}
+    for isic_id, name in zip(meta["isic_id"], meta["attribution"]):
+        with Image.open(out / "train-image" / "image" / f"{isic_id}.jpg") as im:
+            tiles.setdefault(name, []).append(np.asarray(im.convert("RGB"), dtype=np.float32))
+    return tiles
+
+
+def test_patients_belong_to_one_of_five_named_institutions(demo):
+    _, meta = demo
+    assert sorted(meta["attribution"].unique()) == sorted(ATTRIBUTIONS) and len(ATTRIBUTIONS) == 5
+    assert SHIFTED_ATTRIBUTION in ATTRIBUTIONS
+    assert (meta.groupby("patient_id")["attribution"].nunique() == 1).all()
+    per_institution = meta.groupby("attribution")["target"].agg(["size", "sum"])
+    assert (per_institution["sum"] >= 3).all() and (per_institution["size"] >= 15).all()
+
+
+def test_the_shifted_institution_is_cooler_darker_and_softer(demo):
+    """The acquisition shift is measurable: colour balance (red over blue), brightness and
+    fine detail (mean absolute difference of neighbouring pixels) of its tiles against the rest."""
+    out, meta = demo
+    tiles = _tiles_by_attribution(out, meta)
+
+    def stats(group: list[np.ndarray]) -> tuple[float, float, float]:
+        red_over_blue = np.mean([t[..., 0].mean() / t[..., 2].mean() for t in group])
+        brightness = np.mean([t.mean() for t in group])
+        detail = np.mean([np.abs(np.diff(t, axis=1)).mean() for t in group])
+        return red_over_blue, brightness, detail
+
+    shifted = stats(tiles[SHIFTED_ATTRIBUTION])
+    others = [stats(group) for name, group in tiles.items() if name != SHIFTED_ATTRIBUTION]
+    for other in others:
+        assert shifted[0] < 0.85 * other[0], (shifted, other)      # cooler
+        assert shifted[1] < 0.95 * other[1], (shifted, other)      # darker
+        assert shifted[2] < 0.85 * other[2], (shifted, other)      # softer

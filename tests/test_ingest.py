@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import h5py
@@ -13,19 +14,35 @@ from PIL import Image
 
 from isicgan.config import load_config
 from isicgan.demo import make_demo_data
-from isicgan.ingest import (MANIFEST_COLUMNS, SPLITS, DataError, benign_mix, count_table,
-                            decode_tile, exact_fill, ingest, locate_raw, read_metadata,
-                            select_splits)
+from isicgan.data import ALL_SPLITS, SPLITS, DataError, IngestSpec, locate_raw, splits_of
+from isicgan.data.metadata import read_metadata
+from isicgan.data.splits import (MANIFEST_COLUMNS, benign_mix, count_table, exact_fill,
+                                 select_splits)
+from isicgan.data.stage import IngestOutputs, ingest
+from isicgan.data.store import decode_tile
 from conftest import REPO, TINY_CONFIG
 
 DATA = load_config([REPO / "config.yaml", TINY_CONFIG])["data"]
 DEMO = DATA["demo"]
 
 
-def run_ingest(raw: Path, out: Path, data: dict | None = None) -> pd.DataFrame:
+def outputs_in(out: Path, splits=SPLITS) -> IngestOutputs:
+    return IngestOutputs(out / "manifest.csv", out / "counts.csv", out / "institutions.csv",
+                         {s: out / s for s in splits}, out / "institutions.png")
+
+
+def run_ingest(raw: Path, out: Path, data: dict | None = None, threads: int = 1) -> pd.DataFrame:
     paths = locate_raw(raw)
-    return ingest(paths["metadata"], paths["images"], out / "manifest.csv", out / "counts.csv",
-                  {s: out / s for s in SPLITS}, data or DATA)
+    spec = IngestSpec.from_config(data or DATA)
+    return ingest(paths["metadata"], paths["images"], outputs_in(out, spec.splits), spec, threads)
+
+
+def select(meta: pd.DataFrame, counts: dict, val_fraction: float = 0.3, seed: int = 25,
+           source: str = "metadata", external: dict | None = None) -> pd.DataFrame:
+    """select_splits with the settings spelled as the config spells them."""
+    spec = IngestSpec.from_config({"image_size": 32, "seed": seed, "val_fraction": val_fraction,
+                                   "counts": counts, "external_test": external})
+    return select_splits(meta, spec, source)
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +88,12 @@ def assert_nothing_written(out: Path) -> None:
 # --------------------------------------------------------------------------- good data
 
 
+def test_splits_of_adds_external_only_when_configured():
+    assert splits_of({"external_test": None}) == ["train", "val", "test", "source"]
+    assert splits_of(DATA) == ["train", "val", "test", "source", "external"]
+    assert IngestSpec.from_dict(asdict(IngestSpec.from_config(DATA))) == IngestSpec.from_config(DATA)
+
+
 def test_manifest_has_the_contract_columns_and_the_configured_counts(good):
     out, manifest = good
     on_disk = pd.read_csv(out / "manifest.csv")
@@ -85,8 +108,11 @@ def test_manifest_has_the_contract_columns_and_the_configured_counts(good):
     assert counts.loc["train", ["benign", "malignant"]].tolist() == [c["pool"]["benign"] - val_b,
                                                                      c["pool"]["malignant"] - val_m]
     assert counts.loc["source", ["benign", "malignant"]].tolist() == [c["source"]["benign"], 0]
+    ext = DATA["external_test"]["counts"]
+    assert counts.loc["external", ["benign", "malignant"]].tolist() == [ext["benign"], ext["malignant"]]
+    assert counts.index.tolist() == ["train", "val", "test", "source", "external"]
     assert manifest["isic_id"].is_unique
-    order = manifest["split"].map(SPLITS.index)
+    order = manifest["split"].map(ALL_SPLITS.index)
     assert order.is_monotonic_increasing
 
 
@@ -106,7 +132,7 @@ def test_train_and_val_are_grouped_by_patient_and_source_shares_no_val_patient(g
 def test_class_folders_hold_the_manifest_tiles_as_rgb_pngs_of_image_size(good):
     out, manifest = good
     size = DATA["image_size"]
-    for split in SPLITS:
+    for split in ALL_SPLITS:
         assert (out / split / "0").is_dir() and (out / split / "1").is_dir()
         for cls in (0, 1):
             want = sorted(manifest.loc[(manifest["split"] == split) & (manifest["target"] == cls), "isic_id"])
@@ -122,16 +148,16 @@ def test_rerun_gives_byte_identical_outputs_and_thread_count_does_not_matter(raw
     out, _ = good
     paths = locate_raw(raw)
     again = tmp_path / "again"
-    ingest(paths["metadata"], paths["images"], again / "manifest.csv", again / "counts.csv",
-           {s: again / s for s in SPLITS}, DATA, threads=2)
+    ingest(paths["metadata"], paths["images"], outputs_in(again, ALL_SPLITS),
+           IngestSpec.from_config(DATA), threads=2)
     for f in sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()):
         assert (again / f).read_bytes() == (out / f).read_bytes(), f
 
 
 def test_another_seed_draws_another_selection(raw):
     meta = read_metadata(raw / "train-metadata.csv")
-    a = select_splits(meta, DATA["counts"], DATA["val_fraction"], seed=1)
-    b = select_splits(meta, DATA["counts"], DATA["val_fraction"], seed=2)
+    a = select(meta, DATA["counts"], DATA["val_fraction"], seed=1)
+    b = select(meta, DATA["counts"], DATA["val_fraction"], seed=2)
     assert not a.equals(b)
     cols = ["split", "benign", "malignant"]
     assert count_table(a)[cols].equals(count_table(b)[cols])
@@ -161,7 +187,7 @@ def test_all_malignant_tiles_are_used_when_the_counts_need_every_one():
     total_m = int(meta["target"].sum())
     counts = {"test": {"benign": 93, "malignant": 93}, "pool": {"benign": 3000, "malignant": total_m - 93},
               "source": {"benign": 2600}}
-    manifest = select_splits(meta, counts, 0.3, seed=25)
+    manifest = select(meta, counts, 0.3, seed=25)
     assert int(manifest["target"].sum()) == total_m
     table = count_table(manifest).set_index("split")
     assert table.loc["test", "malignant"] == 93 and table.loc["val", "malignant"] == round(0.3 * (total_m - 93))
@@ -195,7 +221,7 @@ def test_val_and_test_benign_tiles_mix_patients_like_train_on_an_isic_shaped_coh
     for their malignant tiles (100 % against about 15 % in train on this cohort)."""
     meta = isic_shaped_cohort()
     ill = meta.loc[meta["target"] == 1, "patient_id"].unique()
-    manifest = select_splits(meta, THESIS_COUNTS, 0.3, seed=25)
+    manifest = select(meta, THESIS_COUNTS, 0.3, seed=25)
     table = count_table(manifest, ill).set_index("split")
     assert table[["benign", "malignant"]].to_dict("index") == {
         "train": {"benign": 2100, "malignant": 210}, "val": {"benign": 900, "malignant": 90},
@@ -246,8 +272,8 @@ def test_a_benign_mix_that_cannot_match_train_names_the_split():
               "source": {"benign": 20}}
     with pytest.raises(DataError, match=r"benign test tiles cannot match train's mix .*10\.0% of them "
                                         r"come from patients with a malignant lesion, against 9\d\.\d% in train"):
-        select_splits(meta, counts, 0.3, seed=25, source="meta.csv")
-    mix = benign_mix(select_splits(meta, {**counts, "test": {"benign": 1, "malignant": 1}}, 0.3, seed=25),
+        select(meta, counts, 0.3, seed=25, source="meta.csv")
+    mix = benign_mix(select(meta, {**counts, "test": {"benign": 1, "malignant": 1}}, 0.3, seed=25),
                      meta.loc[meta["target"] == 1, "patient_id"])
     assert mix["test"] == 1.0 and mix["train"] > 0.9           # one tile: nothing else to match
 
@@ -296,7 +322,7 @@ def test_missing_raw_dir_names_the_config_key(tmp_path):
 
 
 def test_missing_required_column_is_named(raw_copy, tmp_path):
-    edit_metadata(raw_copy, lambda f: f.drop(columns="patient_id", inplace=True))
+    edit_metadata(raw_copy, lambda f: f.pop("patient_id"))
     with pytest.raises(DataError, match=r"train-metadata.csv: required column\(s\) patient_id missing"):
         run_ingest(raw_copy, tmp_path / "out")
     assert_nothing_written(tmp_path / "out")
@@ -360,7 +386,8 @@ def test_grayscale_and_rgba_tiles_are_converted_to_rgb(raw_copy, good, tmp_path)
 
 
 def test_not_enough_malignant_tiles_says_what_is_available(raw, tmp_path):
-    data = {**DATA, "counts": {**DATA["counts"], "pool": {"benign": 40, "malignant": 1000}}}
+    data = {**DATA, "external_test": None,
+            "counts": {**DATA["counts"], "pool": {"benign": 40, "malignant": 1000}}}
     with pytest.raises(DataError, match=r"not enough malignant tiles .*need 1006.*available 34"):
         run_ingest(raw, tmp_path / "out", data)
     assert_nothing_written(tmp_path / "out")
@@ -370,7 +397,7 @@ def test_not_enough_malignant_tiles_says_what_is_available(raw, tmp_path):
 
 
 def test_download_without_the_kaggle_tool_says_how_to_install_it(tmp_path, monkeypatch):
-    from isicgan.ingest import download_kaggle
+    from isicgan.data.download import download_kaggle
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(DataError, match="`kaggle` command is not installed: pip install kaggle"):
         download_kaggle(tmp_path / "raw", tmp_path / "record.json")
@@ -381,7 +408,7 @@ def test_download_unzips_what_the_kaggle_tool_fetches_and_records_it(tmp_path, m
     """A stand-in `kaggle` on PATH plays the CLI (which zips single files) without network."""
     import json
     import sys
-    from isicgan.ingest import download_kaggle
+    from isicgan.data.download import download_kaggle
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     stub = bin_dir / "kaggle"
@@ -399,3 +426,96 @@ def test_download_unzips_what_the_kaggle_tool_fetches_and_records_it(tmp_path, m
     assert not list((tmp_path / "raw").glob("*.zip"))
     record = json.loads((tmp_path / "record.json").read_text())
     assert set(record["files"]) == {"train-metadata.csv", "train-image.hdf5"}
+
+
+# --------------------------------------------------------------------------- external institution
+
+EXTERNAL_NAME = DATA["external_test"]["attributions"][0]
+
+
+def test_external_split_is_disjoint_by_patient_and_institution_with_exact_counts(raw, good):
+    out, manifest = good
+    meta = read_metadata(raw / "train-metadata.csv").set_index("isic_id")
+    attribution = manifest["isic_id"].map(meta["attribution"])
+    external = manifest["split"] == "external"
+    want = DATA["external_test"]["counts"]
+    assert int((manifest.loc[external, "target"] == 0).sum()) == want["benign"]
+    assert int((manifest.loc[external, "target"] == 1).sum()) == want["malignant"]
+    assert (attribution[external] == EXTERNAL_NAME).all()          # external: the named only
+    assert not (attribution[~external] == EXTERNAL_NAME).any()      # no other split from it
+    by = {s: set(manifest.loc[manifest["split"] == s, "patient_id"]) for s in ALL_SPLITS}
+    for i, a in enumerate(ALL_SPLITS):
+        for b in ALL_SPLITS[i + 1:]:
+            if {a, b} != {"train", "source"}:                        # source: train's patients
+                assert not by[a] & by[b], (a, b)
+    # every patient with a tile of the named institution left the other splits
+    named_patients = set(meta.loc[meta["attribution"] == EXTERNAL_NAME, "patient_id"])
+    assert named_patients and not named_patients & set(manifest.loc[~external, "patient_id"])
+    for cls in (0, 1):
+        files = sorted(p.stem for p in (out / "external" / str(cls)).iterdir())
+        assert files == sorted(manifest.loc[external & (manifest["target"] == cls), "isic_id"])
+    table = pd.read_csv(out / "institutions.csv", keep_default_na=False)
+    assert table["isic_id"].tolist() == manifest["isic_id"].tolist()
+    assert table["attribution"].tolist() == attribution.tolist()
+
+
+def test_normal_splits_keep_the_population_rule_with_an_external_set(good):
+    out, _ = good
+    mix = pd.read_csv(out / "counts.csv").set_index("split")["benign_from_malignant_patients"]
+    for split in ("val", "test", "source"):
+        assert abs(mix[split] - mix["train"]) <= 0.10, mix.to_dict()
+
+
+def test_without_external_test_no_external_split_is_written(raw, tmp_path):
+    data = {**DATA, "external_test": None}
+    manifest = run_ingest(raw, tmp_path / "out", data)
+    assert set(manifest["split"]) == set(SPLITS)
+    assert not (tmp_path / "out" / "external").exists()
+    assert pd.read_csv(tmp_path / "out" / "counts.csv")["split"].tolist() == list(SPLITS)
+
+
+def attribution_listing(raw: Path) -> list[str]:
+    """The lines the error must hold: every attribution with its benign and malignant tiles."""
+    meta = read_metadata(raw / "train-metadata.csv")
+    lines = []
+    for name, rows in meta.groupby("attribution"):
+        lines.append(f"{name!r}: {int((rows['target'] == 0).sum())} benign, "
+                     f"{int((rows['target'] == 1).sum())} malignant")
+    assert len(lines) == 5
+    return lines
+
+
+@pytest.mark.parametrize("external, problem", [
+    ({"attributions": [EXTERNAL_NAME, "St Nowhere Hospital"],
+      "counts": {"benign": 2, "malignant": 2}},
+     "no tile has attribution 'St Nowhere Hospital'"),
+    ({"attributions": [EXTERNAL_NAME], "counts": {"benign": 6, "malignant": 500}},
+     "the named attribution(s) hold"),
+])
+def test_a_bad_external_test_lists_every_attribution_and_writes_nothing(raw, tmp_path, external,
+                                                                         problem):
+    out = tmp_path / "out"
+    with pytest.raises(DataError) as caught:
+        run_ingest(raw, out, {**DATA, "external_test": external})
+    message = str(caught.value)
+    assert "data.external_test" in message and problem in message, message
+    for line in attribution_listing(raw):
+        assert line in message, (line, message)
+    assert_nothing_written(out)
+
+
+def test_a_patient_seen_at_the_named_and_another_institution_leaves_the_other_splits(raw):
+    """Patients, not only tiles, leave: their tiles from another institution go nowhere."""
+    meta = read_metadata(raw / "train-metadata.csv")
+    named = meta["attribution"] == EXTERNAL_NAME
+    patients = meta.loc[named, "patient_id"].value_counts()
+    for patient in patients.index:              # half of each one's benign tiles elsewhere
+        rows = meta.index[(meta["patient_id"] == patient) & named & (meta["target"] == 0)]
+        meta.loc[rows[: len(rows) // 2], "attribution"] = "FNQH Cairns"
+    moved = (meta["attribution"] == "FNQH Cairns") & meta["patient_id"].isin(patients.index)
+    assert moved.any()
+    manifest = select(meta, DATA["counts"], DATA["val_fraction"], DATA["seed"],
+                      external=DATA["external_test"])
+    external = manifest["split"] == "external"
+    assert not set(patients.index) & set(manifest.loc[~external, "patient_id"])
+    assert not set(meta.loc[moved, "isic_id"]) & set(manifest.loc[external, "isic_id"])
