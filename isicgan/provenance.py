@@ -10,101 +10,109 @@ statement points at them). A changed param reruns the job (Snakemake's ``params`
 The digest covers the code, not its formatting: it hashes each module's syntax tree with
 docstrings removed, so comments, docstrings and blank lines change nothing.
 
-The same closure serves ``tests/test_envs.py``, which checks that each rule's conda env lists
-every third-party package the code it runs imports.
+Every parse of the workflow asks for these digests, so what one file yields (its imports and
+the digest of its tree) is cached: in memory for the process, and across processes in a small
+JSON file (:func:`cache_file`), keyed by the file's path, size, modification and change times
+and inode. A file changed in the last :data:`RACY_SECONDS` is never cached (a same-size edit
+within the file system's clock tick would keep its times), so a cached entry is always one
+whose file has not changed since. The cache file is written atomically (a temporary file
+renamed over it); two processes writing at once lose at most each other's new entries.
 """
 from __future__ import annotations
 
 import ast
 import hashlib
-from functools import lru_cache
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE = "isicgan"
+#: files changed less than this many seconds ago are parsed every time, never cached
+RACY_SECONDS = 2.0
+#: bump when what is cached per file changes
+CACHE_VERSION = 1
+#: the cache keeps at most this many files (the most recently used are kept)
+CACHE_MAX_FILES = 5000
 
 
-def _imports(tree: ast.AST, module: str, is_package: bool) -> set[str]:
-    """Dotted names imported anywhere in ``tree`` (relative imports resolved).
+@dataclass(frozen=True)
+class _Facts:
+    """What the digest needs of one source file."""
+    key: tuple[int, ...]                 # size, mtime_ns, ctime_ns, inode
+    imports: tuple[tuple, ...]           # ("import", names) | ("from", level, module, names)
+    tree_sha: str                        # sha256 of the docstring-free syntax tree
 
-    ``from a import b`` yields both ``a`` and ``a.b`` (``b`` may be a submodule).
-    """
-    names: set[str] = set()
+
+_memory: dict[str, _Facts] = {}
+_disk: dict[str, list] | None = None     # the cache file's entries, read once per process
+_dirty: dict[str, _Facts] = {}           # entries to add to the cache file
+
+
+def cache_file() -> Path | None:
+    """The cross-process cache: ``$ISICGAN_CODE_CACHE`` ("off" disables it), else
+    ``code-digest.json`` in ``$XDG_CACHE_HOME/isicgan`` (``~/.cache/isicgan``)."""
+    env = os.environ.get("ISICGAN_CODE_CACHE")
+    if env is not None:
+        return None if env.strip().lower() in ("", "off", "0", "none") else Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / PACKAGE / "code-digest.json"
+
+
+def _read_cache(path: Path | None) -> dict[str, list]:
+    if path is None:
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
+        return {}
+    files = data.get("files")
+    return files if isinstance(files, dict) else {}
+
+
+def _write_cache() -> None:
+    """Merge the new entries into the cache file, atomically; failures leave it as it was."""
+    path = cache_file()
+    if path is None or not _dirty:
+        _dirty.clear()
+        return
+    files = _read_cache(path)
+    for name, f in _dirty.items():          # re-inserted: the newest entries come last
+        files.pop(name, None)
+        files[name] = [list(f.key), [list(i) for i in f.imports], f.tree_sha]
+    _dirty.clear()
+    # forget files that are gone (test copies, old checkouts), then the oldest beyond the cap
+    files = {name: entry for name, entry in files.items() if os.path.exists(name)}
+    if len(files) > CACHE_MAX_FILES:
+        files = dict(list(files.items())[-CACHE_MAX_FILES:])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".code-digest-", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as out:
+                json.dump({"version": CACHE_VERSION, "files": files}, out,
+                          separators=(",", ":"))
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        pass        # a read-only home or a full disk: the digest is still right, only slower
+
+
+def _import_entries(tree: ast.AST) -> tuple[tuple, ...]:
+    entries = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
+            entries.append(("import", tuple(alias.name for alias in node.names)))
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = module.split(".")
-                keep = len(parts) - node.level + (1 if is_package else 0)
-                base = ".".join(parts[:keep] + ([base] if base else []))
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
-    return {n for n in names if n}
-
-
-def _module_file(root: Path, name: str) -> Path | None:
-    """The source file of package module ``name`` under ``root`` (None outside the package)."""
-    if name != PACKAGE and not name.startswith(PACKAGE + "."):
-        return None
-    path = root.joinpath(*name.split("."))
-    if (path / "__init__.py").is_file():
-        return path / "__init__.py"
-    if path.with_suffix(".py").is_file():
-        return path.with_suffix(".py")
-    return None
-
-
-def _module_name(root: Path, path: Path) -> str:
-    rel = path.resolve().relative_to(root.resolve()).with_suffix("")
-    parts = list(rel.parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def _parse(path: Path) -> ast.Module:
-    stat = path.stat()
-    return _parse_cached(path.resolve(), stat.st_mtime_ns, stat.st_size)
-
-
-@lru_cache(maxsize=None)
-def _parse_cached(path: Path, mtime_ns: int, size: int) -> ast.Module:
-    return ast.parse(path.read_text(), filename=str(path))
-
-
-def module_closure(start: str | Path, root: str | Path) -> tuple[set[Path], set[str]]:
-    """Package files reached from ``start`` (a script or module) and the other top-level
-    modules they import. ``root`` holds the ``isicgan`` folder.
-
-    Returns (package files, including ``start`` when it is one of them; names of
-    third-party and standard-library top-level modules imported along the way).
-    """
-    root = Path(root)
-    package = (root / PACKAGE).resolve()
-    start = Path(start)
-    files: set[Path] = set()
-    external: set[str] = set()
-    todo = [start]
-    while todo:
-        path = todo.pop()
-        if path in files:
-            continue
-        files.add(path)
-        inside = package in path.resolve().parents
-        module = _module_name(root, path) if inside else "__main__"
-        for name in _imports(_parse(path), module, path.name == "__init__.py"):
-            target = _module_file(root, name)
-            if target is not None:
-                todo.append(target)
-                # importing a.b.c runs a/__init__.py and a/b/__init__.py first
-                parts = name.split(".")
-                for i in range(1, len(parts)):
-                    parent = _module_file(root, ".".join(parts[:i]))
-                    if parent is not None:
-                        todo.append(parent)
-            elif not name.startswith(PACKAGE):
-                external.add(name.split(".")[0])
-    package_files = {f for f in files if package in f.resolve().parents}
-    return package_files, external
+            entries.append(("from", node.level, node.module or "",
+                            tuple(alias.name for alias in node.names)))
+    return tuple(entries)
 
 
 def _strip_docstrings(tree: ast.Module) -> ast.Module:
@@ -118,26 +126,177 @@ def _strip_docstrings(tree: ast.Module) -> ast.Module:
     return tree
 
 
+def _from_entry(entry, key: tuple[int, ...]) -> _Facts | None:
+    """The facts of a cache file entry, or None when it is for other file times or malformed."""
+    try:
+        if tuple(entry[0]) != key:
+            return None
+        imports = tuple(tuple(tuple(x) if isinstance(x, list) else x for x in i)
+                        for i in entry[1])
+        return _Facts(key, imports, str(entry[2]))
+    except (TypeError, IndexError):
+        return None
+
+
+def _facts(path: Path) -> _Facts:
+    """The imports and tree digest of ``path``: from memory, the cache file, or parsed now."""
+    global _disk
+    name = os.path.abspath(path)
+    st = os.stat(name)
+    key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    known = _memory.get(name)
+    if known is not None and known.key == key:
+        return known
+    if _disk is None:
+        _disk = _read_cache(cache_file())
+    facts = _from_entry(_disk.get(name), key)
+    if facts is not None:
+        _memory[name] = facts
+        return facts
+    tree = ast.parse(Path(name).read_text(), filename=name)
+    imports = _import_entries(tree)
+    sha = hashlib.sha256(ast.dump(_strip_docstrings(tree), annotate_fields=False).encode())
+    facts = _Facts(key, imports, sha.hexdigest())
+    newest = max(st.st_mtime_ns, st.st_ctime_ns) / 1e9
+    if not time.time() - RACY_SECONDS < newest:      # settled (and not in the future): cache it
+        _memory[name] = facts
+        _dirty[name] = facts
+    return facts
+
+
+def _imports(facts: _Facts, module: str, is_package: bool) -> set[str]:
+    """Dotted names imported anywhere in the file (relative imports resolved).
+
+    ``from a import b`` yields both ``a`` and ``a.b`` (``b`` may be a submodule).
+    """
+    names: set[str] = set()
+    for entry in facts.imports:
+        if entry[0] == "import":
+            names.update(entry[1])
+            continue
+        _, level, base, aliases = entry
+        if level:
+            parts = module.split(".")
+            keep = len(parts) - level + (1 if is_package else 0)
+            base = ".".join(parts[:keep] + ([base] if base else []))
+        names.add(base)
+        names.update(f"{base}.{alias}" for alias in aliases)
+    return {n for n in names if n}
+
+
+def _module_file(root: Path, name: str) -> Path | None:
+    """The source file of package module ``name`` under ``root`` (None outside the package)."""
+    found = _Walk(str(root)).module_file(name)
+    return None if found is None else Path(found)
+
+
+class _Walk:
+    """One closure computation under ``root``: file look-ups memoised (plain string paths,
+    which cost less than :mod:`pathlib` in a walk that looks up thousands of names)."""
+
+    def __init__(self, root: str):
+        self.root = root
+        self.package = os.path.join(os.path.realpath(root), PACKAGE) + os.sep
+        self._files: dict[str, str | None] = {}
+        self._real: dict[str, str] = {}
+
+    def module_file(self, name: str) -> str | None:
+        if name in self._files:
+            return self._files[name]
+        found = None
+        if name == PACKAGE or name.startswith(PACKAGE + "."):
+            path = os.path.join(self.root, *name.split("."))
+            if os.path.isfile(os.path.join(path, "__init__.py")):
+                found = os.path.join(path, "__init__.py")
+            elif os.path.isfile(path + ".py"):
+                found = path + ".py"
+        self._files[name] = found
+        return found
+
+    def real(self, path: str) -> str:
+        if path not in self._real:
+            self._real[path] = os.path.realpath(path)
+        return self._real[path]
+
+    def inside(self, path: str) -> bool:
+        return self.real(path).startswith(self.package)
+
+    def module_name(self, path: str) -> str:
+        rel = os.path.splitext(self.real(path)[len(self.package) - len(PACKAGE) - 1:])[0]
+        parts = rel.split(os.sep)
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    def closure(self, start: str) -> tuple[dict[str, _Facts], set[str]]:
+        """Package files reached from ``start`` (with their facts) and external top-level names."""
+        files: dict[str, _Facts] = {}
+        external: set[str] = set()
+        todo = [start]
+        while todo:
+            path = todo.pop()
+            if path in files:
+                continue
+            facts = files[path] = _facts(path)
+            module = self.module_name(path) if self.inside(path) else "__main__"
+            for name in _imports(facts, module, os.path.basename(path) == "__init__.py"):
+                target = self.module_file(name)
+                if target is not None:
+                    todo.append(target)
+                    # importing a.b.c runs a/__init__.py and a/b/__init__.py first
+                    parts = name.split(".")
+                    for i in range(1, len(parts)):
+                        parent = self.module_file(".".join(parts[:i]))
+                        if parent is not None:
+                            todo.append(parent)
+                elif not name.startswith(PACKAGE):
+                    external.add(name.split(".")[0])
+        return {f: facts for f, facts in files.items() if self.inside(f)}, external
+
+    def digest(self, files: dict[str, _Facts]) -> str:
+        """sha256 over the files' paths below the root and their tree digests."""
+        root = os.path.realpath(self.root)
+        named = sorted((os.path.relpath(self.real(f), root), facts.tree_sha)
+                       for f, facts in files.items())
+        h = hashlib.sha256()
+        for rel, tree_sha in named:
+            h.update(rel.encode())
+            h.update(tree_sha.encode())
+        return h.hexdigest()[:16]
+
+
+def module_closure(start: str | Path, root: str | Path) -> tuple[set[Path], set[str]]:
+    """Package files reached from ``start`` (a script or module) and the other top-level
+    modules they import. ``root`` holds the ``isicgan`` folder.
+
+    Returns (package files, including ``start`` when it is one of them; names of
+    third-party and standard-library top-level modules imported along the way).
+    """
+    try:
+        files, external = _Walk(str(root)).closure(str(start))
+    finally:
+        _write_cache()
+    return {Path(f) for f in files}, external
+
+
 def source_digest(files: set[Path] | list[Path], root: str | Path) -> str:
     """sha256 over the docstring-free syntax trees of ``files`` (named relative to ``root``)."""
-    root = Path(root).resolve()
-    h = hashlib.sha256()
-    for path in sorted(files, key=lambda p: str(p.resolve().relative_to(root))):
-        tree = _strip_docstrings(ast.parse(path.read_text(), filename=str(path)))
-        h.update(str(path.resolve().relative_to(root)).encode())
-        h.update(ast.dump(tree, annotate_fields=False).encode())
-    return h.hexdigest()[:16]
+    try:
+        return _Walk(str(root)).digest({str(f): _facts(Path(f)) for f in files})
+    finally:
+        _write_cache()
 
 
 def code_digest(script: str | Path, root: str | Path, extra_modules: tuple[str, ...] = ()) -> str:
     """The digest of the package code that ``script`` runs, plus ``extra_modules`` (dotted
     names of modules it imports by name at run time) and their own imports."""
-    root = Path(root)
-    files, _ = module_closure(script, root)
-    files.discard(Path(script))          # Snakemake's own code trigger watches the script
-    for name in extra_modules:
-        path = _module_file(root, name)
-        if path is None:
-            raise ValueError(f"no module {name} under {root}")
-        files |= module_closure(path, root)[0]
-    return source_digest(files, root)
+    walk = _Walk(str(root))
+    try:
+        files, _ = walk.closure(str(script))
+        files.pop(str(script), None)      # Snakemake's own code trigger watches the script
+        for name in extra_modules:
+            path = walk.module_file(name)
+            if path is None:
+                raise ValueError(f"no module {name} under {root}")
+            files.update(walk.closure(path)[0])
+        return walk.digest(files)
+    finally:
+        _write_cache()
