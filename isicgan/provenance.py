@@ -18,6 +18,7 @@ within the file system's clock tick would keep its times), so a cached entry is 
 whose file has not changed since. The cache file is written atomically (a temporary file
 renamed over it); two processes writing at once lose at most each other's new entries.
 """
+
 from __future__ import annotations
 
 import ast
@@ -41,14 +42,15 @@ CACHE_MAX_FILES = 5000
 @dataclass(frozen=True)
 class _Facts:
     """What the digest needs of one source file."""
-    key: tuple[int, ...]                 # size, mtime_ns, ctime_ns, inode
-    imports: tuple[tuple, ...]           # ("import", names) | ("from", level, module, names)
-    tree_sha: str                        # sha256 of the docstring-free syntax tree
+
+    key: tuple[int, ...]  # size, mtime_ns, ctime_ns, inode
+    imports: tuple[tuple, ...]  # ("import", names) | ("from", level, module, names)
+    tree_sha: str  # sha256 of the docstring-free syntax tree
 
 
 _memory: dict[str, _Facts] = {}
-_disk: dict[str, list] | None = None     # the cache file's entries, read once per process
-_dirty: dict[str, _Facts] = {}           # entries to add to the cache file
+_disk: dict[str, list] | None = None  # the cache file's entries, read once per process
+_dirty: dict[str, _Facts] = {}  # entries to add to the cache file
 
 
 def cache_file() -> Path | None:
@@ -81,7 +83,7 @@ def _write_cache() -> None:
         _dirty.clear()
         return
     files = _read_cache(path)
-    for name, f in _dirty.items():          # re-inserted: the newest entries come last
+    for name, f in _dirty.items():  # re-inserted: the newest entries come last
         files.pop(name, None)
         files[name] = [list(f.key), [list(i) for i in f.imports], f.tree_sha]
     _dirty.clear()
@@ -94,14 +96,13 @@ def _write_cache() -> None:
         fd, tmp = tempfile.mkstemp(prefix=".code-digest-", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "w") as out:
-                json.dump({"version": CACHE_VERSION, "files": files}, out,
-                          separators=(",", ":"))
+                json.dump({"version": CACHE_VERSION, "files": files}, out, separators=(",", ":"))
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)
             raise
     except OSError:
-        pass        # a read-only home or a full disk: the digest is still right, only slower
+        pass  # a read-only home or a full disk: the digest is still right, only slower
 
 
 def _import_entries(tree: ast.AST) -> tuple[tuple, ...]:
@@ -110,18 +111,22 @@ def _import_entries(tree: ast.AST) -> tuple[tuple, ...]:
         if isinstance(node, ast.Import):
             entries.append(("import", tuple(alias.name for alias in node.names)))
         elif isinstance(node, ast.ImportFrom):
-            entries.append(("from", node.level, node.module or "",
-                            tuple(alias.name for alias in node.names)))
+            entries.append(
+                ("from", node.level, node.module or "", tuple(alias.name for alias in node.names))
+            )
     return tuple(entries)
 
 
 def _strip_docstrings(tree: ast.Module) -> ast.Module:
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                and body and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)):
+        if (
+            isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             node.body = body[1:] or [ast.Pass()]
     return tree
 
@@ -131,8 +136,7 @@ def _from_entry(entry, key: tuple[int, ...]) -> _Facts | None:
     try:
         if tuple(entry[0]) != key:
             return None
-        imports = tuple(tuple(tuple(x) if isinstance(x, list) else x for x in i)
-                        for i in entry[1])
+        imports = tuple(tuple(tuple(x) if isinstance(x, list) else x for x in i) for i in entry[1])
         return _Facts(key, imports, str(entry[2]))
     except (TypeError, IndexError):
         return None
@@ -158,7 +162,7 @@ def _facts(path: Path) -> _Facts:
     sha = hashlib.sha256(ast.dump(_strip_docstrings(tree), annotate_fields=False).encode())
     facts = _Facts(key, imports, sha.hexdigest())
     newest = max(st.st_mtime_ns, st.st_ctime_ns) / 1e9
-    if not time.time() - RACY_SECONDS < newest:      # settled (and not in the future): cache it
+    if not time.time() - RACY_SECONDS < newest:  # settled (and not in the future): cache it
         _memory[name] = facts
         _dirty[name] = facts
     return facts
@@ -222,7 +226,7 @@ class _Walk:
         return self.real(path).startswith(self.package)
 
     def module_name(self, path: str) -> str:
-        rel = os.path.splitext(self.real(path)[len(self.package) - len(PACKAGE) - 1:])[0]
+        rel = os.path.splitext(self.real(path)[len(self.package) - len(PACKAGE) - 1 :])[0]
         parts = rel.split(os.sep)
         return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
@@ -254,8 +258,9 @@ class _Walk:
     def digest(self, files: dict[str, _Facts]) -> str:
         """sha256 over the files' paths below the root and their tree digests."""
         root = os.path.realpath(self.root)
-        named = sorted((os.path.relpath(self.real(f), root), facts.tree_sha)
-                       for f, facts in files.items())
+        named = sorted(
+            (os.path.relpath(self.real(f), root), facts.tree_sha) for f, facts in files.items()
+        )
         h = hashlib.sha256()
         for rel, tree_sha in named:
             h.update(rel.encode())
@@ -291,7 +296,7 @@ def code_digest(script: str | Path, root: str | Path, extra_modules: tuple[str, 
     walk = _Walk(str(root))
     try:
         files, _ = walk.closure(str(script))
-        files.pop(str(script), None)      # Snakemake's own code trigger watches the script
+        files.pop(str(script), None)  # Snakemake's own code trigger watches the script
         for name in extra_modules:
             path = walk.module_file(name)
             if path is None:

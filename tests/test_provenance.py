@@ -5,6 +5,7 @@ Protects: the param ``code`` of every rule (isicgan/provenance.py) reruns a job 
 the package code it runs changed, also when the digest comes from the cache across workflow
 parses (issue 18: an instant no-op).
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ import pytest
 from isicgan import provenance
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = "synthesize.py"          # a script that reaches much of the package
+SCRIPT = "synthesize.py"  # a script that reaches much of the package
 MODEL = ("isicgan.gan.models.dcgan",)
 
 
@@ -27,8 +28,7 @@ MODEL = ("isicgan.gan.models.dcgan",)
 def tree(tmp_path, monkeypatch):
     """A copy of the package and scripts, a private cache file, and a fresh in-process cache."""
     src = tmp_path / "src"
-    shutil.copytree(REPO / "isicgan", src / "isicgan",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "isicgan", src / "isicgan", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "scripts", src / "scripts", symlinks=True)
     monkeypatch.setenv("ISICGAN_CODE_CACHE", str(tmp_path / "cache" / "code-digest.json"))
     new_process()
@@ -59,11 +59,11 @@ def test_a_cached_digest_equals_the_uncached_one(tree, monkeypatch):
     files = json.loads(cache.read_text())["files"]
     assert str(tree / "isicgan" / "gan" / "models" / "dcgan.py") in files
     new_process()
-    assert digest(tree) == first                       # from the cache file
-    assert provenance._dirty == {} and not provenance._disk is None
+    assert digest(tree) == first  # from the cache file
+    assert provenance._dirty == {} and provenance._disk is not None
     monkeypatch.setenv("ISICGAN_CODE_CACHE", "off")
     new_process()
-    assert digest(tree) == first                       # parsed again, no cache
+    assert digest(tree) == first  # parsed again, no cache
 
 
 def test_comments_and_docstrings_change_nothing_and_code_does(tree, monkeypatch):
@@ -96,7 +96,7 @@ def test_a_file_changed_within_racy_seconds_is_parsed_every_time(tree):
     cache_file = Path(os.environ["ISICGAN_CODE_CACHE"])
     cache = json.loads(cache_file.read_text())["files"] if cache_file.exists() else {}
     assert str(dcgan) not in cache and str(dcgan) not in provenance._memory
-    assert str(tree / "isicgan" / "io.py") not in cache       # copied just now: also fresh
+    assert str(tree / "isicgan" / "io.py") not in cache  # copied just now: also fresh
     dcgan.write_text(text + "\nEDITED = 2\n")
     two = digest(tree)
     assert one != two
@@ -119,7 +119,9 @@ def test_an_old_modification_time_put_back_does_not_hide_an_edit(tree, monkeypat
     dcgan.write_text(text + "\nEDITED = 2\n")
     os.utime(dcgan, ns=(stamped.st_atime_ns, stamped.st_mtime_ns))
     assert (dcgan.stat().st_size, dcgan.stat().st_mtime_ns) == (
-        stamped.st_size, stamped.st_mtime_ns)
+        stamped.st_size,
+        stamped.st_mtime_ns,
+    )
     assert digest(tree) != one
 
 
@@ -127,9 +129,16 @@ def test_a_damaged_or_foreign_cache_file_is_ignored_and_rewritten(tree, monkeypa
     settle(monkeypatch)
     expected = digest(tree)
     cache = Path(os.environ["ISICGAN_CODE_CACHE"])
-    for damage in ["{not json", json.dumps({"version": -1, "files": {}}),
-                   json.dumps({"version": provenance.CACHE_VERSION,
-                               "files": {str(tree / "isicgan" / "io.py"): ["x", 1]}})]:
+    for damage in [
+        "{not json",
+        json.dumps({"version": -1, "files": {}}),
+        json.dumps(
+            {
+                "version": provenance.CACHE_VERSION,
+                "files": {str(tree / "isicgan" / "io.py"): ["x", 1]},
+            }
+        ),
+    ]:
         cache.write_text(damage)
         new_process()
         assert digest(tree) == expected
@@ -156,12 +165,19 @@ def test_writers_racing_leave_a_whole_cache_file(tree, tmp_path):
         copies.append(tmp_path / f"copy{i}")
         shutil.copytree(tree, copies[-1], symlinks=True)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    procs = [subprocess.Popen([sys.executable, "-c", RACER, str(src)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for src in copies]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(src)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for src in copies
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in outs]
-    assert len({out.strip() for out, _ in outs}) == 1          # same code, same digest
+    assert len({out.strip() for out, _ in outs}) == 1  # same code, same digest
     cache = Path(os.environ["ISICGAN_CODE_CACHE"])
     data = json.loads(cache.read_text())
     assert data["version"] == provenance.CACHE_VERSION
