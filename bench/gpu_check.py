@@ -208,7 +208,7 @@ def main() -> int:
     section("summary")
     loaded = [m for m in ("tensorflow", "keras", "snakemake") if m in sys.modules]
     print(
-        f"not imported: tensorflow, keras, snakemake"
+        "not imported: tensorflow, keras, snakemake"
         if not loaded
         else f"FAIL imported {', '.join(loaded)}"
     )
