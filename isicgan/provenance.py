@@ -10,13 +10,15 @@ statement points at them). A changed param reruns the job (Snakemake's ``params`
 The digest covers the code, not its formatting: it hashes each module's syntax tree with
 docstrings removed, so comments, docstrings and blank lines change nothing.
 
-Every parse of the workflow asks for these digests, so what one file yields (its imports and
-the digest of its tree) is cached: in memory for the process, and across processes in a small
-JSON file (:func:`cache_file`), keyed by the file's path, size, modification and change times
-and inode. A file changed in the last :data:`RACY_SECONDS` is never cached (a same-size edit
-within the file system's clock tick would keep its times), so a cached entry is always one
-whose file has not changed since. The cache file is written atomically (a temporary file
-renamed over it); two processes writing at once lose at most each other's new entries.
+Every parse of the workflow asks for these digests, so they are cached: in memory for the
+process, and across processes in a small JSON file (:func:`cache_file`). Per file it keeps the
+imports (to follow the closure without parsing), per set of files the digest, both keyed by the
+files' paths, sizes, modification and change times and inodes: a set of unchanged files has the
+digest it had, a changed (or added, or removed) file computes it anew, with the same value as
+without the cache. A file changed in the last :data:`RACY_SECONDS` is never cached (a same-size
+edit within the file system's clock tick could keep its times). The cache file is written
+atomically (a temporary file renamed over it); two processes writing at once lose at most each
+other's new entries. ``ISICGAN_CODE_CACHE=off`` switches it off.
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ PACKAGE = "isicgan"
 #: files changed less than this many seconds ago are parsed every time, never cached
 RACY_SECONDS = 2.0
 #: bump when what is cached per file changes
-CACHE_VERSION = 1
-#: the cache keeps at most this many files (the most recently used are kept)
+CACHE_VERSION = 2
+#: the cache keeps at most this many files and digests (the most recently added are kept)
 CACHE_MAX_FILES = 5000
+CACHE_MAX_DIGESTS = 2000
 
 
 @dataclass(frozen=True)
@@ -45,12 +48,14 @@ class _Facts:
 
     key: tuple[int, ...]  # size, mtime_ns, ctime_ns, inode
     imports: tuple[tuple, ...]  # ("import", names) | ("from", level, module, names)
-    tree_sha: str  # sha256 of the docstring-free syntax tree
+    settled: bool  # unchanged for RACY_SECONDS: may be cached
 
 
 _memory: dict[str, _Facts] = {}
-_disk: dict[str, list] | None = None  # the cache file's entries, read once per process
+_memory_digests: dict[str, str] = {}  # signature of a set of files -> their digest
+_disk: dict[str, dict] | None = None  # the cache file's "files" and "digests", read once
 _dirty: dict[str, _Facts] = {}  # entries to add to the cache file
+_dirty_digests: dict[str, str] = {}
 
 
 def cache_file() -> Path | None:
@@ -63,40 +68,50 @@ def cache_file() -> Path | None:
     return Path(base) / PACKAGE / "code-digest.json"
 
 
-def _read_cache(path: Path | None) -> dict[str, list]:
+def _read_cache(path: Path | None) -> dict[str, dict]:
+    """The cache file's sections ``files`` and ``digests`` (empty when absent or foreign)."""
+    empty: dict[str, dict] = {"files": {}, "digests": {}}
     if path is None:
-        return {}
+        return empty
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
-        return {}
+        return empty
     if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
-        return {}
-    files = data.get("files")
-    return files if isinstance(files, dict) else {}
+        return empty
+    return {k: data[k] if isinstance(data.get(k), dict) else {} for k in empty}
+
+
+def _newest(entries: dict, new: dict, keep: int, exists=None) -> dict:
+    """``entries`` updated with ``new`` (which come last), without those ``exists`` rejects,
+    cut to the ``keep`` most recently added."""
+    entries = {k: v for k, v in entries.items() if k not in new}
+    entries.update(new)
+    if exists is not None:
+        entries = {k: v for k, v in entries.items() if exists(k)}
+    return dict(list(entries.items())[-keep:])
 
 
 def _write_cache() -> None:
     """Merge the new entries into the cache file, atomically; failures leave it as it was."""
     path = cache_file()
-    if path is None or not _dirty:
+    if path is None or not (_dirty or _dirty_digests):
         _dirty.clear()
+        _dirty_digests.clear()
         return
-    files = _read_cache(path)
-    for name, f in _dirty.items():  # re-inserted: the newest entries come last
-        files.pop(name, None)
-        files[name] = [list(f.key), [list(i) for i in f.imports], f.tree_sha]
-    _dirty.clear()
+    data = _read_cache(path)
+    new_files = {name: [list(f.key), [list(i) for i in f.imports]] for name, f in _dirty.items()}
     # forget files that are gone (test copies, old checkouts), then the oldest beyond the cap
-    files = {name: entry for name, entry in files.items() if os.path.exists(name)}
-    if len(files) > CACHE_MAX_FILES:
-        files = dict(list(files.items())[-CACHE_MAX_FILES:])
+    data["files"] = _newest(data["files"], new_files, CACHE_MAX_FILES, os.path.exists)
+    data["digests"] = _newest(data["digests"], dict(_dirty_digests), CACHE_MAX_DIGESTS)
+    _dirty.clear()
+    _dirty_digests.clear()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".code-digest-", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "w") as out:
-                json.dump({"version": CACHE_VERSION, "files": files}, out, separators=(",", ":"))
+                json.dump({"version": CACHE_VERSION, **data}, out, separators=(",", ":"))
             os.replace(tmp, path)
         except BaseException:
             os.unlink(tmp)
@@ -137,32 +152,35 @@ def _from_entry(entry, key: tuple[int, ...]) -> _Facts | None:
         if tuple(entry[0]) != key:
             return None
         imports = tuple(tuple(tuple(x) if isinstance(x, list) else x for x in i) for i in entry[1])
-        return _Facts(key, imports, str(entry[2]))
+        return _Facts(key, imports, True)
     except (TypeError, IndexError):
         return None
 
 
-def _facts(path: Path) -> _Facts:
-    """The imports and tree digest of ``path``: from memory, the cache file, or parsed now."""
+def _cached() -> dict[str, dict]:
     global _disk
+    if _disk is None:
+        _disk = _read_cache(cache_file())
+    return _disk
+
+
+def _facts(path: str | Path) -> _Facts:
+    """The imports of ``path``: from memory, the cache file, or parsed now."""
     name = os.path.abspath(path)
     st = os.stat(name)
     key = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
     known = _memory.get(name)
     if known is not None and known.key == key:
         return known
-    if _disk is None:
-        _disk = _read_cache(cache_file())
-    facts = _from_entry(_disk.get(name), key)
+    facts = _from_entry(_cached()["files"].get(name), key)
     if facts is not None:
         _memory[name] = facts
         return facts
-    tree = ast.parse(Path(name).read_text(), filename=name)
-    imports = _import_entries(tree)
-    sha = hashlib.sha256(ast.dump(_strip_docstrings(tree), annotate_fields=False).encode())
-    facts = _Facts(key, imports, sha.hexdigest())
     newest = max(st.st_mtime_ns, st.st_ctime_ns) / 1e9
-    if not time.time() - RACY_SECONDS < newest:  # settled (and not in the future): cache it
+    settled = not time.time() - RACY_SECONDS < newest  # and not in the future
+    tree = ast.parse(Path(name).read_text(), filename=name)
+    facts = _Facts(key, _import_entries(tree), settled)
+    if settled:
         _memory[name] = facts
         _dirty[name] = facts
     return facts
@@ -256,16 +274,33 @@ class _Walk:
         return {f: facts for f, facts in files.items() if self.inside(f)}, external
 
     def digest(self, files: dict[str, _Facts]) -> str:
-        """sha256 over the files' paths below the root and their tree digests."""
+        """sha256 over the files' paths below the root and their docstring-free syntax trees.
+
+        Cached by the files' paths and keys (size, times, inode): a set of unchanged files has
+        the digest it had; a change to any of them (or a file more or less) computes it anew.
+        """
         root = os.path.realpath(self.root)
-        named = sorted(
-            (os.path.relpath(self.real(f), root), facts.tree_sha) for f, facts in files.items()
-        )
+        named = sorted((os.path.relpath(self.real(f), root), f) for f in files)
+        signature = hashlib.sha256(
+            json.dumps([root, [(rel, files[f].key) for rel, f in named]]).encode()
+        ).hexdigest()
+        known = _memory_digests.get(signature) or _cached()["digests"].get(signature)
+        if isinstance(known, str):
+            _memory_digests[signature] = known
+            return known
         h = hashlib.sha256()
-        for rel, tree_sha in named:
+        for rel, f in named:
+            tree = _strip_docstrings(ast.parse(Path(f).read_text(), filename=f))
             h.update(rel.encode())
-            h.update(tree_sha.encode())
-        return h.hexdigest()[:16]
+            h.update(ast.dump(tree, annotate_fields=False).encode())
+        digest = h.hexdigest()[:16]
+        if all(files[f].settled for _, f in named) and all(
+            _facts(f).key == files[f].key
+            for _, f in named  # unchanged while being read
+        ):
+            _memory_digests[signature] = digest
+            _dirty_digests[signature] = digest
+        return digest
 
 
 def module_closure(start: str | Path, root: str | Path) -> tuple[set[Path], set[str]]:

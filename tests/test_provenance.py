@@ -39,7 +39,9 @@ def tree(tmp_path, monkeypatch):
 def new_process():
     """Forget what this process has cached, as a new workflow parse starts without it."""
     provenance._memory.clear()
+    provenance._memory_digests.clear()
     provenance._dirty.clear()
+    provenance._dirty_digests.clear()
     provenance._disk = None
 
 
@@ -151,7 +153,7 @@ import sys
 from isicgan import provenance
 provenance.RACY_SECONDS = 0.0
 for _ in range(20):
-    provenance._memory.clear(); provenance._disk = None
+    provenance._memory.clear(); provenance._memory_digests.clear(); provenance._disk = None
     d = provenance.code_digest(sys.argv[1] + "/scripts/synthesize.py", sys.argv[1],
                                ("isicgan.gan.models.dcgan",))
 print(d)
