@@ -16,7 +16,7 @@ from isicgan.demo import make_demo_data
 from isicgan.ingest import (MANIFEST_COLUMNS, SPLITS, DataError, benign_mix, count_table,
                             decode_tile, exact_fill, ingest, locate_raw, read_metadata,
                             select_splits)
-from conftest import REPO, TINY_CONFIG
+from helpers.workflow import REPO, TINY_CONFIG
 
 DATA = load_config([REPO / "config.yaml", TINY_CONFIG])["data"]
 DEMO = DATA["demo"]

@@ -79,6 +79,8 @@ def test_the_projects_settings_are_in_effect(tmp_path):
         probe.write_text("import sys\nimport os\n\nprint(os.sep)\n")
         proc = run(f"ruff check --no-cache {probe}")
         assert "I001" in proc.stdout and "F401" in proc.stdout
+        probe.write_text("from conftest import REPO\n\nprint(REPO)\n")
+        assert "TID251" in run(f"ruff check --no-cache {probe}").stdout
     finally:
         probe.unlink(missing_ok=True)
     rules = tmp_path / "bad.smk"
