@@ -3,9 +3,10 @@
 Every ``snakemake`` call (a dry run, a rerun, each cluster job) parses the workflow first, so
 this is the floor of any call. The script runs the study once on the tiny test config
 (config.yaml + tests/tiny.yaml) in a temporary folder, or takes a folder where that run
-finished (``--workdir``), then times ``snakemake -n`` ``--reps`` times and prints each run, the
-median wall time and the peak resident memory (of the snakemake process and its children),
-naming the machine and its load. Measure on an idle machine: other work slows the wall time.
+finished (``--workdir``, brought up to date first: run_info follows the commit), then times
+``snakemake -n`` ``--reps`` times and prints each run, the median wall time and the peak
+resident memory (of the snakemake process and its children), naming the machine and its load.
+Measure on an idle machine: other work slows the wall time.
 
     .venv/bin/python bench/noop.py                        # runs the tiny study first (minutes)
     .venv/bin/python bench/noop.py --keep /tmp/noop       # ... and keeps it there for next time
@@ -118,9 +119,10 @@ def main() -> None:
     print(f"machine: {machine()}", flush=True)
     tmp = tempfile.TemporaryDirectory(prefix="bench-noop-")
     work = args.workdir or args.keep or Path(tmp.name) / "work"
-    if args.workdir is None:
-        wall, _, _ = timed(workflow_cmd(work, "--cores", str(args.cores)))
-        print(f"tiny study run in {work}: {wall:.0f} s ({args.cores} cores)", flush=True)
+    # a finished folder may still be behind (run_info follows the commit): bring it up to date
+    wall, _, _ = timed(workflow_cmd(work, "--cores", str(args.cores)))
+    what = "tiny study run" if args.workdir is None else "brought up to date"
+    print(f"{what} in {work}: {wall:.0f} s ({args.cores} cores)", flush=True)
     median, peak = series(workflow_cmd(work, "--cores", "1", "-n"), args.reps, "snakemake -n")
     print(
         f"no-op rerun (snakemake -n after a finished run, tiny config): median of {args.reps} "
