@@ -1,12 +1,13 @@
 # The two user commands: `make run` (the whole demo study) and `make test`.
 # Both create .venv and install requirements.txt when missing.
+# Maintainers: `make lint` checks (tests/test_lint.py runs the same lines), `make format` fixes.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 CORES ?= all
 
-.PHONY: run test lint clean
+.PHONY: run test lint format clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,7 +23,15 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
+	ruff check .
+	ruff format --check .
+	snakefmt --check Snakefile rules/
 	snakemake --lint
+
+format: $(STAMP)
+	ruff check --fix .
+	ruff format .
+	snakefmt Snakefile rules/
 
 clean:
 	rm -rf results logs benchmarks .snakemake

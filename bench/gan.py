@@ -53,6 +53,10 @@ from isicgan.gan.base import to_float  # noqa: E402
 from isicgan.gan.train import run_epoch, train_gan  # noqa: E402
 from isicgan.io import save_png  # noqa: E402
 
+#: the config files of the thesis slices and projections (bench/gpu_check.py adds one in its
+#: CPU mode that shrinks the networks)
+THESIS = [REPO / "config.yaml", REPO / "configs" / "thesis.yaml"]
+
 
 def tiles(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
@@ -106,14 +110,25 @@ def bench_one(gan: str, cfg: dict, arrays: dict[str, np.ndarray], size: int, rep
     return {"bare": b, "loop": lp, "overhead": b / lp - 1, "job": images / spent}
 
 
-def thesis_projection(n_batches: int, device: str) -> None:
-    config = load_config([REPO / "config.yaml", REPO / "configs" / "thesis.yaml"])
-    cfg, size = config["gan"]["cyclegan"], config["data"]["image_size"]
+def thesis_projection(n_batches: int, device: str, size: int = 0, batch: int = 0,
+                      amp: bool | None = None) -> dict[str, float]:
+    """Time ``n_batches`` thesis-CycleGAN steps and project the thesis run; returns the figures.
+
+    ``size`` / ``batch``: time at this tile size / batch instead of the thesis's (scaled per
+    tile: a quick check, not the thesis figure); ``amp``: force bf16 autocast on or off (default:
+    on exactly on CUDA).
+    """
+    config = load_config(THESIS)
+    cfg, thesis_size = config["gan"]["cyclegan"], config["data"]["image_size"]
+    size = int(size) or thesis_size
     model = build_model("cyclegan", cfg, size, device=device)
+    if amp is not None:
+        model.amp = bool(amp) and model.device.type == "cuda"
     bs = int(cfg["batch_size"])
+    timed_bs = int(batch) or bs
     rng = np.random.default_rng(1)
-    batch = {"A": to_float(torch.from_numpy(tiles(bs, size, rng)).to(model.device)),
-             "B": to_float(torch.from_numpy(tiles(bs, size, rng)).to(model.device))}
+    batch = {"A": to_float(torch.from_numpy(tiles(timed_bs, size, rng)).to(model.device)),
+             "B": to_float(torch.from_numpy(tiles(timed_bs, size, rng)).to(model.device))}
     sync = torch.cuda.synchronize if model.device.type == "cuda" else (lambda: None)
     for _ in range(3):
         model.batch = batch
@@ -124,13 +139,16 @@ def thesis_projection(n_batches: int, device: str) -> None:
         model.batch = batch
         model.optimize_parameters()
     sync()
-    per_batch = (time.perf_counter() - t0) / n_batches
+    per_batch = (time.perf_counter() - t0) / n_batches * bs / timed_bs
     epochs, tiles_per_epoch = int(cfg["epochs"]), 3000
     hours = per_batch * -(-tiles_per_epoch // bs) * epochs / 3600
-    print(f"thesis CycleGAN ({cfg['preset']}, ngf {cfg['ngf']}, batch {bs}, {size} px, {device}"
-          f"{', bf16 autocast' if model.amp else ''}): {per_batch * 1000:.1f} ms/batch, "
-          f"{bs / per_batch:.1f} img/s -> {epochs} epochs x {tiles_per_epoch} tiles: "
-          f"{hours:.2f} h projected")
+    scaled = (f", timed at {size} px, batch {timed_bs}, scaled per tile"
+              if (size, timed_bs) != (thesis_size, bs) else "")
+    print(f"thesis CycleGAN ({cfg['preset']}, ngf {cfg['ngf']}, batch {bs}, {thesis_size} px, "
+          f"{device}{', bf16 autocast' if model.amp else ''}{scaled}): "
+          f"{per_batch * 1000:.1f} ms/batch, {bs / per_batch:.1f} img/s -> {epochs} epochs x "
+          f"{tiles_per_epoch} tiles: {hours:.2f} h projected", flush=True)
+    return {"ms_per_batch": per_batch * 1000, "img_per_s": bs / per_batch, "hours": hours}
 
 
 def ddpm_sampling(cfg: dict, size: int, n: int, device: str) -> tuple[float, float]:
@@ -147,15 +165,17 @@ def ddpm_sampling(cfg: dict, size: int, n: int, device: str) -> tuple[float, flo
     return n / spent, spent
 
 
-def ddpm_projection(n_batches: int, device: str, batch: int = 0, sample_n: int = 0) -> None:
+def ddpm_projection(n_batches: int, device: str, batch: int = 0, sample_n: int = 0,
+                    size: int = 0) -> dict[str, float]:
     """Time thesis-preset DDPM training steps at the thesis size and project the whole run.
 
     ``batch``: time steps of this many tiles instead of the preset's batch size and scale per
     tile (a CPU cannot hold a batch of 32 at 140 px in reasonable memory); ``sample_n``: the
-    number of images whose DDIM sampling is timed (default: one synthesis batch, at most 64).
+    number of images whose DDIM sampling is timed (default: one synthesis batch, at most 64);
+    ``size``: time at this tile size instead of the thesis's (a quick check). Returns the figures.
     """
-    config = load_config([REPO / "config.yaml", REPO / "configs" / "thesis.yaml"])
-    cfg, size = config["gan"]["ddpm"], config["data"]["image_size"]
+    config = load_config(THESIS)
+    cfg, size = config["gan"]["ddpm"], int(size) or config["data"]["image_size"]
     model = build_model("ddpm", cfg, size, device=device)
     bs = int(cfg["batch_size"])
     timed_bs = int(batch) or bs
@@ -187,7 +207,9 @@ def ddpm_projection(n_batches: int, device: str, batch: int = 0, sample_n: int =
     n = int(config["synthesis"]["batch_size"])
     rate, spent = ddpm_sampling(cfg, size, int(sample_n) or min(n, 64), device)
     print(f"thesis DDPM sampling ({cfg['sampling_steps']} DDIM steps, {size} px): {rate:.3f} img/s "
-          f"-> {n} tiles per synthesis batch: {n / rate:.0f} s")
+          f"-> {n} tiles per synthesis batch: {n / rate:.0f} s", flush=True)
+    return {"s_per_step": per_tile * bs, "img_per_s": 1 / per_tile, "hours": hours,
+            "sampling_img_per_s": rate}
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ import importlib.util
 import subprocess
 import sys
 
-from conftest import REPO
+from helpers.workflow import REPO
 from isicgan.config import load_config
 
 spec = importlib.util.spec_from_file_location("bench_classify", REPO / "bench" / "classify.py")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from conftest import REPO
+from helpers.workflow import REPO
 
 spec = importlib.util.spec_from_file_location("bench_summary", REPO / "bench" / "summary.py")
 summary = importlib.util.module_from_spec(spec)

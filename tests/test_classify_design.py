@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from classify_fixtures import make_study_data
+from helpers.classify import make_study_data
 
 from isicgan.classify.datasets import (augmented_group, design, image_groups, load_real,
                                        load_synthetic, malignant_copies, synthetic_batch_dirs)

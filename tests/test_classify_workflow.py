@@ -9,8 +9,8 @@ import re
 import pandas as pd
 import pytest
 import yaml
-from classify_fixtures import make_study_data
-from conftest import run_workflow
+from helpers.classify import make_study_data
+from helpers.workflow import run_workflow
 
 RULES = ["backbone_features", "classify", "classify_tables", "classify_figures", "run_info"]
 TARGETS = ["results/tables/phase2.csv", "results/tables/arms.csv",

@@ -3,7 +3,7 @@ import pytest
 import yaml
 
 from isicgan.config import ConfigError, load_config
-from conftest import REPO, TINY_CONFIG
+from helpers.workflow import REPO, TINY_CONFIG
 
 
 def test_default_config_validates_and_fills_defaults():

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SNAKEMAKE, TINY_CONFIG, run_workflow, tree_digest
+from helpers.workflow import REPO, SNAKEMAKE, TINY_CONFIG, run_workflow, tree_digest
 
 DATA_OUTPUTS = ["results/data/manifest.csv"] + [f"results/data/{s}" for s in ("train", "val", "test", "source")]
 

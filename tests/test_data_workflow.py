@@ -1,6 +1,6 @@
 """The `data` target through the real Snakemake workflow (tests/tiny.yaml sizes).
 
-conftest.run_workflow puts extra arguments after the --configfile list, so targets follow
+helpers.workflow.run_workflow puts extra arguments after the --configfile list, so targets follow
 "--" here (otherwise Snakemake would read "data" as one more config file).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import run_workflow
+from helpers.workflow import run_workflow
 
 pytestmark = pytest.mark.slow
 

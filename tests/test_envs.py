@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
+from helpers.workflow import REPO
 
 PACKAGE = "isicgan"
 # import name -> distribution name where they differ

@@ -20,7 +20,7 @@ from isicgan.data.splits import (MANIFEST_COLUMNS, benign_mix, count_table, exac
                                  select_splits)
 from isicgan.data.stage import IngestOutputs, ingest
 from isicgan.data.store import decode_tile
-from conftest import REPO, TINY_CONFIG
+from helpers.workflow import REPO, TINY_CONFIG
 
 DATA = load_config([REPO / "config.yaml", TINY_CONFIG])["data"]
 DEMO = DATA["demo"]

@@ -9,7 +9,7 @@ import tempfile
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, TINY_CONFIG
+from helpers.workflow import REPO, SNAKEMAKE, TINY_CONFIG
 
 PROFILES = REPO / "profiles"
 GPU_RULES = ["train_gan", "classify", "backbone_features"]

@@ -7,7 +7,7 @@ import torch
 
 from isicgan.quality import features as qf
 from isicgan.quality.encoder import load_encoder, train_encoder
-from quality_helpers import tiles, write_tiles
+from helpers.quality import tiles, write_tiles
 
 torch.set_num_threads(1)
 

@@ -24,7 +24,7 @@ from isicgan.quality.evaluate import load_references, load_split_tiles, write_re
 from isicgan.quality.faithfulness import source_faithfulness
 from isicgan.quality.features import indomain_features
 from isicgan.synthesis import synthesize_batch
-from quality_helpers import write_tiles
+from helpers.quality import write_tiles
 
 REPO = Path(__file__).resolve().parents[1]
 torch.set_num_threads(1)

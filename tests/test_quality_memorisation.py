@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from isicgan.quality import memorisation
-from quality_helpers import tiles
+from helpers.quality import tiles
 
 
 @pytest.fixture(scope="module")

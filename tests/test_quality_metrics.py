@@ -9,7 +9,7 @@ from cleanfid.inception_torchscript import InceptionV3W
 
 from isicgan.quality import features as qf
 from isicgan.quality import metrics
-from quality_helpers import inception_standin, tiles, write_tiles
+from helpers.quality import inception_standin, tiles, write_tiles
 
 torch.set_num_threads(1)
 

@@ -18,7 +18,7 @@ from isicgan.quality.classifier import write_reference_classifier
 from isicgan.quality.encoder import train_encoder
 from isicgan.quality.evaluate import load_split_tiles
 from isicgan.quality.training_eval import COLUMNS, TrainingEvaluation, best_epoch
-from quality_helpers import tiles, write_tiles
+from helpers.quality import tiles, write_tiles
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCHS = 6

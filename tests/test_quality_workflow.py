@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import REPO, TINY_CONFIG, run_workflow
+from helpers.workflow import REPO, TINY_CONFIG, run_workflow
 from isicgan.config import load_config
 
 QUALITY_RULES = ("synthesize", "quality_reference", "train_encoder", "reference_classifier",

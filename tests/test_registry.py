@@ -14,7 +14,7 @@ import textwrap
 import pytest
 import yaml
 
-from conftest import SNAKEMAKE, TINY_CONFIG, copy_workflow
+from helpers.workflow import SNAKEMAKE, TINY_CONFIG, copy_workflow
 from isicgan import registry
 from isicgan.config import ConfigError, load_config
 

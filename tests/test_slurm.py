@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, SNAKEMAKE, TINY_CONFIG, run_workflow, tree_digest
+from helpers.workflow import REPO, SNAKEMAKE, TINY_CONFIG, run_workflow, tree_digest
 from test_envs import parse_rules
 from slurm_cluster import ClusterUnavailable, SingleNodeSlurm, ensure_packages, why_not_runnable
 

@@ -18,7 +18,7 @@ from isicgan.quality.encoder import train_encoder
 from isicgan.quality.evaluate import load_references, load_split_tiles, write_references
 from isicgan.quality.table import write_quality_table
 from isicgan.synthesis import batch_seed, file_names, source_slice, synthesize_batch
-from quality_helpers import inception_standin, tiles, write_tiles
+from helpers.quality import inception_standin, tiles, write_tiles
 
 REPO = Path(__file__).resolve().parents[1]
 torch.set_num_threads(1)

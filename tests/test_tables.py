@@ -1,7 +1,7 @@
 """Tables of the classifier study: thesis layout, arms with intervals, thesis comparison."""
 import pandas as pd
 import pytest
-from classify_fixtures import make_study_data
+from helpers.classify import make_study_data
 
 from isicgan.classify.figures import FIGURES, write_figures
 from isicgan.classify.models import DISPLAY_NAMES

@@ -22,7 +22,7 @@ from pathlib import Path
 import h5py
 import pytest
 
-from conftest import REPO, SNAKEMAKE
+from helpers.workflow import REPO, SNAKEMAKE
 from isicgan.config import load_config
 
 THESIS = REPO / "configs" / "thesis.yaml"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, run_workflow
+from helpers.workflow import REPO, run_workflow
 from isicgan.config import load_config
 from isicgan.weights import (REGISTRY, WeightError, WeightSpec, download, fetch, sidecar,
                              spec_for, verify)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import SNAKEMAKE, TINY_CONFIG, copy_workflow, run_workflow
+from helpers.workflow import SNAKEMAKE, TINY_CONFIG, copy_workflow, run_workflow
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,92 @@
+"""The repository's paths, and running the real workflow on the tiny test config."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+TINY_CONFIG = REPO / "tests" / "tiny.yaml"
+
+
+def run_workflow(
+    workdir: Path,
+    *args: str,
+    configfiles=(),
+    cores: int = 2,
+    timeout: int = 900,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
+    """Run the project's Snakefile in ``workdir`` with config.yaml + tests/tiny.yaml (+ extra
+    files)."""
+    # --configfile takes every word up to the next flag, so it comes first and the
+    # caller's arguments (targets included) come after a single-valued flag.
+    cmd = [
+        str(SNAKEMAKE),
+        "-s",
+        str(REPO / "Snakefile"),
+        "--configfile",
+        str(REPO / "config.yaml"),
+        str(TINY_CONFIG),
+        *map(str, configfiles),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(cores),
+        *args,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
+        )
+    return proc
+
+
+def copy_workflow(dest: Path) -> Path:
+    """The workflow's source, as a developer's checkout would hold it, without results or venv."""
+    shutil.copytree(
+        REPO,
+        dest,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            ".snakemake",
+            "results",
+            "logs",
+            "benchmarks",
+            "__pycache__",
+            "tests",
+            "bench",
+            "docs",
+            "demo",
+            "weights",
+            "data",
+            ".pytest_cache",
+            "*.egg-info",
+        ),
+    )
+    return dest
+
+
+def tree_digest(root: Path, *relative: str) -> dict[str, str]:
+    """sha256 of every file under the given paths (relative to ``root``), keyed by relative
+    path."""
+    out = {}
+    for rel in relative:
+        base = root / rel
+        files = (
+            [base]
+            if base.is_file()
+            else sorted(
+                p for p in base.rglob("*") if p.is_file() and p.name != ".snakemake_timestamp"
+            )
+        )
+        for f in files:
+            out[str(f.relative_to(root))] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return out
