@@ -90,7 +90,9 @@ def locked_run(tmp_path_factory):
     finally:
         _kill_group(first, signal.SIGCONT)
     first_rc = first.wait(timeout=300)
-    return workdir, second, first_rc, first.stdout.read()
+    with first.stdout:
+        first_log = first.stdout.read()
+    return workdir, second, first_rc, first_log
 
 
 def test_second_concurrent_run_is_refused_by_the_lock(locked_run):
