@@ -121,6 +121,7 @@ def test_run_killed_mid_job_and_restarted_matches_an_uninterrupted_run(locked_ru
     finally:
         _kill_group(run)
         run.wait(timeout=60)
+        run.stdout.close()
     data = crashed / "results" / "data"
     half = sorted(str(p.relative_to(data)) for p in data.glob(".*.tmp"))
     assert half and not (data / "manifest.csv").exists(), \
@@ -168,6 +169,7 @@ def test_gan_training_killed_mid_run_resumes_and_matches_an_uninterrupted_run(tm
     finally:
         _kill_group(run)
         run.wait(timeout=60)
+        run.stdout.close()
     assert not (crashed / target).exists(), "training finished before it could be killed"
 
     run_workflow(crashed, "--unlock", target, configfiles=[cfg])
