@@ -18,9 +18,16 @@ from pathlib import Path
 
 import pytest
 
+from isicgan.config import load_config
+from isicgan.data import splits_of
+
 from helpers.workflow import REPO, SNAKEMAKE, TINY_CONFIG, run_workflow, tree_digest
 
-DATA_OUTPUTS = ["results/data/manifest.csv"] + [f"results/data/{s}" for s in ("train", "val", "test", "source")]
+#: every data output of the tiny config, the held-out institution's split included
+DATA_OUTPUTS = ["results/data/manifest.csv"] + [
+    f"results/data/{s}"
+    for s in splits_of(load_config([REPO / "config.yaml", TINY_CONFIG])["data"])
+]
 
 
 def _command(workdir: Path, *args: str) -> list[str]:
