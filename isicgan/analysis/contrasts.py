@@ -106,25 +106,32 @@ def difference(a: np.ndarray, b: np.ndarray, *, small_sample: float, n_patients:
     """Arm ``a`` minus arm ``b`` from their units (U, 1 + B) on the same patient draws.
 
     Returns difference, se, df, ci_low, ci_high (t interval at ``level``) and p_value (two
-    sided, of a zero difference). The standard error adds the patient term and each arm's
-    unit term (less the interaction the patient term holds); the degrees of freedom are
-    Welch-Satterthwaite's over the patient term and the *plain* between-unit terms, so an
-    arm whose unit term is estimated from 2 or 3 units keeps its heavy t tail even where the
-    interaction correction takes most of it away. A standard error of 0 (nothing varies)
-    gives no p-value and no interval (NaN), never p = 0.
+    sided, of a zero difference). The variance is the sum of
+
+    * the patient term: the variance of the difference over the patient draws (times the
+      small-sample factor), less the unit x patient interaction that the unit terms hold
+      too (floored at 0);
+    * each arm's unit term s^2 / U (its generator replicates, or its seeds), on U - 1
+      degrees of freedom;
+
+    with a t on the Welch-Satterthwaite degrees of freedom of that sum (the patient term on
+    n_patients - 1). The unit terms stay plain sample variances, so a term from 2 or 3 units
+    keeps its t tail. A standard error of 0 (nothing varies) gives no p-value and no
+    interval (NaN), never p = 0.
     """
     d = a.mean(axis=0) - b.mean(axis=0)
     point = float(d[0])
-    patient = float(np.nanvar(d[1:], ddof=1)) * small_sample if len(d) > 2 else 0.0
     units = [unit_variance(u) for u in (a, b)]
-    variance = patient + sum(v for v, _, _ in units)
+    patient = float(np.nanvar(d[1:], ddof=1)) * small_sample if len(d) > 2 else 0.0
+    patient = max(patient - sum(i for _, i, _ in units), 0.0)
+    terms = [(patient, max(n_patients - 1, 1))] + [(s2, k) for s2, _, k in units]
+    terms = [(v, k) for v, k in terms if v > 0 and k > 0]
+    variance = sum(v for v, _ in terms)
     out = {"difference": point, "se": float(np.sqrt(variance)), "df": np.nan, "ci_low": np.nan,
            "ci_high": np.nan, "p_value": np.nan}
     if not np.isfinite(point) or not variance > 0:
         return out
-    terms = [(patient, max(n_patients - 1, 1))] + [(s2, k) for _, s2, k in units]
-    terms = [(v, k) for v, k in terms if v > 0 and k > 0]
-    df = sum(v for v, _ in terms) ** 2 / sum(v ** 2 / k for v, k in terms)
+    df = variance ** 2 / sum(v ** 2 / k for v, k in terms)
     half = float(student_t.ppf((1 + level) / 2, df)) * out["se"]
     out.update(df=float(df), ci_low=point - half, ci_high=point + half,
                p_value=float(2 * student_t.sf(abs(point) / out["se"], df)))

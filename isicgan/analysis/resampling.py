@@ -210,12 +210,12 @@ def resample_configurations(preds: pd.DataFrame, runs: pd.DataFrame, patients: d
 
 
 def unit_variance(units: np.ndarray) -> tuple[float, float, int]:
-    """An arm mean's variance from its units beyond the patient term, the plain between-unit
-    variance s^2 / U, and its degrees of freedom U - 1 (0, 0, 0 for one unit).
+    """The between-unit variance of an arm mean, s^2 / U, the part of it that is unit x
+    patient interaction, and its degrees of freedom U - 1 (0, 0, 0 for one unit).
 
     s^2 (of the unit means on the full test set) also holds the unit x patient interaction,
-    which the patient draws already count; it is estimated from how each unit's deviation
-    from the arm mean moves over the draws and taken off (floored at 0).
+    which the patient draws count too; it is estimated from how each unit's deviation from
+    the arm mean moves over the draws: mean_u var_b(dev_u) / (U - 1).
     """
     n_units = len(units)
     if n_units < 2:
@@ -223,19 +223,20 @@ def unit_variance(units: np.ndarray) -> tuple[float, float, int]:
     between = float(np.var(units[:, 0], ddof=1)) / n_units
     deviations = units[:, 1:] - units[:, 1:].mean(axis=0)
     interaction = float(np.nanmean(np.nanvar(deviations, axis=1, ddof=1))) / (n_units - 1)
-    return max(between - interaction, 0.0), between, n_units - 1
+    return between, interaction, n_units - 1
 
 
 def two_stage(units: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """(1 + B,) from (U, 1 + B) unit values: row 0 the mean; row b the mean of U units drawn
     with replacement on patient draw b, their deviations from the mean scaled so that the
-    stage-2 variance is :func:`unit_variance`'s (the plain sqrt(U / (U - 1)) inflation would
+    stage-2 variance is s^2 / U less the interaction (:func:`unit_variance`; the plain sqrt(U / (U - 1)) inflation would
     give s^2 / U and count the interaction twice)."""
     mean = units.mean(axis=0)
     n_units, width = units.shape
     if n_units < 2:
         return mean
-    corrected, between, _ = unit_variance(units)
+    between, interaction, _ = unit_variance(units)
+    corrected = max(between - interaction, 0.0)
     drawn = rng.integers(0, n_units, size=(n_units, width - 1))
     picked = np.take_along_axis(units[:, 1:], drawn, axis=0).mean(axis=0)
     scale = np.sqrt(corrected / between * n_units / (n_units - 1)) if between > 0 else 0.0
