@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata, t as student_t
+from scipy.stats import chi2, rankdata, t as student_t
 
 from isicgan.classify.metrics import VAL_SUFFIX
 
@@ -127,11 +127,14 @@ def difference(a: np.ndarray, b: np.ndarray, *, small_sample: float, n_patients:
     terms = [(patient, max(n_patients - 1, 1))] + [(s2, k) for s2, _, k in units]
     terms = [(v, k) for v, k in terms if v > 0 and k > 0]
     variance = sum(v for v, _ in terms)
+    # the degrees of freedom weigh each unit term at its median-unbiased size (s^2 k /
+    # chi2_k median): a term from 2 or 3 units that came out small by chance still counts
+    weighted = [(v * (k / chi2.median(k) if k < n_patients - 1 else 1.0), k) for v, k in terms]
     out = {"difference": point, "se": float(np.sqrt(variance)), "df": np.nan, "ci_low": np.nan,
            "ci_high": np.nan, "p_value": np.nan}
     if not np.isfinite(point) or not variance > 0:
         return out
-    df = variance ** 2 / sum(v ** 2 / k for v, k in terms)
+    df = sum(v for v, _ in weighted) ** 2 / sum(v ** 2 / k for v, k in weighted)
     half = float(student_t.ppf((1 + level) / 2, df)) * out["se"]
     out.update(df=float(df), ci_low=point - half, ci_high=point + half,
                p_value=float(2 * student_t.sf(abs(point) / out["se"], df)))
