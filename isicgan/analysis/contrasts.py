@@ -23,15 +23,18 @@ is exploratory, with a Benjamini-Hochberg q-value and no verdict.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2, rankdata, t as student_t
+from scipy.special import stdtr, stdtrit
+from scipy.stats import chi2, rankdata
 
 from isicgan.classify.metrics import VAL_SUFFIX
 
-from .resampling import LEVEL, RESAMPLED, Resampled, test_set_order, unit_variance
+from .resampling import (LEVEL, RESAMPLED, Resampled, sample_variance, test_set_order,
+                         unit_variance)
 
 ALPHA = 0.05
 BASELINE = "baseline"
@@ -101,6 +104,12 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=None)
+def _median_factor(k: int) -> float:
+    """k / median(chi2_k): a variance on k df scaled to its median-unbiased size."""
+    return float(k / chi2.median(k))
+
+
 def difference(a: np.ndarray, b: np.ndarray, *, small_sample: float, n_patients: int,
                level: float = LEVEL) -> dict[str, float]:
     """Arm ``a`` minus arm ``b`` from their units (U, 1 + B) on the same patient draws.
@@ -122,22 +131,22 @@ def difference(a: np.ndarray, b: np.ndarray, *, small_sample: float, n_patients:
     d = a.mean(axis=0) - b.mean(axis=0)
     point = float(d[0])
     units = [unit_variance(u) for u in (a, b)]
-    patient = float(np.nanvar(d[1:], ddof=1)) * small_sample if len(d) > 2 else 0.0
+    patient = sample_variance(d[1:]) * small_sample if len(d) > 2 else 0.0
     patient = max(patient - sum(i for _, i, _ in units), 0.0)
     terms = [(patient, max(n_patients - 1, 1))] + [(s2, k) for s2, _, k in units]
     terms = [(v, k) for v, k in terms if v > 0 and k > 0]
     variance = sum(v for v, _ in terms)
     # the degrees of freedom weigh each unit term at its median-unbiased size (s^2 k /
     # chi2_k median): a term from 2 or 3 units that came out small by chance still counts
-    weighted = [(v * (k / chi2.median(k) if k < n_patients - 1 else 1.0), k) for v, k in terms]
+    weighted = [(v * (_median_factor(k) if k < n_patients - 1 else 1.0), k) for v, k in terms]
     out = {"difference": point, "se": float(np.sqrt(variance)), "df": np.nan, "ci_low": np.nan,
            "ci_high": np.nan, "p_value": np.nan}
     if not np.isfinite(point) or not variance > 0:
         return out
     df = sum(v for v, _ in weighted) ** 2 / sum(v ** 2 / k for v, k in weighted)
-    half = float(student_t.ppf((1 + level) / 2, df)) * out["se"]
+    half = float(stdtrit(df, (1 + level) / 2)) * out["se"]
     out.update(df=float(df), ci_low=point - half, ci_high=point + half,
-               p_value=float(2 * student_t.sf(abs(point) / out["se"], df)))
+               p_value=float(2 * stdtr(df, -abs(point) / out["se"])))
     return out
 
 
@@ -323,7 +332,7 @@ def contrasts_table(res: Resampled, dists: dict[tuple, dict[str, np.ndarray]],
         index = np.flatnonzero(family)
         adjusted, q = step_down_max_t(table["p_value"].to_numpy()[index],
                                       np.stack([joint[i] for i in index]))
-        t_q = student_t.ppf(1 - q / 2, table["df"].to_numpy()[index])
+        t_q = stdtrit(table["df"].to_numpy()[index], 1 - q / 2)
         half = t_q * table["se"].to_numpy()[index]
         table.loc[index, "adjustment"] = "Westfall-Young step-down max-T (primary family)"
         table.loc[index, "p_adjusted"] = adjusted

@@ -209,6 +209,14 @@ def resample_configurations(preds: pd.DataFrame, runs: pd.DataFrame, patients: d
     return out
 
 
+def sample_variance(x: np.ndarray, axis: int | None = None) -> np.ndarray | float:
+    """Variance with ddof 1, NaNs ignored (the fast path when there are none)."""
+    if np.isnan(x).any():
+        return np.nanvar(x, axis=axis, ddof=1)
+    out = np.var(x, axis=axis, ddof=1)
+    return float(out) if axis is None else out
+
+
 def unit_variance(units: np.ndarray) -> tuple[float, float, int]:
     """The between-unit variance of an arm mean, s^2 / U, the part of it that is unit x
     patient interaction, and its degrees of freedom U - 1 (0, 0, 0 for one unit).
@@ -222,7 +230,7 @@ def unit_variance(units: np.ndarray) -> tuple[float, float, int]:
         return 0.0, 0.0, 0
     between = float(np.var(units[:, 0], ddof=1)) / n_units
     deviations = units[:, 1:] - units[:, 1:].mean(axis=0)
-    interaction = float(np.nanmean(np.nanvar(deviations, axis=1, ddof=1))) / (n_units - 1)
+    interaction = float(np.mean(sample_variance(deviations, axis=1))) / (n_units - 1)
     return between, interaction, n_units - 1
 
 
