@@ -161,7 +161,7 @@ def test_the_primary_family_and_the_placebo_false_positive_rate():
     placebo_null = method[method.placebo & (method.reference == "augment")]
     assert rates["all"][1] == int((placebo_null["unadjusted_call"] != "no interval").sum())
     text = headline(con)
-    assert "1 generators, placebo apart" in text and "Of 1 classifier x generator pairs" in text
+    assert "1 generators, placebo apart" in text and "of 1 classifier x generator pairs" in text
     assert f"false positives in {rates['primary'][0]} of 2" in text
 
 

@@ -20,8 +20,7 @@ from isicgan.io import atomic_path  # noqa: E402
 from isicgan.classify.datasets import CONTROL_ARMS  # noqa: E402
 from isicgan.classify.models import DISPLAY_NAMES  # noqa: E402
 
-from .contrasts import pair_verdicts  # noqa: E402
-from .headline import headline, metric_label, placebo_sentence  # noqa: E402
+from .headline import headline, metric_label  # noqa: E402
 from .resampling import read_predictions  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -145,20 +144,20 @@ def contrasts_forest(contrasts: pd.DataFrame, out: str | Path) -> None:
     axes[0, 0].set_yticklabels([f"{a}  vs {r}" for a, r in rows], fontsize=7)
     axes[0, 0].invert_yaxis()
     handles = [plt.Line2D([], [], color=palette[g], ls="-",
-                          label=g + (" (placebo)" if g in placebos else "")) for g in gans]
+                          label=g + (" (placebo)" if g in placebos and g != "placebo" else ""))
+               for g in gans]
     handles += [plt.Line2D([], [], marker=m, color="black", ls="",
                            markerfacecolor="black" if f else "white", label=v)
                 for v, (m, f) in VERDICT_MARKERS.items()]
     fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 6), frameon=False,
-               bbox_to_anchor=(0.5, 0.0))
-    pairs = pair_verdicts(contrasts)
+               bbox_to_anchor=(0.5, -0.4 / fig.get_size_inches()[1]))
     phase = int(primary["phase"].iloc[0])
-    title = (f"Primary question, phase {phase}: generator minus reference, family-adjusted 95 % "
-             "intervals (patients, replicates, seeds); shaded: equivalence margin\n"
-             + "\n".join(textwrap.wrap(headline(contrasts), 150)))
-    if len(pairs):
-        title += "\n" + "\n".join(textwrap.wrap(placebo_sentence(contrasts), 150))
-    fig.suptitle(title, fontsize=8, y=1.0 + 1.0 / max(len(rows), 1))
+    lines = ([f"Primary question, phase {phase}: generator minus reference, family-adjusted 95 % "
+              "intervals (patients, replicates, seeds); shaded: equivalence margin"]
+             + textwrap.wrap(headline(contrasts), 150))
+    height = fig.get_size_inches()[1]
+    fig.suptitle("\n".join(lines), fontsize=8, va="bottom", y=1.0 + 0.1 / height)
+    _save(fig, out)
     _save(fig, out)
 
 

@@ -59,7 +59,7 @@ def headline(contrasts: pd.DataFrame) -> str:
     parts = [f"{int(counts.get(v, 0))} {v}" for v in
              ("better", "worse", "equivalent", "inconclusive", "too few replicates")
              if counts.get(v, 0) or v in ("better", "equivalent", "inconclusive")]
-    text = (f"Does a generator beat plain rebalancing ({scope})? Of {len(real)} classifier x "
+    text = (f"Primary question ({scope}): of {len(real)} classifier x "
             f"generator pairs ({real['gan'].nunique()} generators, placebo apart): "
             + ", ".join(parts) + ".")
     better = real[real["verdict"] == "better"]
