@@ -1,4 +1,4 @@
-"""Adapter: the classify figures (primary verdicts, trends, arms, ROC curves, confusion matrices)."""
+"""Adapter: the classify figures (primary verdicts, trends, arms, ROC, confusion matrices)."""
 from isicgan.io import redirect_log
 
 redirect_log(snakemake.log[0])

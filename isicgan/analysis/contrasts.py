@@ -305,8 +305,12 @@ def contrasts_table(res: Resampled, dists: dict[tuple, dict[str, np.ndarray]],
             if one_class:
                 stats.update(se=np.nan, df=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan)
             row = {**base, "level": "method", "replicate": np.nan, **stats}
-            row["verdict"] = (ONE_CLASS if one_class else "too few replicates" if primary and too_few
-                              else None if primary else EXPLORATORY)
+            if one_class:
+                row["verdict"] = ONE_CLASS
+            elif primary:
+                row["verdict"] = "too few replicates" if too_few else None
+            else:
+                row["verdict"] = EXPLORATORY
             rows.append(row)
             deviation = dists[key][column][1:] - dists[ref][column][1:] - stats["difference"]
             joint.append(deviation if primary and not too_few else None)

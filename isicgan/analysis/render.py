@@ -32,7 +32,7 @@ def _interval(low: float, high: float) -> str:
 
 
 def contrasts_summary(contrasts: pd.DataFrame) -> str:
-    """The headline, the verdict per classifier x generator, the primary rows, exploratory counts."""
+    """The headline, the verdict per classifier x generator, the primary rows, the rest counted."""
     lines = ["**Does a generator beat plain rebalancing?** " + headline(contrasts), ""]
     if contrasts.empty:
         return "\n".join(lines) + "\n"

@@ -81,7 +81,7 @@ def read_predictions(paths: list[str | Path]) -> pd.DataFrame:
 
 
 def patients_of_tiles(manifest_path: str | Path, ids: list[str], split: str = "test") -> np.ndarray:
-    """The patient of every tile of ``split`` in ``ids``, from the manifest; a clear error otherwise."""
+    """The patient of every ``split`` tile in ``ids``, from the manifest; a clear error if not."""
     manifest = read_manifest(manifest_path)
     tiles = manifest[manifest["split"] == split].set_index("isic_id")["patient_id"]
     missing = [i for i in ids if i not in tiles.index]
@@ -158,9 +158,9 @@ def configuration_units(y: np.ndarray, scores: np.ndarray, runs: pd.DataFrame, w
                  one_class=one_class)
 
 
-def resample_configurations(preds: pd.DataFrame, runs: pd.DataFrame, patients: dict[str, np.ndarray],
-                            *, n_boot: int, seed: int, threshold: float,
-                            pauc_min_tpr: float) -> Resampled:
+def resample_configurations(preds: pd.DataFrame, runs: pd.DataFrame,
+                            patients: dict[str, np.ndarray], *, n_boot: int, seed: int,
+                            threshold: float, pauc_min_tpr: float) -> Resampled:
     """Every configuration's units on the shared patient draws (one pass over the runs).
 
     ``preds``: predictions with ``test_set``; ``runs``: runs.csv rows of the test sets (their
@@ -200,7 +200,8 @@ def resample_configurations(preds: pd.DataFrame, runs: pd.DataFrame, patients: d
                 raise ValueError(f"predictions of {key} do not hold each tile once per run")
             val_t = val_threshold[rows[::n]]
             if np.isnan(val_t).any():
-                raise ValueError(f"runs.csv has no {test_set} row (val_threshold) for a run of {key}")
+                raise ValueError(f"runs.csv has no {test_set} row (val_threshold) for a run of "
+                                 f"{key}")
             index = part.iloc[rows[::n]][dims].reset_index(drop=True)
             out.units[key] = configuration_units(y, score[rows].reshape(n_runs, n), index, weights,
                                                  {"": threshold, VAL_SUFFIX: val_t}, pauc_min_tpr)
@@ -237,8 +238,8 @@ def unit_variance(units: np.ndarray) -> tuple[float, float, int]:
 def two_stage(units: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """(1 + B,) from (U, 1 + B) unit values: row 0 the mean; row b the mean of U units drawn
     with replacement on patient draw b, their deviations from the mean scaled so that the
-    stage-2 variance is s^2 / U less the interaction (:func:`unit_variance`; the plain sqrt(U / (U - 1)) inflation would
-    give s^2 / U and count the interaction twice)."""
+    stage-2 variance is s^2 / U less the interaction (:func:`unit_variance`; the plain
+    sqrt(U / (U - 1)) inflation would give s^2 / U and count the interaction twice)."""
     mean = units.mean(axis=0)
     n_units, width = units.shape
     if n_units < 2:
@@ -286,7 +287,8 @@ def n_real_malignant(runs: pd.DataFrame, train_malignant: int) -> dict[tuple, fl
                                                    sort=False).mean().items()}
 
 
-def percentile_intervals(samples: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
+def percentile_intervals(samples: np.ndarray,
+                         level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
     """Percentile intervals of each row of (k, n_boot) bootstrap samples (NaNs ignored)."""
     samples = np.atleast_2d(np.asarray(samples, dtype=float))
     q = [100 * (1 - level) / 2, 100 * (1 + level) / 2]

@@ -156,8 +156,9 @@ def phase_table(arms: pd.DataFrame, phase: int, generator: str, names: list[str]
     further = [m for m in ALL_METRICS if m not in CLASS_METRICS]
     cols = (PHASE_COLUMNS + further + [f"{m}_std" for m in ALL_METRICS]
             + [f"{m}_{b}" for m in ALL_METRICS for b in ("ci_low", "ci_high")]
-            + ["test_set", "phase", "arm", "n_train", "n_added", "n_real_malignant", "n_seeds", "n_replicates", "deterministic",
-               "one_class", "one_class_valthr", "spread_over", "threshold", "val_threshold", "val_threshold_min",
+            + ["test_set", "phase", "arm", "n_train", "n_added", "n_real_malignant", "n_seeds",
+               "n_replicates", "deterministic", "one_class", "one_class_valthr", "spread_over",
+               "threshold", "val_threshold", "val_threshold_min",
                "val_threshold_max", "ci_resampled", "n_test_patients", "n_boot",
                "backbone_weights"])
     return sel[cols]
