@@ -199,3 +199,45 @@ def test_resampled_distributions_for_worth():
     assert d[1:].std() > units.mean(axis=0)[1:].std()     # the replicate stage adds spread
     again = configuration_distributions(res, ["roc_auc"])
     assert np.array_equal(again[key]["roc_auc"], d)       # reproducible
+
+
+def test_new_arms_and_an_external_test_set_get_their_own_rows():
+    """Learning-curve and train-on-synthetic arms at phase 0; a second test set with its own
+    patients: arms rows and contrasts per test set, test first; synthetic-only contrasts are
+    exploratory."""
+    from isicgan.analysis.tables import arms_table
+    from isicgan.classify.metrics import ALL_METRICS
+    (preds, runs), patients = _study()
+    rng = np.random.default_rng(5)
+    extra = []
+    for arm, reps in (("real_50", [0]), ("synthetic_only_cyclegan", [1, 2, 3])):
+        base = preds[(preds.phase == 0) & (preds.arm == "baseline")]
+        for rep in reps:
+            part = base.assign(arm=arm, replicate=rep,
+                               score=np.clip(base["score"] + rng.normal(0, 0.05, len(base)), 0, 1))
+            extra.append(part)
+            runs = pd.concat([runs, runs[(runs.phase == 0) & (runs.arm == "baseline")]
+                              .assign(arm=arm, replicate=rep)], ignore_index=True)
+    preds = pd.concat([preds, *extra], ignore_index=True)
+    external = preds.assign(test_set="external",
+                            isic_id=preds["isic_id"].str.replace("ISIC_", "EXT_"))
+    preds = pd.concat([preds.assign(test_set="test"), external], ignore_index=True)
+    runs = pd.concat([runs, runs.assign(split="external")], ignore_index=True)
+    for m in ALL_METRICS:                   # runs.csv's own metrics (the arms table's means)
+        runs[m] = 0.5
+    runs = runs.assign(algorithm="Support Vector Machine", n_added=0, n_train=100)
+    res = resample_configurations(preds, runs, {"test": patients, "external": patients[::-1]},
+                                  n_boot=100, seed=3, threshold=0.5, pauc_min_tpr=0.8)
+    arms = arms_table(runs, res, 0.5, {})
+    assert list(dict.fromkeys(arms["test_set"])) == ["test", "external"]
+    assert {"real_50", "synthetic_only_cyclegan"} <= set(arms.loc[arms.phase == 0, "arm"])
+    design = ContrastDesign(gans=("cyclegan", "placebo"), controls=("oversample", "augment"),
+                            placebos=("placebo",), primary=PrimarySpec(), last_phase=1,
+                            threshold=0.5)
+    con = contrasts_table(res, configuration_distributions(res),
+                          {"svm": ("Support Vector Machine", "n/a")}, design)
+    assert list(dict.fromkeys(con["test_set"])) == ["test", "external"]
+    only = con[(con.gan == "synthetic_only_cyclegan") & (con.level == "method")]
+    assert len(only) == 2 * 9 and set(only["reference"]) == {"baseline"}
+    assert (only["family"] == "exploratory").all() and set(only["phase"]) == {0}
+    assert (con.loc[con.test_set == "external", "family"] == "exploratory").all()
