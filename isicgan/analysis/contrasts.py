@@ -269,7 +269,8 @@ def contrasts_table(res: Resampled, dists: dict[tuple, dict[str, np.ndarray]],
                     labels: dict[str, tuple[str, str]], design: ContrastDesign) -> pd.DataFrame:
     """Every contrast at the method level, per-replicate rows, primary verdicts.
 
-    ``dists``: :func:`~.resampling.configuration_distributions` (the joint resamples);
+    ``dists``: :func:`~.resampling.configuration_distributions` (the joint resamples; the
+    primary metrics are enough);
     ``labels[classifier]``: (algorithm, backbone_weights).
     """
     rows, joint = [], []
@@ -312,8 +313,10 @@ def contrasts_table(res: Resampled, dists: dict[tuple, dict[str, np.ndarray]],
             else:
                 row["verdict"] = EXPLORATORY
             rows.append(row)
-            deviation = dists[key][column][1:] - dists[ref][column][1:] - stats["difference"]
-            joint.append(deviation if primary and not too_few else None)
+            if primary and not too_few:
+                joint.append(dists[key][column][1:] - dists[ref][column][1:] - stats["difference"])
+            else:
+                joint.append(None)
             if which is None and a.generator:          # per-replicate contrasts
                 for r in range(a.n_replicates):
                     rep = difference(a.values[column][r:r + 1], b.values[column],

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from isicgan.classify.datasets import read_manifest
-from isicgan.classify.metrics import ALL_METRICS, CLASS_METRICS, VAL_SUFFIX
+from isicgan.classify.metrics import ALL_METRICS, CLASS_METRICS, RANKING_METRICS, VAL_SUFFIX
 from isicgan.classify.models import DISPLAY_NAMES
 from isicgan.classify.study import read_runs
 from isicgan.io import write_csv, write_text
@@ -206,7 +206,7 @@ def write_tables(inputs: Mapping[str, Any], spec: TablesSpec, outputs: Mapping[s
                                                        spec.generator))
     labels = {c: (g["algorithm"].iloc[0], g["backbone_weights"].iloc[0])
               for c, g in runs.groupby("classifier")}
-    dists = configuration_distributions(res)
+    dists = configuration_distributions(res, sorted(RANKING_METRICS))  # the family and worth
     contrasts = round_floats(contrasts_table(res, dists, labels, spec.design()))
     write_csv(outputs["contrasts"], contrasts)
     write_text(outputs["summary"], contrasts_summary(contrasts))
