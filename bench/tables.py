@@ -3,7 +3,7 @@
 Writes, in a temporary folder, a manifest, runs.csv and predictions.csv.gz per classifier in
 the layout the classify stage writes, with generated scores (a weak signal plus noise;
 Random Forest-like scores rounded to 0.01, so ties are exercised), then times
-``isicgan.classify.tables.write_tables`` in-process, single-threaded BLAS as in a job:
+``isicgan.analysis.tables.write_tables`` in-process, single-threaded BLAS as in a job:
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/tables.py --scale thesis
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/tables.py --scale demo
@@ -31,7 +31,7 @@ from isicgan.classify.metrics import (THRESHOLD_METRICS, choose_threshold,  # no
                                       compute_metrics)
 from isicgan.classify.models import DISPLAY_NAMES  # noqa: E402
 from isicgan.classify.study import RUN_KEYS, RUN_METRICS  # noqa: E402
-from isicgan.classify.tables import write_tables  # noqa: E402
+from isicgan.analysis.tables import TablesSpec, write_tables  # noqa: E402
 
 SCALES = {
     "thesis": {"benign": 93, "malignant": 93, "patients": 120,
@@ -98,14 +98,16 @@ def main() -> None:
         n_runs = sum(len(pd.read_csv(p)) for p in runs)
         out = root / "tables"
         start = time.time()
-        write_tables(runs, preds, REPO / "resources" / "thesis_tables.csv", manifest,
-                     generator="cyclegan", names=list(DISPLAY_NAMES), gans=scale["gans"],
-                     controls=CONTROLS, batches=BATCHES, n_boot=args.boot, seed=25,
-                     threshold=0.5, pauc_min_tpr=0.8, arms_out=out / "arms.csv",
-                     baseline_out=out / "baseline.csv",
-                     phase_outs=[out / f"phase{k}.csv" for k in range(1, BATCHES + 1)],
-                     comparison_out=out / "thesis_comparison.csv",
-                     contrasts_out=out / "contrasts.csv", summary_out=out / "summary.rst")
+        spec = TablesSpec.from_dict({
+            "generator": "cyclegan", "names": list(DISPLAY_NAMES), "gans": scale["gans"],
+            "controls": CONTROLS, "batches": BATCHES, "n_boot": args.boot, "seed": 25,
+            "threshold": 0.5, "pauc_min_tpr": 0.8, "primary": {}})
+        write_tables({"runs": runs, "predictions": preds, "manifest": manifest,
+                      "thesis": REPO / "resources" / "thesis_tables.csv"}, spec,
+                     {"arms": out / "arms.csv", "baseline": out / "baseline.csv",
+                      "phases": [out / f"phase{k}.csv" for k in range(1, BATCHES + 1)],
+                      "comparison": out / "thesis_comparison.csv",
+                      "contrasts": out / "contrasts.csv", "summary": out / "summary.rst"})
         seconds = time.time() - start
         n_contrasts = len(pd.read_csv(out / "contrasts.csv"))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -321,6 +321,46 @@ def classify_targets():
     return classifier_runs() + classifier_predictions()
 
 
+def placebo_generators():
+    """Generators whose registry spec says ``placebo`` (a generator named placebo until the
+    registry carries the attribute): a known null, kept apart from "the generators"."""
+    out = []
+    for name in config["gans"]:
+        try:
+            flag = registry.spec("generators", name).attrs.get("placebo")
+        except (KeyError, ValueError):
+            flag = None
+        if flag or (flag is None and name == "placebo"):
+            out.append(name)
+    return out
+
+
+def tables_spec():
+    """The classify_tables settings (isicgan.analysis.tables.TablesSpec) as a plain dict."""
+    evaluation = config["evaluation"]
+    return {
+        "generator": config["synthesis"]["generator"],
+        "names": config["classifiers"]["names"],
+        "gans": config["gans"],
+        "controls": config["arms"],
+        "placebos": placebo_generators(),
+        "batches": config["synthesis"]["batches"],
+        "n_boot": evaluation["bootstrap"],
+        "seed": config["seeds"][0],
+        "threshold": evaluation["threshold"],
+        "pauc_min_tpr": evaluation["pauc_min_tpr"],
+        "primary": evaluation["primary"],
+    }
+
+
+def figures_spec():
+    """The classify_figures settings (isicgan.analysis.figures.FiguresSpec) as a plain dict."""
+    return {
+        "generator": config["synthesis"]["generator"],
+        "threshold": config["evaluation"]["threshold"],
+    }
+
+
 CLASSIFY_FIGURES = ["contrasts", "metrics_by_phase", "arms", "roc_curves", "confusion_matrices"]
 
 

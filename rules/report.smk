@@ -1,8 +1,9 @@
-# Stage: report. The headline contrasts (GAN arm minus baseline and minus each control arm),
+# Stage: report. The headline: the primary verdicts (every generator minus each reference arm,
+# evaluation.primary) and every exploratory contrast (isicgan/analysis, docs/statistics.md);
 # thesis tables 6.1-6.6 (baseline.csv, phase{k}.csv), the arms table, the thesis comparison,
 # the classify figures and the run information, all in `snakemake --report`.
 # One job makes every table from one bootstrap pass of test patients (patient ids from the
-# manifest); the figures read its tables. The report lists categories alphabetically, so the
+# manifest) and a replicate/seed stage per configuration; the figures read its tables. The report lists categories alphabetically, so the
 # headline's category starts with "1.".
 
 
@@ -45,13 +46,7 @@ rule classify_tables:
         ),
     params:
         code=code_digest("classify_tables.py"),
-        generator=config["synthesis"]["generator"],
-        names=config["classifiers"]["names"],
-        gans=config["gans"],
-        controls=config["arms"],
-        batches=config["synthesis"]["batches"],
-        evaluation=config["evaluation"],
-        bootstrap_seed=config["seeds"][0],
+        spec=tables_spec(),
     log:
         "logs/report/classify_tables.log",
     benchmark:
@@ -100,8 +95,7 @@ rule classify_figures:
         ),
     params:
         code=code_digest("classify_figures.py"),
-        generator=config["synthesis"]["generator"],
-        threshold=config["evaluation"]["threshold"],
+        spec=figures_spec(),
     log:
         "logs/report/classify_figures.log",
     conda:

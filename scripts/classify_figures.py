@@ -1,16 +1,13 @@
-"""Adapter: the classify figures (contrasts, trends, arms, ROC curves, confusion matrices)."""
+"""Adapter: the classify figures (primary verdicts, trends, arms, ROC, confusion matrices)."""
 from isicgan.io import redirect_log
 
 redirect_log(snakemake.log[0])
 
-from isicgan.classify.figures import FIGURES, write_figures  # noqa: E402
+from isicgan.analysis.figures import FIGURES, FiguresSpec, write_figures  # noqa: E402
 
-out = snakemake.output
+inp, out = snakemake.input, snakemake.output
 write_figures(
-    snakemake.input.arms,
-    list(snakemake.input.predictions),
-    snakemake.input.contrasts,
-    generator=snakemake.params.generator,
-    threshold=snakemake.params.threshold,
-    outs={k: getattr(out, k) for k in FIGURES},
+    {"arms": inp.arms, "predictions": list(inp.predictions), "contrasts": inp.contrasts},
+    FiguresSpec.from_dict(snakemake.params.spec),
+    {k: getattr(out, k) for k in FIGURES},
 )

@@ -8,7 +8,9 @@ from sklearn.metrics import (average_precision_score, balanced_accuracy_score,
 from isicgan.classify.metrics import (METRICS, THRESHOLD_METRICS, choose_threshold,
                                       compute_metrics, interval, partial_auc, patient_resamples,
                                       weighted_metrics)
-from isicgan.classify.tables import bootstrap_p, contrasts_table, holm, resample_configurations
+from isicgan.analysis.contrasts import (ContrastDesign, PrimarySpec, benjamini_hochberg,
+                                       contrasts_table, difference, holm)
+from isicgan.analysis.resampling import configuration_distributions, resample_configurations
 
 
 def _isic_reference_pauc(y, score, min_tpr=0.8):
@@ -114,16 +116,21 @@ def test_two_patients_with_many_tiles_give_a_wider_interval_than_independent_til
     assert widths["two"] > 2 * widths["independent"]
 
 
-def _arm_frames(scores: dict[str, np.ndarray], ids: list[str]):
-    """Predictions and test runs of one classifier: phase 0 baseline and phase 1 arms."""
+def _arm_frames(scores: dict[str, np.ndarray], ids: list[str], y: np.ndarray):
+    """Predictions and test runs of one classifier: phase 0 baseline and phase 1 arms; a GAN
+    arm's score rows are its replicates (one seed each), a control arm's its seeds."""
     preds, runs = [], []
-    for arm, per_seed in scores.items():
+    for arm, per_run in scores.items():
         phase = 0 if arm == "baseline" else 1
-        for seed, s in enumerate(per_seed):
+        gan = arm not in ("baseline", "oversample")
+        for i, s in enumerate(per_run):
+            seed, rep = (0, i + 1) if gan else (i, 0)
             preds.append(pd.DataFrame({"classifier": "logreg", "phase": phase, "arm": arm,
-                                       "seed": seed, "isic_id": ids, "score": s}))
+                                       "seed": seed, "replicate": rep, "isic_id": ids,
+                                       "target": y, "score": s}))
             runs.append({"classifier": "logreg", "algorithm": "Logistic Regression",
-                         "phase": phase, "arm": arm, "seed": seed, "val_threshold": 0.5})
+                         "phase": phase, "arm": arm, "seed": seed, "replicate": rep,
+                         "split": "test", "val_threshold": 0.5})
     return pd.concat(preds, ignore_index=True), pd.DataFrame(runs)
 
 
@@ -138,36 +145,53 @@ def test_a_paired_contrast_whose_true_difference_is_zero_covers_zero():
     y = np.array([0, 1] * (n // 2))
     ids = [f"ISIC_{i:07d}" for i in range(n)]
     patients = np.array([f"P{i // 3}" for i in range(n)])
-    base = np.clip(0.25 * y + rng.normal(0.4, 0.2, size=(2, n)), 0.001, 0.999)
-    control = np.clip(0.3 * y + rng.normal(0.4, 0.2, size=(2, n)), 0.001, 0.999)
+    base = np.clip(0.25 * y + rng.normal(0.4, 0.2, size=(3, n)), 0.001, 0.999)
+    control = np.clip(0.3 * y + rng.normal(0.4, 0.2, size=(3, n)), 0.001, 0.999)
     swapped = control.copy()
     for cls in (0, 1):                      # same multiset of scores within each class
         members = np.flatnonzero(y == cls)
         swapped[:, members] = control[:, rng.permutation(members)]
-    better = np.where(y == 1, 0.95, 0.05) + 0 * control
+    better = np.where(y == 1, 0.95, 0.05) + rng.normal(0, 0.01, size=(3, n))
     preds, runs = _arm_frames({"baseline": base, "oversample": control, "cyclegan": swapped,
-                               "dcgan": better}, ids)
-    res = resample_configurations(preds, runs, patients, y, ids, n_boot=400, seed=4,
+                               "dcgan": better}, ids, y)
+    res = resample_configurations(preds, runs, {"test": patients}, n_boot=400, seed=4,
                                   threshold=0.5, pauc_min_tpr=0.8)
-    con = contrasts_table(res, runs, gans=["cyclegan", "dcgan"], controls=["oversample"],
-                          threshold=0.5)
+    design = ContrastDesign(gans=("cyclegan", "dcgan"), controls=("oversample",), placebos=(),
+                            primary=PrimarySpec(references=("oversample",)), last_phase=1,
+                            threshold=0.5)
+    con = contrasts_table(res, configuration_distributions(res),
+                          {"logreg": ("Logistic Regression", "n/a")}, design)
+    con = con[con.level == "method"]
     null = con[(con.gan == "cyclegan") & (con.reference == "oversample")]
-    assert len(null) == 7 and (null["difference"].abs() < 1e-9).all()
+    assert len(null) == 9 and (null["difference"].abs() < 1e-9).all()
     assert ((null["ci_low"] < 0) & (null["ci_high"] > 0)).all()      # covers 0, not degenerate
-    assert not null["holm_significant"].any()
+    assert not null["verdict"].isin(["better", "worse"]).any()
     real = con[(con.gan == "dcgan") & (con.reference == "oversample") & (con.metric == "roc_auc")]
-    assert real["ci_low"].iloc[0] > 0 and bool(real["holm_significant"].iloc[0])
-    assert set(con["n_contrasts"]) == {len(con)}
+    assert real["ci_low"].iloc[0] > 0 and real["verdict"].iloc[0] == "better"
 
 
-def test_holm_and_the_bootstrap_p_value():
+def test_holm_and_benjamini_hochberg():
     adjusted = holm(np.array([0.01, 0.04, 0.03, np.nan, 0.5]))
     # sorted 0.01, 0.03, 0.04, 0.5 with m = 4: 0.04, 0.09, 0.09 (monotone), 0.5
     assert adjusted[[0, 2, 1, 4]] == pytest.approx([0.04, 0.09, 0.09, 0.5])
     assert np.isnan(adjusted[3])
-    samples = np.random.default_rng(0).normal(0.0, 1.0, 100_000)
-    assert bootstrap_p(1.96, samples) == pytest.approx(0.05, abs=0.002)
-    assert bootstrap_p(0.0, np.zeros(10)) == 1.0
+    q = benjamini_hochberg(np.array([0.01, 0.04, 0.03, np.nan, 0.5]))
+    # 0.01 * 4 / 1, 0.03 * 4 / 2, 0.04 * 4 / 3, 0.5: step-up 0.04, 0.0533, 0.0533, 0.5
+    assert q[[0, 2, 1, 4]] == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.5])
+    assert np.isnan(q[3])
+
+
+def test_a_zero_standard_error_gives_no_p_value_never_zero():
+    """A head that flips from all benign to all malignant: recall difference 1 in every
+    resample, standard error 0: no p-value, no interval (it can never pass a correction)."""
+    ones, zeros = np.ones((2, 51)), np.zeros((2, 51))
+    out = difference(ones, zeros, small_sample=1.0, n_patients=30)
+    assert out["difference"] == 1.0 and out["se"] == 0
+    assert np.isnan(out["p_value"]) and np.isnan(out["ci_low"]) and np.isnan(out["ci_high"])
+    # with any spread the p-value is a number in (0, 1]
+    spread = ones + np.random.default_rng(0).normal(0, 0.1, ones.shape)
+    p = difference(spread, zeros, small_sample=1.0, n_patients=30)["p_value"]
+    assert 0 < p <= 1
 
 
 def test_the_val_threshold_maximises_balanced_accuracy_and_prefers_the_nearest_to_half():

@@ -3,10 +3,12 @@ import pandas as pd
 import pytest
 from helpers.classify import make_study_data
 
-from isicgan.classify.figures import FIGURES, write_figures
+from isicgan.analysis.figures import FIGURES, FiguresSpec, write_figures
+from isicgan.analysis.run_info import write_run_info
+from isicgan.analysis.tables import TablesSpec, write_tables
+from isicgan.analysis.thesis_audit import read_thesis_tables
 from isicgan.classify.models import DISPLAY_NAMES
 from isicgan.classify.study import run_classifier
-from isicgan.classify.tables import read_thesis_tables, write_run_info, write_tables
 
 THESIS = __import__("pathlib").Path(__file__).resolve().parents[1] / "resources" / "thesis_tables.csv"
 HEAD = ("algorithm,benign_precision,benign_recall,benign_f1,"
@@ -35,12 +37,19 @@ def tables(tmp_path_factory):
     out = {name: root / "tables" / f"{name}.csv"
            for name in ("arms", "baseline", "phase1", "phase2", "comparison", "contrasts")}
     out["summary"] = root / "tables" / "contrasts_summary.rst"
-    write_tables(runs, preds, THESIS, study["manifest"], generator="dcgan", names=["logreg", "svm"],
-                 gans=["cyclegan", "dcgan"], controls=["oversample", "augment", "class_weight"],
-                 batches=2, n_boot=100, seed=25, threshold=0.5, pauc_min_tpr=0.8,
-                 arms_out=out["arms"], baseline_out=out["baseline"],
-                 phase_outs=[out["phase1"], out["phase2"]], comparison_out=out["comparison"],
-                 contrasts_out=out["contrasts"], summary_out=out["summary"])
+    spec = TablesSpec.from_dict({
+        "generator": "dcgan", "names": ["logreg", "svm"], "gans": ["cyclegan", "dcgan"],
+        "controls": ["oversample", "augment", "class_weight"], "placebos": ["cyclegan"],
+        "batches": 2, "n_boot": 100, "seed": 25, "threshold": 0.5, "pauc_min_tpr": 0.8,
+        "primary": {"phase": None, "metrics": ["pauc_80", "roc_auc"],
+                    "references": ["oversample", "augment", "class_weight"],
+                    "margins": {"roc_auc": 0.02, "pauc_80": 0.01}, "test_set": "test",
+                    "min_replicates": 2}})
+    write_tables({"runs": runs, "predictions": preds, "thesis": THESIS,
+                  "manifest": study["manifest"]}, spec,
+                 {"arms": out["arms"], "baseline": out["baseline"],
+                  "phases": [out["phase1"], out["phase2"]], "comparison": out["comparison"],
+                  "contrasts": out["contrasts"], "summary": out["summary"]})
     out["runs"], out["preds"], out["root"] = runs, preds, root
     out["manifest"], out["synthetic"] = study["manifest"], study["synthetic_files"]
     return out
@@ -125,8 +134,9 @@ def test_thesis_comparison_sets_published_values_beside_ours(tables):
 def test_figures_and_run_info_are_written(tables):
     root = tables["root"]
     outs = {k: root / "fig" / f"{k}.png" for k in FIGURES}
-    write_figures(tables["arms"], tables["preds"], tables["contrasts"], generator="dcgan",
-                  threshold=0.5, outs=outs)
+    write_figures({"arms": tables["arms"], "predictions": tables["preds"],
+                   "contrasts": tables["contrasts"]},
+                  FiguresSpec(generator="dcgan", threshold=0.5), outs)
     for path in outs.values():
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     write_run_info(root / "info.html", {"seeds": [25]}, "v0-test")
@@ -137,32 +147,46 @@ def test_figures_and_run_info_are_written(tables):
 def test_contrasts_pair_every_gan_arm_with_the_baseline_and_each_control(tables):
     con = pd.read_csv(tables["contrasts"], dtype={"threshold": str})
     arms = pd.read_csv(tables["arms"]).set_index(["classifier", "phase", "arm"])
-    # 2 classifiers x 2 phases x 2 GANs x 4 references x 7 metrics
-    assert len(con) == 2 * 2 * 2 * 4 * 7
-    assert (con["n_contrasts"] == len(con)).all() and (con["ci_resampled"] == "test patients").all()
+    method = con[con.level == "method"]
+    # 2 classifiers x 2 phases x 2 GANs x 4 references x 9 metrics (recalls in pairs)
+    assert len(method) == 2 * 2 * 2 * 4 * 9
+    # per-replicate rows: the 3 threshold-free metrics x 2 replicates of each method row
+    reps = con[con.level == "replicate"]
+    assert len(reps) == 2 * 2 * 2 * 4 * 3 * 2 and set(reps["replicate"]) == {1, 2}
+    assert (reps["verdict"] == "exploratory").all() and (reps["family"] == "exploratory").all()
+    assert (con["test_set"] == "test").all()
+    assert (con["ci_resampled"] == "test patients, generator replicates, classifier seeds").all()
     # GAN arms average 2 seeds x 2 generator replicates, the references 2 seeds
-    assert set(con["gan_runs"]) == {4} and set(con["reference_runs"]) == {2}
+    assert set(method["gan_runs"]) == {4} and set(method["reference_runs"]) == {2}
     assert set(arms.loc[(slice(None), slice(None), "dcgan"), "n_replicates"]) == {2}
-    block = con[(con.classifier == "svm") & (con.phase == 2) & (con.gan == "dcgan")]
+    block = method[(method.classifier == "svm") & (method.phase == 2) & (method.gan == "dcgan")]
     assert list(dict.fromkeys(block["reference"])) == ["baseline", "oversample", "augment",
                                                       "class_weight"]
     first = block[block.reference == "baseline"]
-    assert list(zip(first["metric"], first["threshold"]))[:3] == [
-        ("roc_auc", "none"), ("pauc_80", "none"), ("average_precision", "none")]
-    assert set(first["threshold"]) == {"none", "0.5", "val"}
+    assert list(zip(first["metric"], first["threshold"])) == [
+        ("roc_auc", "none"), ("pauc_80", "none"), ("average_precision", "none"),
+        ("balanced_accuracy", "0.5"), ("balanced_accuracy", "val"),
+        ("malignant_recall", "0.5"), ("benign_recall", "0.5"),
+        ("malignant_recall", "val"), ("benign_recall", "val")]
     # the GAN and reference means are the arms table's means (phase 0 for the baseline)
-    for _, c in con[con.threshold != "val"].iterrows():
+    for _, c in method[method.threshold != "val"].iterrows():
         ref_key = (c["classifier"], 0 if c["reference"] == "baseline" else c["phase"], c["reference"])
         gan = arms.loc[(c["classifier"], c["phase"], c["gan"]), c["metric"]]
         assert c["gan_mean"] == pytest.approx(gan, abs=2e-4)
         assert c["reference_mean"] == pytest.approx(arms.loc[ref_key, c["metric"]], abs=2e-4)
     assert (con["difference"] - (con["gan_mean"] - con["reference_mean"])).abs().max() < 2e-4
-    assert (con["excludes_zero"] == ((con["ci_low"] > 0) | (con["ci_high"] < 0))).all()
-    assert (con["holm_significant"] == ((con["p_holm"] < 0.05) & con["excludes_zero"])).all()
-    assert (con["p_holm"] >= con["p_value"]).all()
+    # the primary family: last phase, threshold-free primary metrics, control references
+    primary = method[method.family == "primary"]
+    assert set(primary["phase"]) == {2} and set(primary["metric"]) == {"roc_auc", "pauc_80"}
+    assert set(primary["reference"]) == {"oversample", "augment", "class_weight"}
+    assert len(primary) == 2 * 2 * 3 * 2
+    assert set(primary["verdict"]) <= {"better", "worse", "equivalent", "inconclusive"}
+    assert (method.loc[method.family == "exploratory", "verdict"].isin(
+        ["exploratory", "left out: one-class predictions"])).all()
+    assert primary["placebo"].eq(primary["gan"] == "cyclegan").all()
     summary = tables["summary"].read_text()
-    assert summary.startswith("**Does a GAN beat plain rebalancing?**")
-    assert f"over all {len(con)} contrasts" in summary
+    assert summary.startswith("**Does a generator beat plain rebalancing?**")
+    assert "1 generators, placebo apart" in summary and "false positives in" in summary
 
 
 def test_the_val_threshold_does_not_move_when_only_test_labels_change(tables, tmp_path):
@@ -198,9 +222,10 @@ def test_generator_replicates_are_one_more_run_dimension():
     """A GAN arm with 2 replicates x 2 seeds: means over all four runs; a classifier that
     ignores its seed is deterministic, and its spread is over the replicates only."""
     import numpy as np
+    from isicgan.analysis.resampling import resample_configurations
+    from isicgan.analysis.tables import arms_table
     from isicgan.classify.metrics import THRESHOLD_METRICS, compute_metrics
     from isicgan.classify.study import RUN_KEYS, RUN_METRICS
-    from isicgan.classify.tables import arms_table, resample_configurations
     rng = np.random.default_rng(1)
     y = np.array([0, 1] * 10)
     ids = [f"ISIC_{i:07d}" for i in range(20)]
@@ -220,8 +245,8 @@ def test_generator_replicates_are_one_more_run_dimension():
                                            "seed": seed, "replicate": rep, "isic_id": ids,
                                            "target": y, "score": score}))
     runs, preds = pd.DataFrame(runs)[RUN_KEYS + RUN_METRICS], pd.concat(preds, ignore_index=True)
-    res = resample_configurations(preds, runs, np.array(ids), y, ids, n_boot=50, seed=0,
-                                  threshold=0.5, pauc_min_tpr=0.8)
+    settings = dict(n_boot=50, seed=0, threshold=0.5, pauc_min_tpr=0.8)
+    res = resample_configurations(preds, runs, {"test": np.array(ids)}, **settings)
     arms = arms_table(runs, res, 0.5).set_index("arm")
     gan = arms.loc["cyclegan"]
     assert gan["n_seeds"] == 2 and gan["n_replicates"] == 2 and gan["deterministic"]
@@ -230,6 +255,7 @@ def test_generator_replicates_are_one_more_run_dimension():
     assert gan["roc_auc_std"] == pytest.approx(per_rep.std(), abs=1e-4)
     assert gan["roc_auc"] == pytest.approx(runs.loc[runs.arm == "cyclegan", "roc_auc"].mean(), abs=1e-4)
     assert arms.loc["baseline", "spread_over"] == "none (deterministic)"
+    assert arms["test_set"].eq("test").all()
     with pytest.raises(ValueError, match="different versions"):
-        resample_configurations(preds.drop(columns="replicate"), runs, np.array(ids), y, ids,
-                                n_boot=5, seed=0, threshold=0.5, pauc_min_tpr=0.8)
+        resample_configurations(preds.drop(columns="replicate"), runs, {"test": np.array(ids)},
+                                **settings)

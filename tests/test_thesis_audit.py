@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from isicgan.classify.tables import read_thesis_tables, thesis_comparison, thesis_count_audit
+from isicgan.analysis.thesis_audit import read_thesis_tables, thesis_comparison, thesis_count_audit
 
 THESIS = __import__("pathlib").Path(__file__).resolve().parents[1] / "resources" / "thesis_tables.csv"
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -16,15 +17,18 @@ from sklearn.metrics import roc_curve  # noqa: E402
 
 from isicgan.io import atomic_path  # noqa: E402
 
-from .datasets import CONTROL_ARMS  # noqa: E402
-from .models import DISPLAY_NAMES  # noqa: E402
-from .tables import BASELINE, CONTRAST_METRICS, headline, metric_label, read_predictions  # noqa: E402
+from isicgan.classify.datasets import CONTROL_ARMS  # noqa: E402
+from isicgan.classify.models import DISPLAY_NAMES  # noqa: E402
+
+from .headline import headline, metric_label  # noqa: E402
+from .resampling import read_predictions  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 #: the figures of the classify stage, in report order
 FIGURES = ["contrasts", "metrics_by_phase", "arms", "roc_curves", "confusion_matrices"]
-LABELS = {"malignant_recall": "malignant recall", "malignant_precision": "malignant precision",
+LABELS = {"malignant_recall": "malignant recall", "benign_recall": "benign recall",
+          "malignant_precision": "malignant precision",
           "malignant_f1": "malignant F1", "balanced_accuracy": "balanced accuracy",
           "roc_auc": "ROC-AUC"}
 
@@ -37,7 +41,7 @@ def _save(fig, out: str | Path) -> None:
 
 def _with_baseline(arms: pd.DataFrame, arm_names: list[str]) -> pd.DataFrame:
     """Phase 0 (baseline) repeated as the first point of every arm's line."""
-    base = arms[arms["phase"] == 0]
+    base = arms[(arms["phase"] == 0) & (arms["arm"] == "baseline")]
     copies = [base.assign(arm=a) for a in arm_names]
     return pd.concat([*copies, arms[arms["phase"] > 0]], ignore_index=True)
 
@@ -82,61 +86,78 @@ def _band_grid(frame: pd.DataFrame, metrics: list[str], hue: str | None, title: 
     _save(fig, out)
 
 
-def contrasts_forest(contrasts: pd.DataFrame, out: str | Path) -> None:
-    """Forest plot of the last phase's contrasts: GAN arm minus baseline and each control.
+#: marker of each primary verdict: (marker, filled)
+VERDICT_MARKERS = {"better": ("^", True), "worse": ("v", True), "equivalent": ("D", True),
+                   "inconclusive": ("o", False), "too few replicates": ("x", True)}
 
-    One panel per metric (threshold-free first), one row per classifier x reference, one
-    marker per GAN (filled: survives Holm), with its paired patient-bootstrap 95 % interval.
+
+def contrasts_forest(contrasts: pd.DataFrame, out: str | Path) -> None:
+    """Forest plot of the primary family: generator minus each reference, per classifier.
+
+    One panel per primary metric, one row per classifier x reference, one colour per
+    generator (the placebo grey), its family-adjusted 95 % interval, the equivalence margin
+    shaded, the marker shape its verdict; the title holds the headline and the placebo's
+    false-positive rate.
     """
     sns.set_theme(style="whitegrid", context="paper")
-    if contrasts.empty:
+    primary = contrasts[(contrasts["family"] == "primary") & (contrasts["level"] == "method")] \
+        if len(contrasts) else contrasts
+    if primary.empty:
         fig, ax = plt.subplots(figsize=(6, 1.5))
         ax.axis("off")
-        ax.text(0.5, 0.5, headline(contrasts), ha="center", va="center", wrap=True)
+        ax.text(0.5, 0.5, "\n".join(textwrap.wrap(headline(contrasts), 90)), ha="center",
+                va="center")
         _save(fig, out)
         return
-    phase = int(contrasts["phase"].max())
-    sel = contrasts[contrasts["phase"] == phase]
-    fixed = next((t for t in sel["threshold"].unique() if t not in ("none", "val")), None)
-    panels = []
-    for metric, which in CONTRAST_METRICS:
-        thr = {None: "none", "fixed": fixed, "val": "val"}[which]
-        if ((sel["metric"] == metric) & (sel["threshold"] == thr)).any():
-            panels.append((metric, thr))
-    rows = list(dict.fromkeys(zip(sel["algorithm"], sel["reference"])))
-    gans = list(dict.fromkeys(sel["gan"]))
-    palette = dict(zip(gans, sns.color_palette("tab10", len(gans))))
-    offsets = dict(zip(gans, np.linspace(-0.25, 0.25, len(gans)) if len(gans) > 1 else [0.0]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.3 * len(panels), 0.9 + 0.32 * len(rows)),
+    panels = list(dict.fromkeys(primary["metric"]))
+    rows = list(dict.fromkeys(zip(primary["algorithm"], primary["reference"])))
+    gans = list(dict.fromkeys(primary["gan"]))
+    placebos = set(primary.loc[primary["placebo"].astype(bool), "gan"])
+    colours = iter(sns.color_palette("tab10", len(gans)))
+    palette = {g: (0.5, 0.5, 0.5) if g in placebos else next(colours) for g in gans}
+    offsets = dict(zip(gans, np.linspace(-0.3, 0.3, len(gans)) if len(gans) > 1 else [0.0]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 1.2 + 0.36 * len(rows)),
                              sharey=True, squeeze=False)
     y_of = {r: i for i, r in enumerate(rows)}
-    for ax, (metric, thr) in zip(axes[0], panels):
-        part = sel[(sel["metric"] == metric) & (sel["threshold"] == thr)]
-        for _, c in part.iterrows():
-            y = y_of[(c["algorithm"], c["reference"])] + offsets[c["gan"]]
-            color = palette[c["gan"]]
-            ax.plot([c["ci_low"], c["ci_high"]], [y, y], color=color, lw=1.2)
-            ax.plot(c["difference"], y, "o", ms=4, color=color,
-                    markerfacecolor=color if c["holm_significant"] else "white")
+    for ax, metric in zip(axes[0], panels):
+        part = primary[primary["metric"] == metric]
+        margin = float(part["margin"].iloc[0])
+        if np.isfinite(margin):
+            ax.axvspan(-margin, margin, color="green", alpha=0.08, lw=0)
+        for c in part.itertuples():
+            y = y_of[(c.algorithm, c.reference)] + offsets[c.gan]
+            colour = palette[c.gan]
+            low = c.ci_low_adjusted if np.isfinite(c.ci_low_adjusted) else c.ci_low
+            high = c.ci_high_adjusted if np.isfinite(c.ci_high_adjusted) else c.ci_high
+            if np.isfinite(low):
+                ax.plot([low, high], [y, y], color=colour, lw=1.2)
+            marker, filled = VERDICT_MARKERS.get(c.verdict, ("o", False))
+            ax.plot(c.difference, y, marker, ms=5, color=colour,
+                    markerfacecolor=colour if filled else "white")
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_title(metric_label(metric, thr), fontsize=8)
-        ax.set_xlabel("GAN minus reference", fontsize=7)
+        ax.set_title(metric_label(metric, "none") + f" (margin +-{margin:g})", fontsize=8)
+        ax.set_xlabel("generator minus reference", fontsize=7)
         for i in range(1, len(rows)):
             if rows[i][0] != rows[i - 1][0]:
                 ax.axhline(i - 0.5, color="grey", lw=0.6)
     axes[0, 0].set_yticks(range(len(rows)))
-    axes[0, 0].set_yticklabels([f"{a}  vs {'phase 0 ' if r == BASELINE else ''}{r}"
-                                for a, r in rows], fontsize=7)
+    axes[0, 0].set_yticklabels([f"{a}  vs {r}" for a, r in rows], fontsize=7)
     axes[0, 0].invert_yaxis()
-    handles = [plt.Line2D([], [], marker="o", color=palette[g], ls="-", label=g) for g in gans]
-    handles.append(plt.Line2D([], [], marker="o", color="grey", markerfacecolor="white", ls="",
-                              label="interval only (not Holm-significant)"))
-    fig.legend(handles=handles, loc="upper center", ncol=len(handles), frameon=False,
-               bbox_to_anchor=(0.5, 0.0))
-    title = (f"Phase {phase}: GAN arm minus baseline / control arm, paired bootstrap of test "
-             f"patients, 95 % intervals; filled: Holm 5 %\n"
-             + "\n".join(textwrap.wrap(headline(contrasts), 130)))
-    fig.suptitle(title, fontsize=9, y=1.0 + 0.6 / max(len(rows), 1))
+    handles = [plt.Line2D([], [], color=palette[g], ls="-",
+                          label=g + (" (placebo)" if g in placebos and g != "placebo" else ""))
+               for g in gans]
+    handles += [plt.Line2D([], [], marker=m, color="black", ls="",
+                           markerfacecolor="black" if f else "white", label=v)
+                for v, (m, f) in VERDICT_MARKERS.items()]
+    fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 6), frameon=False,
+               bbox_to_anchor=(0.5, -0.4 / fig.get_size_inches()[1]))
+    phase = int(primary["phase"].iloc[0])
+    lines = ([f"Primary question, phase {phase}: generator minus reference, family-adjusted 95 % "
+              "intervals (patients, replicates, seeds); shaded: equivalence margin"]
+             + textwrap.wrap(headline(contrasts), 150))
+    height = fig.get_size_inches()[1]
+    fig.suptitle("\n".join(lines), fontsize=8, va="bottom", y=1.0 + 0.1 / height)
+    _save(fig, out)
     _save(fig, out)
 
 
@@ -144,18 +165,19 @@ def metrics_by_phase(arms: pd.DataFrame, generator: str, out: str | Path) -> Non
     """Test metrics against phase (generator arm), per classifier, bootstrap 95 % bands."""
     frame = arms[((arms["phase"] == 0) & (arms["arm"] == "baseline"))
                  | ((arms["phase"] > 0) & (arms["arm"] == generator))]
-    _band_grid(frame, ["malignant_recall", "malignant_precision", "balanced_accuracy", "roc_auc"],
+    _band_grid(frame, ["malignant_recall", "benign_recall", "malignant_precision",
+                       "balanced_accuracy", "roc_auc"],
                None, f"Test metrics by phase ({generator} batches added), mean over seeds, "
-               "95 % interval (bootstrap of test patients)", out)
+               "95 % interval (test patients, replicates, seeds)", out)
 
 
 def arms_comparison(arms: pd.DataFrame, out: str | Path) -> None:
     """Every arm against phase: does a GAN beat plain rebalancing?"""
-    arm_names = [a for a in arms["arm"].unique() if a != "baseline"]
+    arm_names = list(arms.loc[arms["phase"] > 0, "arm"].unique())
     frame = _with_baseline(arms, arm_names)
-    _band_grid(frame, ["balanced_accuracy", "malignant_recall", "roc_auc"], "arm",
+    _band_grid(frame, ["balanced_accuracy", "malignant_recall", "benign_recall", "roc_auc"], "arm",
                "Arms: GAN batches (solid) vs oversampling, augmentation and class weights "
-               "(dashed); test, mean over runs, 95 % interval (bootstrap of test patients)", out)
+               "(dashed); test, mean over runs, 95 % interval (patients, replicates, seeds)", out)
 
 
 def _final_configs(preds: pd.DataFrame, generator: str) -> list[tuple[int, str, str]]:
@@ -213,15 +235,27 @@ def confusion_matrices(preds: pd.DataFrame, generator: str, threshold: float, ou
     _save(fig, out)
 
 
-def write_figures(arms_path: str | Path, predictions_paths: list[str | Path],
-                  contrasts_path: str | Path, *, generator: str, threshold: float,
-                  outs: dict[str, str | Path]) -> None:
-    """The figures of the classify stage (keys of ``outs``: :data:`FIGURES`)."""
-    arms = pd.read_csv(arms_path)
-    preds = read_predictions(predictions_paths)
-    contrasts = pd.read_csv(contrasts_path, dtype={"threshold": str})
-    contrasts_forest(contrasts, outs["contrasts"])
-    metrics_by_phase(arms, generator, outs["metrics_by_phase"])
-    arms_comparison(arms, outs["arms"])
-    roc_curves(preds, generator, outs["roc_curves"])
-    confusion_matrices(preds, generator, threshold, outs["confusion_matrices"])
+@dataclass(frozen=True)
+class FiguresSpec:
+    """Settings of the classify_figures stage."""
+    generator: str
+    threshold: float
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FiguresSpec":
+        return cls(**d)
+
+
+def write_figures(inputs: dict, spec: FiguresSpec, outputs: dict) -> None:
+    """The figures of the classify stage. ``inputs``: arms, predictions (paths), contrasts;
+    ``outputs``: one path per name of :data:`FIGURES`."""
+    arms = pd.read_csv(inputs["arms"])
+    arms = arms[arms["test_set"] == "test"]
+    preds = read_predictions(list(inputs["predictions"]))
+    preds = preds[preds["test_set"] == "test"]
+    contrasts = pd.read_csv(inputs["contrasts"], dtype={"threshold": str})
+    contrasts_forest(contrasts, outputs["contrasts"])
+    metrics_by_phase(arms, spec.generator, outputs["metrics_by_phase"])
+    arms_comparison(arms, outputs["arms"])
+    roc_curves(preds, spec.generator, outputs["roc_curves"])
+    confusion_matrices(preds, spec.generator, spec.threshold, outputs["confusion_matrices"])
