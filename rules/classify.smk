@@ -12,7 +12,7 @@
 rule backbone_features:
     input:
         manifest="results/data/manifest.csv",
-        data=expand("results/data/{split}", split=["train", "val", "test"]),
+        data=expand("results/data/{split}", split=classify_splits()),
         synthetic=synthetic_batch_dirs(),
         weights=backbone_weight_input,
     output:
@@ -40,7 +40,7 @@ rule classify:
         predictions="results/classifiers/{clf}/predictions.csv.gz",
     params:
         code=code_digest("classify.py", "clf"),
-        study=classify_params,
+        design=classify_params,
     log:
         "logs/classify/{clf}.log",
     benchmark:

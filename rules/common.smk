@@ -237,11 +237,14 @@ def backbone_weight_input(wildcards):
 def backbone_params(wildcards):
     """What a backbone's features depend on (not its head's settings: those stay in classify)."""
     weights = config["weights"][CLASSIFIERS[wildcards.backbone]["weights"]["key"]]
+    settings = config["classifiers"][wildcards.backbone]
     return {
-        "input_size": config["classifiers"][wildcards.backbone]["input_size"],
+        "backbone": wildcards.backbone,
+        "input_size": settings["input_size"],
         "weights": weights,
         "seeds": config["seeds"],
         "n_augment": config["synthesis"]["batches"] * config["synthesis"]["batch_size"],
+        "init_seed": settings["init_seed"],
     }
 
 
@@ -254,23 +257,33 @@ def classify_input(wildcards):
         }
     return {
         "manifest": "results/data/manifest.csv",
-        "data": expand("results/data/{split}", split=["train", "val", "test"]),
+        "data": expand("results/data/{split}", split=classify_splits()),
         "synthetic": synthetic_batch_dirs(),
     }
 
 
+def classify_splits():
+    """The class-folder splits a classifier reads: train, val, test, and external if set."""
+    external = ["external"] if config["data"].get("external_test") else []
+    return ["train", "val", "test"] + external
+
+
 def classify_params(wildcards):
-    """One classifier's settings plus the shared design: a change reruns that classifier only."""
+    """The ClassifyDesign of a classify job, as a dict (isicgan/classify/study.py rebuilds it):
+    one classifier's settings plus the shared design, so a change reruns that classifier only."""
     return {
+        "classifier": wildcards.clf,
         "settings": config["classifiers"][wildcards.clf],
         "gans": config["gans"],
-        "replicates": config["gan"]["replicates"],
         "arms": config["arms"],
+        "replicates": config["gan"]["replicates"],
         "batches": config["synthesis"]["batches"],
         "batch_size": config["synthesis"]["batch_size"],
         "seeds": config["seeds"],
         "threshold": config["evaluation"]["threshold"],
         "pauc_min_tpr": config["evaluation"]["pauc_min_tpr"],
+        "real_fractions": config["arms_real_fractions"],
+        "synthetic_only": config["arms_synthetic_only"],
     }
 
 

@@ -8,10 +8,18 @@ import pandas as pd
 import pytest
 from classify_fixtures import make_study_data
 
-from isicgan.classify.datasets import (augmented_group, design, image_groups, load_real,
+from isicgan.classify.datasets import (Group, augmented_group, design, image_groups, load_real,
                                        load_synthetic, malignant_copies, synthetic_batch_dirs)
+from isicgan.classify.study import ClassifyDesign
 
 ARMS = ["oversample", "augment", "class_weight", "cyclegan", "dcgan"]
+CONTROLS = ("oversample", "augment", "class_weight")
+
+
+def spec(seeds=(25, 26), replicates=1, batches=2, batch_size=4, gans=("cyclegan", "dcgan"),
+         **kw) -> ClassifyDesign:
+    return ClassifyDesign("logreg", gans=tuple(gans), arms=CONTROLS, replicates=replicates,
+                          batches=batches, batch_size=batch_size, seeds=tuple(seeds), **kw)
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +34,7 @@ def groups(study):
 
 
 def test_every_arm_adds_k_times_batch_size_malignant_examples_to_train_only(groups):
-    sets = design(groups["train"].y, 2, 4, ARMS, [25, 26],
-                  {k: len(g.ids) for k, g in groups.items()})
+    sets = design(spec(), groups["train"], {k: len(g.ids) for k, g in groups.items()})
     n_train = len(groups["train"].ids)
     n_mal = int(groups["train"].y.sum())
     assert len(sets) == 2 * (1 + 2 * len(ARMS))
@@ -47,7 +54,7 @@ def test_every_arm_adds_k_times_batch_size_malignant_examples_to_train_only(grou
 
 
 def test_phase_k_uses_gan_batches_1_to_k_and_nested_copies(groups):
-    sets = {(s.phase, s.arm, s.seed): s for s in design(groups["train"].y, 2, 4, ARMS, [25])}
+    sets = {(s.phase, s.arm, s.seed): s for s in design(spec(seeds=[25]), groups["train"])}
     assert [p[0] for p in sets[(2, "dcgan", 25)].parts] == [
         "train", "dcgan/rep1/batch1", "dcgan/rep1/batch2"]
     one = sets[(1, "oversample", 25)].parts[1][1]
@@ -131,12 +138,13 @@ def test_a_short_synthetic_batch_is_refused(study, tmp_path):
     shutil.copytree(study["synthetic_files"][0].replace(".json", ""), tmp_path / "cyclegan" / "batch1")
     groups = load_synthetic({"cyclegan/rep1/batch1": tmp_path / "cyclegan" / "batch1"})
     with pytest.raises(ValueError, match="expected synthesis.batch_size = 5"):
-        design(np.array([0, 0, 1]), 1, 5, ["cyclegan"], [1],
+        design(spec(seeds=[1], batches=1, batch_size=5, gans=["cyclegan"]),
+               Group(np.zeros((3, 1)), np.array([0, 0, 1]), ["a", "b", "c"]),
                {"cyclegan/rep1/batch1": len(groups["cyclegan/rep1/batch1"].ids)})
 
 
 def test_generator_arms_run_on_every_replicate_and_control_arms_once(groups):
-    sets = design(groups["train"].y, 2, 4, ARMS, [25, 26], replicates=3)
+    sets = design(spec(replicates=3), groups["train"])
     runs = {(s.phase, s.arm, s.seed, s.replicate): s for s in sets}
     assert len(runs) == len(sets)                       # no configuration twice
     for (phase, arm, seed, rep), ts in runs.items():

@@ -12,6 +12,7 @@ from isicgan.classify.classifiers.cnn import build_cnn
 from isicgan.classify.classifiers.efficientnet_b5 import IMAGENET_STDDEV_RGB
 from isicgan.classify.datasets import Group, design
 from isicgan.classify.models import KerasTrainer, build_head, configure_tensorflow, sklearn_scores
+from isicgan.classify.study import ClassifyDesign
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -47,8 +48,9 @@ def _weighted_arms():
     y = np.array([0] * 30 + [1] * 10)
     x = (rng.normal(size=(40, 12)) + y[:, None] * 0.6).astype(np.float32)
     groups = {"train": Group(x, y, [f"ISIC_{i:07d}" for i in range(40)])}
-    sets = {ts.arm: ts for ts in design(y, batches=1, batch_size=10, arms=["class_weight"],
-                                        seeds=[25])}
+    spec = ClassifyDesign("logreg", arms=("class_weight",), batches=1, batch_size=10,
+                          seeds=(25,))
+    sets = {ts.arm: ts for ts in design(spec, groups["train"])}
     assert set(sets) == {"baseline", "class_weight"}
     held_out = (rng.normal(size=(30, 12)) + 0.3).astype(np.float32)
     return {arm: ts.assemble(groups) for arm, ts in sets.items()}, held_out
