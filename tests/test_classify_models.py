@@ -2,6 +2,7 @@
 import math
 
 import h5py
+import pandas as pd
 import numpy as np
 import pytest
 
@@ -162,3 +163,30 @@ def test_efficientnet_local_weights_get_keras_imagenet_input_scaling(tmp_path):
     assert np.allclose(stem, stem_src * factors[None, None, :, None])
     others = [(a, b) for a, b in zip(source.weights, loaded.weights) if "stem_conv" not in a.path]
     assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in others)
+
+
+@pytest.mark.parametrize("backbone,size", [("inception_v3", 75), ("efficientnet_b5", 32)])
+def test_random_init_backbone_features_are_the_same_in_two_runs(backbone, size, tmp_path):
+    """issue 16.8: the frozen base without ImageNet weights is seeded (init_seed), through the
+    rule's own function; a different init_seed gives other features."""
+    from classify_fixtures import make_study_data
+
+    from isicgan.classify.backbones import FeatureSpec, compute_features
+
+    counts = {"train": (4, 3), "val": (2, 2), "test": (2, 2), "external": (2, 1)}
+    study = make_study_data(tmp_path, gans=("dcgan",), batches=1, batch_size=2, counts=counts)
+    inputs = {"manifest": study["manifest"], "synthetic": study["synthetic_files"]}
+    features = {}
+    for run, seed in (("a", 25), ("b", 25), ("other", 26)):
+        spec = FeatureSpec(backbone, size, None, seeds=(25,), n_augment=2, init_seed=seed)
+        out = {"features": tmp_path / run / "f.npy", "index": tmp_path / run / "index.csv"}
+        compute_features(inputs, spec, out)
+        features[run] = np.load(out["features"])
+    assert features["a"].std() > 0
+    assert np.array_equal(features["a"], features["b"])
+    assert not np.allclose(features["a"], features["other"])
+    index = pd.read_csv(tmp_path / "a" / "index.csv", keep_default_na=False)
+    assert set(index["group"]) == {"train", "val", "test", "external", "augment/seed25",
+                                   "dcgan/rep1/batch1"}
+    real = index["group"].isin(["train", "val", "test", "external"])
+    assert (index.loc[real, "patient_id"] != "").all() and (index.loc[~real, "patient_id"] == "").all()
