@@ -60,8 +60,9 @@ def test_the_stage_writes_thesis_tables_with_weights_stated(finished):
     assert weights["Inception V3"] == "random init (no ImageNet weights)"
     runs = pd.read_csv(root / "results/classifiers/inception_v3/runs.csv")
     assert set(runs["split"]) == {"val", "test"}
-    # val+test x (baseline + 2 phases x (3 controls + 3 GANs x 2 replicates))
-    assert len(runs) == 2 * (1 + 2 * (3 + 3 * 2))
+    # val+test x (baseline + 3 learning-curve arms + 3 GANs x 2 replicates train-on-synthetic
+    # + 2 phases x (3 controls + 3 GANs x 2 replicates))
+    assert len(runs) == 2 * (1 + 3 + 3 * 2 + 2 * (3 + 3 * 2))
     index = pd.read_csv(root / "results/features/inception_v3/index.csv")
     assert index.groupby("group").size()["augment/seed25"] == 16
 
