@@ -70,7 +70,6 @@ class Design:
     def tagged_fits(self) -> list[tuple[int, int, int, float]]:
         """(phase, seed index, training-set size, malignant share) of every fit of one
         classifier, in the order of the classify stage (phase, then seed)."""
-        base = self.n_benign + self.n_malignant
         out = []
         for phase in range(self.batches + 1):
             for seed in range(self.seeds):
@@ -398,7 +397,8 @@ def print_cluster_table(costs: dict[str, dict], design: Design, args, params: di
           f"{startup['keras']:.1f} s (TensorFlow) start-up and {startup['per_png'] * 1000:.1f} "
           f"ms per tile it decodes, measured here; list scheduling, longest job first):")
     print()
-    print(f"| split | jobs | longest job | 1 node x {cores} cores | {nodes} nodes x {cores} cores |")
+    print(f"| split | jobs | longest job | 1 node x {cores} cores "
+          f"| {nodes} nodes x {cores} cores |")
     print("|---|---:|---:|---:|---:|")
     for split in ("classifier", "phase", "phase_seed"):
         jobs = stage_jobs(costs, design, split, threads, startup)

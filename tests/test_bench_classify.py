@@ -54,7 +54,8 @@ def test_quick_run_prints_the_projection_table():
 
 def test_the_split_design_runs_every_fit_once_and_the_schedule_packs_the_nodes():
     design = bench.Design(image_size=140, n_benign=2100, n_malignant=210, n_eval=1176, batches=5,
-                          batch_size=520, seeds=3, controls=["oversample", "augment", "class_weight"],
+                          batch_size=520, seeds=3,
+                          controls=["oversample", "augment", "class_weight"],
                           gans=["cyclegan", "dcgan"], replicates=2, real_fractions=[0.25, 0.5],
                           synthetic_only=True)
     fits = design.fits()

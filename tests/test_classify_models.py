@@ -189,4 +189,5 @@ def test_random_init_backbone_features_are_the_same_in_two_runs(backbone, size, 
     assert set(index["group"]) == {"train", "val", "test", "external", "augment/seed25",
                                    "dcgan/rep1/batch1"}
     real = index["group"].isin(["train", "val", "test", "external"])
-    assert (index.loc[real, "patient_id"] != "").all() and (index.loc[~real, "patient_id"] == "").all()
+    assert (index.loc[real, "patient_id"] != "").all()
+    assert (index.loc[~real, "patient_id"] == "").all()
