@@ -1,5 +1,6 @@
 """The SLURM profile on a real (single-node) SLURM: the tiny data stage run through
-``--executor slurm`` gives byte-identical outputs to a local run.
+``--executor slurm`` gives byte-identical outputs to a local run, and a classify stage split
+per phase (one sbatch job per classifier x phase) gives the local one-job stage's files.
 
 CI runs the tests as root on Debian 12: the fixture installs munge and SLURM with
 apt-get (seconds) and starts the daemons by hand (no systemd). Anywhere else (not
