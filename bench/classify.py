@@ -40,11 +40,13 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import subprocess
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -62,18 +64,46 @@ class Design:
     controls: list[str]
     gans: list[str]
     replicates: int
+    real_fractions: list[float] = field(default_factory=list)   # phase-0 learning curve
+    synthetic_only: bool = False                                # phase-0 train-on-synthetic
+
+    def tagged_fits(self) -> list[tuple[int, int, int, float]]:
+        """(phase, seed index, training-set size, malignant share) of every fit of one
+        classifier, in the order of the classify stage (phase, then seed)."""
+        out = []
+        for phase in range(self.batches + 1):
+            for seed in range(self.seeds):
+                out += [(phase, seed, n, share) for n, share in self._fits_of(phase)]
+        return out
+
+    def _fits_of(self, phase: int) -> list[tuple[int, float]]:
+        base = self.n_benign + self.n_malignant
+        if phase == 0:
+            out = [(base, self.n_malignant / base)]
+            for f in self.real_fractions:
+                m = math.floor(f * self.n_malignant + 0.5)
+                out.append((self.n_benign + m, m / (self.n_benign + m)))
+            if self.synthetic_only:
+                out += [(base, self.n_malignant / base)] * (len(self.gans) * self.replicates)
+            return out
+        added = phase * self.batch_size
+        grown = (base + added, (self.n_malignant + added) / (base + added))
+        out = [(base, self.n_malignant / base) if arm == "class_weight" else grown
+               for arm in self.controls]
+        return out + [grown] * (len(self.gans) * self.replicates)
 
     def fits(self) -> list[tuple[int, float]]:
         """(training-set size, malignant share) of every fit of one classifier."""
-        base = self.n_benign + self.n_malignant
-        out = [(base, self.n_malignant / base)] * self.seeds          # phase 0
-        for k in range(1, self.batches + 1):
-            added = k * self.batch_size
-            grown = (base + added, (self.n_malignant + added) / (base + added))
-            for arm in self.controls:
-                out += [(base, self.n_malignant / base) if arm == "class_weight" else grown] * self.seeds
-            out += [grown] * (self.seeds * len(self.gans) * self.replicates)
-        return out
+        return [(n, share) for _, _, n, share in self.tagged_fits()]
+
+    def parts(self, split: str) -> list[list[tuple[int, float]]]:
+        """The fits of each classify job of one classifier under ``classifiers.split``."""
+        key = {"classifier": lambda p, s: 0, "phase": lambda p, s: p,
+               "phase_seed": lambda p, s: (p, s)}[split]
+        jobs: dict = {}
+        for phase, seed, n, share in self.tagged_fits():
+            jobs.setdefault(key(phase, seed), []).append((n, share))
+        return list(jobs.values())
 
     def backbone_images(self) -> int:
         """Images each frozen backbone sees once: real splits, synthetic batches, augmented copies."""
@@ -97,7 +127,9 @@ def thesis_design(extra_gans: list[str], replicates: int | None) -> tuple[Design
                             + needs.test_malignant),
                     batches=int(cfg["synthesis"]["batches"]),
                     batch_size=int(cfg["synthesis"]["batch_size"]), seeds=len(cfg["seeds"]),
-                    controls=list(cfg["arms"]), gans=gans, replicates=reps)
+                    controls=list(cfg["arms"]), gans=gans, replicates=reps,
+                    real_fractions=list(cfg["arms_real_fractions"]),
+                    synthetic_only=bool(cfg["arms_synthetic_only"]))
     return design, cfg["classifiers"]
 
 
@@ -171,15 +203,22 @@ def time_sklearn(name: str, params: dict, design: Design, fractions: list[float]
     return out
 
 
-def project_sklearn(fit: dict[str, float], design: Design) -> float:
-    """Sum over the design: log-linear interpolation in log n between the two anchors."""
-    total = 0.0
+def sklearn_cost(fit: dict[str, float]) -> Callable[[int], float]:
+    """Seconds of one fit of ``n`` tiles: log-linear interpolation in log n between the two
+    anchors (phase 0 and the last phase)."""
     l0, l1 = math.log(fit["n_phase0"]), math.log(fit["n_last"])
     t0, t1 = math.log(fit["phase0"]), math.log(fit["last"])
-    for n, _ in design.fits():
+
+    def cost(n: int) -> float:
         w = (math.log(n) - l0) / (l1 - l0) if l1 > l0 else 0.0
-        total += math.exp(t0 + w * (t1 - t0))
-    return total
+        return math.exp(t0 + w * (t1 - t0))
+    return cost
+
+
+def project_sklearn(fit: dict[str, float], design: Design) -> float:
+    """Sum over the design of :func:`sklearn_cost`."""
+    cost = sklearn_cost(fit)
+    return sum(cost(n) for n, _ in design.fits())
 
 
 def time_keras(name: str, params: dict, design: Design, n_images: int) -> dict[str, float]:
@@ -212,10 +251,15 @@ def time_keras(name: str, params: dict, design: Design, n_images: int) -> dict[s
     return {"train_per_image_epoch": per_image, "setup": setup, "score_per_image": score / n_images}
 
 
+def keras_cost(t: dict[str, float], params: dict, design: Design) -> Callable[[int], float]:
+    """Seconds of one fit of ``n`` tiles: epochs over them, scoring val + test, re-initialising."""
+    return lambda n: (n * int(params["epochs"]) * t["train_per_image_epoch"]
+                      + design.n_eval * t["score_per_image"] + t["setup"])
+
+
 def project_keras(t: dict[str, float], params: dict, design: Design) -> float:
-    fits = design.fits()
-    return (sum(n for n, _ in fits) * int(params["epochs"]) * t["train_per_image_epoch"]
-            + len(fits) * (design.n_eval * t["score_per_image"] + t["setup"]))
+    cost = keras_cost(t, params, design)
+    return sum(cost(n) for n, _ in design.fits())
 
 
 def time_backbone(name: str, params: dict, design: Design, n_images: int) -> dict[str, float]:
@@ -251,16 +295,116 @@ def time_backbone(name: str, params: dict, design: Design, n_images: int) -> dic
             "head_fixed": max(0.0, t_full - per_example * n)}
 
 
+def head_cost(t: dict[str, float], params: dict) -> Callable[[int], float]:
+    """Seconds of one head fit on ``n`` cached feature vectors."""
+    return lambda n: n * int(params["epochs"]) * t["head_per_example_epoch"] + t["head_fixed"]
+
+
 def project_backbone(t: dict[str, float], params: dict, design: Design) -> tuple[float, float]:
     """(feature job seconds, classify job seconds)."""
-    fits = design.fits()
-    head = (sum(n for n, _ in fits) * int(params["epochs"]) * t["head_per_example_epoch"]
-            + len(fits) * t["head_fixed"])
-    return design.backbone_images() * t["per_image"], head
+    cost = head_cost(t, params)
+    return design.backbone_images() * t["per_image"], sum(cost(n) for n, _ in design.fits())
+
+
+def job_startup() -> dict[str, float]:
+    """Wall seconds a classify job spends before its first fit: starting Python with the
+    stage's imports (scikit-learn, or TensorFlow and Keras), measured in fresh processes, and
+    decoding one PNG tile (per image it loads), measured here."""
+    import numpy as np
+
+    from isicgan.io import load_png_folder, save_png
+
+    out = {}
+    for family, code in (("sklearn", "import pandas, sklearn.svm, sklearn.ensemble, scipy"),
+                         ("keras", "import pandas, sklearn.metrics, tensorflow, keras")):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+        out[family] = time.perf_counter() - start
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rng = np.random.default_rng(0)
+        for i in range(64):
+            save_png(Path(tmp) / f"t{i:03d}.png", rng.integers(0, 255, (140, 140, 3), np.uint8))
+        start = time.perf_counter()
+        load_png_folder(tmp)
+        out["per_png"] = (time.perf_counter() - start) / 64
+    return out
+
+
+@dataclass
+class Job:
+    name: str
+    seconds: float       # wall seconds on ``cores`` cores
+    cores: int
+    after: str = ""      # a job that must finish first (a head's feature job)
+
+
+def makespan(jobs: list[Job], nodes: int, cores: int) -> float:
+    """Wall seconds of ``jobs`` on ``nodes`` nodes of ``cores`` cores: list scheduling, longest
+    job first, each on the node where it can finish first (a job needs its cores on one
+    node; a head job starts after its feature job)."""
+    free = [[0.0] * cores for _ in range(nodes)]      # when each core of each node is free
+    done: dict[str, float] = {}
+    order = sorted(jobs, key=lambda j: (bool(j.after), -j.seconds))
+    for job in order:
+        need = min(job.cores, cores)
+        ready = done.get(job.after, 0.0)
+        best = None
+        for node in free:
+            node.sort()
+            start = max(ready, node[need - 1])
+            if best is None or start < best[0]:
+                best = (start, node)
+        start, node = best
+        for i in range(need):
+            node[i] = start + job.seconds
+        done[job.name] = start + job.seconds
+    return max(done.values(), default=0.0)
+
+
+def stage_jobs(costs: dict[str, dict], design: Design, split: str, threads: int,
+               startup: dict[str, float]) -> list[Job]:
+    """Every job of the classify stage under ``split``; a job on ``threads`` cores runs
+    ``threads`` times faster where the classifier uses threads (Random Forest, Keras) and no
+    faster where it does not (the SVM's and logistic regression's solvers)."""
+    jobs = []
+    for name, c in costs.items():
+        cores = threads if c["threaded"] else 1
+        if c.get("features"):
+            jobs.append(Job(f"{name}/features", (c["features"] + startup["keras"]) / cores,
+                            cores))
+        for i, part in enumerate(design.parts(split)):
+            fit = sum(c["cost"](n) for n, _ in part) / cores
+            load = startup["per_png"] * design.backbone_images() if not c.get("features") else 0
+            jobs.append(Job(f"{name}/{i}", fit + load + startup[c["family"]], cores,
+                            f"{name}/features" if c.get("features") else ""))
+    return jobs
 
 
 def hours(s: float) -> str:
     return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.1f} min" if s >= 60 else f"{s:.0f} s"
+
+
+def print_cluster_table(costs: dict[str, dict], design: Design, args, params: dict) -> None:
+    """The classify stage's wall time per ``classifiers.split`` on one node and on a cluster."""
+    threads = args.job_threads or int(params.get("threads", 1))
+    startup = job_startup()
+    nodes, cores = args.nodes, args.cores_per_node
+    print()
+    print(f"Classify stage wall time by classifiers.split (as configured; jobs of Random Forest "
+          f"and the Keras models on {threads} cores, assumed to scale perfectly; SVM and "
+          f"logistic regression on 1; per job {startup['sklearn']:.1f} s (scikit-learn) / "
+          f"{startup['keras']:.1f} s (TensorFlow) start-up and {startup['per_png'] * 1000:.1f} "
+          f"ms per tile it decodes, measured here; list scheduling, longest job first):")
+    print()
+    print(f"| split | jobs | longest job | 1 node x {cores} cores "
+          f"| {nodes} nodes x {cores} cores |")
+    print("|---|---:|---:|---:|---:|")
+    for split in ("classifier", "phase", "phase_seed"):
+        jobs = stage_jobs(costs, design, split, threads, startup)
+        print(f"| {split} | {len(jobs)} | {hours(max(j.seconds for j in jobs))} | "
+              f"{hours(makespan(jobs, 1, cores))} | {hours(makespan(jobs, nodes, cores))} |")
 
 
 def main() -> None:
@@ -273,6 +417,10 @@ def main() -> None:
     ap.add_argument("--fractions", default="0.125,0.25", help="subset fractions for the scikit-learn fits")
     ap.add_argument("--cnn-images", type=int, default=128)
     ap.add_argument("--backbone-images", type=int, default=64)
+    ap.add_argument("--nodes", type=int, default=20, help="cluster nodes of the projection")
+    ap.add_argument("--cores-per-node", type=int, default=16, help="cores of each node")
+    ap.add_argument("--job-threads", type=int,
+                    help="threads of a classify job (default: classifiers.threads of the config)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: 32 px, tiny subsets (the projection is then meaningless)")
     args = ap.parse_args()
@@ -297,8 +445,12 @@ def main() -> None:
             d.image_size = 32
         fractions = [0.01, 0.02]
         args.cnn_images, args.backbone_images = 16, 4
-    print(f"design: {design.seeds} seeds x (1 + {design.batches} phases x ({len(design.controls)} "
-          f"control arms + {len(design.gans)} GANs x {design.replicates} replicates)) = "
+    phase0 = (f"1 + {len(design.real_fractions)} real fractions"
+              + (f" + {len(design.gans)} GANs x {design.replicates} replicates synthetic-only"
+                 if design.synthetic_only else ""))
+    print(f"design: {design.seeds} seeds x (phase 0: {phase0}; {design.batches} phases x "
+          f"({len(design.controls)} control arms + {len(design.gans)} GANs x "
+          f"{design.replicates} replicates)) = "
           f"{len(design.fits())} fits per classifier ({len(design_extra.fits())} with "
           f"{', '.join(extra) or 'nothing'} added); {design.image_size} px, real train "
           f"{design.n_benign}+{design.n_malignant}, {design.n_eval} val+test tiles scored per fit; "
@@ -308,17 +460,20 @@ def main() -> None:
 
     if any(not issubclass(classifier_class(n), SklearnClassifier) for n in names):
         configure_tensorflow(args.threads)
-    rows = []
+    rows, costs = [], {}
     for name in names:
         p = params[name]
         family = classifier_class(name)
+        threaded = name == "rf" or issubclass(family, KerasClassifier)
         if issubclass(family, SklearnClassifier):
             t = time_sklearn(name, p, design, fractions, args.threads)
+            costs[name] = {"cost": sklearn_cost(t), "family": "sklearn"}
             one = f"{t['last']:.0f} s at {t['n_last']} tiles (n^{t['last_exponent']:.2f}), " \
                   f"{t['phase0']:.0f} s at {t['n_phase0']}"
             stage = [project_sklearn(t, d) for d in (design, design_extra)]
         elif issubclass(family, KerasClassifier) and not family.uses_features:
             t = time_keras(name, p, design, args.cnn_images)
+            costs[name] = {"cost": keras_cost(t, p, design), "family": "keras"}
             n_last = design.n_benign + design.n_malignant + design.batches * design.batch_size
             one = (f"{n_last * int(p['epochs']) * t['train_per_image_epoch'] + design.n_eval * t['score_per_image'] + t['setup']:.0f} s "
                    f"at {n_last} tiles x {p['epochs']} epochs")
@@ -326,11 +481,13 @@ def main() -> None:
         else:
             t = time_backbone(name, p, design, args.backbone_images)
             feats = [project_backbone(t, p, d) for d in (design, design_extra)]
+            costs[name] = {"cost": head_cost(t, p), "family": "keras", "features": feats[0][0]}
             n_last = design.n_benign + design.n_malignant + design.batches * design.batch_size
             head_fit = n_last * int(p["epochs"]) * t["head_per_example_epoch"] + t["head_fixed"]
             one = (f"features {t['per_image'] * 1000:.0f} ms/image x {design.backbone_images()} images "
                    f"= {hours(feats[0][0])} once; head {head_fit:.0f} s at {n_last} x {p['epochs']} epochs")
             stage = [sum(f) for f in feats]
+        costs[name]["threaded"] = threaded
         rows.append((name, one, stage[0], stage[1]))
     extra_label = f"+ {', '.join(extra)}" if extra else "(same)"
     print()
@@ -344,6 +501,7 @@ def main() -> None:
     longest = [max(r[2] for r in rows), max(r[3] for r in rows)]
     print(f"| all, one job after another | | {hours(tot[0])} | {hours(tot[1])} |")
     print(f"| longest job (jobs side by side) | | {hours(longest[0])} | {hours(longest[1])} |")
+    print_cluster_table(costs, design, args, params)
     if args.quick:
         print("(--quick: tiny sizes, the figures above are not the thesis projection)")
 

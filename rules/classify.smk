@@ -1,18 +1,29 @@
 # Stage: classify. The six thesis classifiers over phase 0 (baseline) and phases 1..batches
 # x arms (oversample, augment, class_weight, every GAN) x seeds.
 #
-# Job granularity: one job per classifier (all phases, arms and seeds in one process), plus one
-# feature job per frozen backbone. Importing TensorFlow and tracing a Keras graph cost more
-# than fitting one configuration on the demo data; a classifier's params are its own config
-# section plus the shared design, so changing one classifier's setting reruns only its job
-# (and the tables), and a backbone's features are recomputed only when its input size,
-# weights, the images or the augmented copies change, never for a head setting.
+# Job granularity (classifiers.split): one job per classifier (all phases, arms and seeds in
+# one process; importing TensorFlow and tracing a Keras graph cost more than fitting one
+# configuration on the demo data), or for a cluster one job per classifier x phase (x seed)
+# writing part files that classify_gather concatenates into the classifier's runs.csv and
+# predictions.csv.gz (the same files as one job's). Plus one feature job per frozen backbone.
+# A job's params are its ClassifyDesign (its classifier's config section plus the shared
+# design), so changing one classifier's setting reruns only its job(s) (and the tables), and
+# a backbone's features are recomputed only when its input size, weights, init seed, the
+# images or the augmented copies change, never for a head setting.
+
+localrules:
+    classify_gather,
+
+
+# split: classifier makes classify and classify_gather both able to write the classifier's
+# files; classify does (classify_gather has no parts then)
+ruleorder: classify > classify_gather
 
 
 rule backbone_features:
     input:
         manifest="results/data/manifest.csv",
-        data=expand("results/data/{split}", split=["train", "val", "test"]),
+        data=expand("results/data/{split}", split=classify_splits()),
         synthetic=synthetic_batch_dirs(),
         weights=backbone_weight_input,
     output:
@@ -36,17 +47,35 @@ rule classify:
     input:
         unpack(classify_input),
     output:
-        runs="results/classifiers/{clf}/runs.csv",
-        predictions="results/classifiers/{clf}/predictions.csv.gz",
+        runs=classify_job_path("runs.csv"),
+        predictions=classify_job_path("predictions.csv.gz"),
     params:
         code=code_digest("classify.py", "clf"),
-        study=classify_params,
+        design=classify_params,
     log:
-        "logs/classify/{clf}.log",
+        classify_job_path("logs/classify") + ".log",
     benchmark:
-        "benchmarks/classify/{clf}.tsv"
+        classify_job_path("benchmarks/classify") + ".tsv"
+    wildcard_constraints:
+        part=r"phase\d+(_seed-?\d+)?",
     threads: config["classifiers"]["threads"]
     conda:
         "../envs/keras.yaml"
     script:
         "../scripts/classify.py"
+
+
+rule classify_gather:
+    input:
+        unpack(classify_gather_input),
+    output:
+        runs="results/classifiers/{clf}/runs.csv",
+        predictions="results/classifiers/{clf}/predictions.csv.gz",
+    params:
+        code=code_digest("classify_gather.py"),
+    log:
+        "logs/classify/gather_{clf}.log",
+    conda:
+        "../envs/report.yaml"
+    script:
+        "../scripts/classify_gather.py"

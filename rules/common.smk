@@ -248,11 +248,14 @@ def backbone_weight_input(wildcards):
 def backbone_params(wildcards):
     """What a backbone's features depend on (not its head's settings: those stay in classify)."""
     weights = config["weights"][CLASSIFIERS[wildcards.backbone]["weights"]["key"]]
+    settings = config["classifiers"][wildcards.backbone]
     return {
-        "input_size": config["classifiers"][wildcards.backbone]["input_size"],
+        "backbone": wildcards.backbone,
+        "input_size": settings["input_size"],
         "weights": weights,
         "seeds": config["seeds"],
         "n_augment": config["synthesis"]["batches"] * config["synthesis"]["batch_size"],
+        "init_seed": settings["init_seed"],
     }
 
 
@@ -265,24 +268,104 @@ def classify_input(wildcards):
         }
     return {
         "manifest": "results/data/manifest.csv",
-        "data": expand("results/data/{split}", split=["train", "val", "test"]),
-        "synthetic": synthetic_batch_dirs(),
+        "data": expand("results/data/{split}", split=classify_splits()),
+        "synthetic": classify_batches(wildcards),
+    }
+
+
+def classify_batches(wildcards):
+    """The synthetic batch folders a classify job trains on: all of them, or for a job of
+    phase k batches 1..k (phase 0: those of the synthetic-only arms, if on), so a changed
+    batch reruns only the phases that use it."""
+    if "part" not in wildcards.keys():
+        return synthetic_batch_dirs()
+    phase = int(re.match(r"phase(\d+)", wildcards.part).group(1))
+    if phase == 0:
+        return synthetic_batch_dirs() if config["arms_synthetic_only"] else []
+    return expand(
+        "results/synthetic/{gan}/rep{rep}/batch{k}",
+        gan=config["gans"],
+        rep=replicates(),
+        k=range(1, phase + 1),
+    )
+
+
+def classify_splits():
+    """The class-folder splits a classifier reads: train, val, test, and external if set."""
+    external = ["external"] if config["data"].get("external_test") else []
+    return ["train", "val", "test"] + external
+
+
+def classify_parts():
+    """The parts of one classifier's design under classifiers.split, one classify job each:
+    [] (one job, no parts: `classifier`), phase{k} (`phase`) or phase{k}_seed{s}
+    (`phase_seed`), in the order classify_gather concatenates them."""
+    split = config["classifiers"]["split"]
+    phases = range(config["synthesis"]["batches"] + 1)
+    if split == "phase":
+        return [f"phase{k}" for k in phases]
+    if split == "phase_seed":
+        return [f"phase{k}_seed{s}" for k in phases for s in config["seeds"]]
+    return []
+
+
+def classify_job_path(name):
+    """Output or log path of a classify job: the classifier's own file (split: classifier) or
+    its part's file, which classify_gather concatenates into the classifier's file."""
+    if config["classifiers"]["split"] == "classifier":
+        if name.startswith("logs/") or name.startswith("benchmarks/"):
+            return f"{name}/{{clf}}"
+        return f"results/classifiers/{{clf}}/{name}"
+    if name.startswith("logs/") or name.startswith("benchmarks/"):
+        return f"{name}/{{clf}}_{{part}}"
+    return f"results/classifiers/{{clf}}/parts/{{part}}/{name}"
+
+
+def classify_gather_input(wildcards):
+    """The part files of one classifier, in phase (then seed) order."""
+    return {
+        name: expand(
+            "results/classifiers/{clf}/parts/{part}/{name}",
+            clf=wildcards.clf,
+            part=classify_parts(),
+            name=file,
+        )
+        for name, file in (("runs", "runs.csv"), ("predictions", "predictions.csv.gz"))
     }
 
 
 def classify_params(wildcards):
-    """One classifier's settings plus the shared design: a change reruns that classifier only."""
-    return {
+    """The ClassifyDesign of a classify job, as a dict (isicgan/classify/study.py rebuilds it):
+    one classifier's settings plus the shared design, so a change reruns that classifier only;
+    a job of a split stage also names its phase (and seed)."""
+    part = {}
+    if "part" in wildcards.keys():
+        m = re.fullmatch(r"phase(\d+)(?:_seed(-?\d+))?", wildcards.part)
+        part["phases"] = [int(m.group(1))]
+        if m.group(2) is not None:
+            part["seeds_only"] = [int(m.group(2))]
+    design = {
+        **part,
+        "classifier": wildcards.clf,
         "settings": config["classifiers"][wildcards.clf],
         "gans": config["gans"],
-        "replicates": config["gan"]["replicates"],
         "arms": config["arms"],
+        "replicates": config["gan"]["replicates"],
         "batches": config["synthesis"]["batches"],
         "batch_size": config["synthesis"]["batch_size"],
         "seeds": config["seeds"],
         "threshold": config["evaluation"]["threshold"],
         "pauc_min_tpr": config["evaluation"]["pauc_min_tpr"],
+        "real_fractions": config["arms_real_fractions"],
+        "synthetic_only": config["arms_synthetic_only"],
     }
+    # a part job gets only the settings of its phase: a phase-0 arm setting leaves the jobs
+    # of phases 1.. alone, a control-arm setting the jobs of phase 0
+    if part.get("phases") == [0]:
+        del design["arms"]
+    elif part:
+        del design["real_fractions"], design["synthetic_only"]
+    return design
 
 
 def classifier_runs():

@@ -2,6 +2,7 @@
 import math
 
 import h5py
+import pandas as pd
 import numpy as np
 import pytest
 
@@ -12,6 +13,7 @@ from isicgan.classify.classifiers.cnn import build_cnn
 from isicgan.classify.classifiers.efficientnet_b5 import IMAGENET_STDDEV_RGB
 from isicgan.classify.datasets import Group, design
 from isicgan.classify.models import KerasTrainer, build_head, configure_tensorflow, sklearn_scores
+from isicgan.classify.study import ClassifyDesign
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -47,8 +49,9 @@ def _weighted_arms():
     y = np.array([0] * 30 + [1] * 10)
     x = (rng.normal(size=(40, 12)) + y[:, None] * 0.6).astype(np.float32)
     groups = {"train": Group(x, y, [f"ISIC_{i:07d}" for i in range(40)])}
-    sets = {ts.arm: ts for ts in design(y, batches=1, batch_size=10, arms=["class_weight"],
-                                        seeds=[25])}
+    spec = ClassifyDesign("logreg", arms=("class_weight",), batches=1, batch_size=10,
+                          seeds=(25,))
+    sets = {ts.arm: ts for ts in design(spec, groups["train"])}
     assert set(sets) == {"baseline", "class_weight"}
     held_out = (rng.normal(size=(30, 12)) + 0.3).astype(np.float32)
     return {arm: ts.assemble(groups) for arm, ts in sets.items()}, held_out
@@ -160,3 +163,31 @@ def test_efficientnet_local_weights_get_keras_imagenet_input_scaling(tmp_path):
     assert np.allclose(stem, stem_src * factors[None, None, :, None])
     others = [(a, b) for a, b in zip(source.weights, loaded.weights) if "stem_conv" not in a.path]
     assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in others)
+
+
+@pytest.mark.parametrize("backbone,size", [("inception_v3", 75), ("efficientnet_b5", 32)])
+def test_random_init_backbone_features_are_the_same_in_two_runs(backbone, size, tmp_path):
+    """issue 16.8: the frozen base without ImageNet weights is seeded (init_seed), through the
+    rule's own function; a different init_seed gives other features."""
+    from classify_fixtures import make_study_data
+
+    from isicgan.classify.backbones import FeatureSpec, compute_features
+
+    counts = {"train": (4, 3), "val": (2, 2), "test": (2, 2), "external": (2, 1)}
+    study = make_study_data(tmp_path, gans=("dcgan",), batches=1, batch_size=2, counts=counts)
+    inputs = {"manifest": study["manifest"], "synthetic": study["synthetic_files"]}
+    features = {}
+    for run, seed in (("a", 25), ("b", 25), ("other", 26)):
+        spec = FeatureSpec(backbone, size, None, seeds=(25,), n_augment=2, init_seed=seed)
+        out = {"features": tmp_path / run / "f.npy", "index": tmp_path / run / "index.csv"}
+        compute_features(inputs, spec, out)
+        features[run] = np.load(out["features"])
+    assert features["a"].std() > 0
+    assert np.array_equal(features["a"], features["b"])
+    assert not np.allclose(features["a"], features["other"])
+    index = pd.read_csv(tmp_path / "a" / "index.csv", keep_default_na=False)
+    assert set(index["group"]) == {"train", "val", "test", "external", "augment/seed25",
+                                   "dcgan/rep1/batch1"}
+    real = index["group"].isin(["train", "val", "test", "external"])
+    assert (index.loc[real, "patient_id"] != "").all()
+    assert (index.loc[~real, "patient_id"] == "").all()

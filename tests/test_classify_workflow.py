@@ -60,8 +60,9 @@ def test_the_stage_writes_thesis_tables_with_weights_stated(finished):
     assert weights["Inception V3"] == "random init (no ImageNet weights)"
     runs = pd.read_csv(root / "results/classifiers/inception_v3/runs.csv")
     assert set(runs["split"]) == {"val", "test"}
-    # val+test x (baseline + 2 phases x (3 controls + 3 GANs x 2 replicates))
-    assert len(runs) == 2 * (1 + 2 * (3 + 3 * 2))
+    # val+test x (baseline + 3 learning-curve arms + 3 GANs x 2 replicates train-on-synthetic
+    # + 2 phases x (3 controls + 3 GANs x 2 replicates))
+    assert len(runs) == 2 * (1 + 3 + 3 * 2 + 2 * (3 + 3 * 2))
     index = pd.read_csv(root / "results/features/inception_v3/index.csv")
     assert index.groupby("group").size()["augment/seed25"] == 16
 
@@ -97,3 +98,34 @@ def test_the_html_report_builds(finished):
     summary = (root / "results/tables/contrasts_summary.rst").read_text()
     answer = summary.splitlines()[0].split("** ", 1)[1]
     assert answer.split(" (")[0] in text
+
+
+@pytest.mark.slow
+def test_a_split_stage_writes_the_same_files_and_reruns_only_what_a_setting_touches(finished,
+                                                                                    tmp_path):
+    """classifiers.split: phase_seed: one job per phase x seed, gathered into the files the
+    one-job stage wrote; a setting reruns only the parts it reaches."""
+    unsplit, _ = finished
+    root = tmp_path / "split"
+    make_study_data(root, gans=("cyclegan", "wgan_gp", "dcgan"), batches=2, batch_size=8,
+                    replicates=2)
+    settings = root / "settings.yaml"
+    settings.write_text(yaml.safe_dump({**SETTINGS, "classifiers": {
+        **SETTINGS["classifiers"], "names": ["logreg"], "split": "phase_seed"}}))
+    targets = ["results/classifiers/logreg/runs.csv",
+               "results/classifiers/logreg/predictions.csv.gz"]
+
+    def run(*flags, extra=()):
+        return run_workflow(root, *flags, "--set-threads", "classify=1", "--allowed-rules",
+                            "classify", "classify_gather", "--", *targets,
+                            configfiles=(settings, *extra))
+    assert _jobs(run("-n")) == {"classify": 3, "classify_gather": 1}      # phases 0, 1, 2
+    run()
+    for target in targets:
+        assert (root / target).read_bytes() == (unsplit / target).read_bytes(), target
+    for change, jobs in (({"classifiers": {"logreg": {"C": 0.5}}}, 3),
+                         ({"arms_real_fractions": [0.5]}, 1),          # phase 0 only
+                         ({"arms": ["oversample", "augment"]}, 2)):    # phases 1 and 2
+        extra = tmp_path / "change.yaml"
+        extra.write_text(yaml.safe_dump(change))
+        assert _jobs(run("-n", extra=(extra,))) == {"classify": jobs, "classify_gather": 1}, change

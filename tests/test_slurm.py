@@ -1,5 +1,6 @@
 """The SLURM profile on a real (single-node) SLURM: the tiny data stage run through
-``--executor slurm`` gives byte-identical outputs to a local run.
+``--executor slurm`` gives byte-identical outputs to a local run, and a classify stage split
+per phase (one sbatch job per classifier x phase) gives the local one-job stage's files.
 
 CI runs the tests as root on Debian 12: the fixture installs munge and SLURM with
 apt-get (seconds) and starts the daemons by hand (no systemd). Anywhere else (not
@@ -124,3 +125,43 @@ def test_data_stage_through_slurm_matches_local_run(slurm_cluster, tmp_path):
     expected = tree_digest(local, *paths)
     assert any(p.endswith(".png") for p in expected), "the local run wrote no class-folder PNGs"
     assert tree_digest(cluster, *paths) == expected
+
+
+@pytest.mark.slow
+def test_split_classify_stage_through_slurm_matches_the_local_one_job_stage(slurm_cluster,
+                                                                           tmp_path):
+    """classifiers.split: phase: each classifier x phase is one sbatch job, gathered on the
+    login node (classify_gather is a local rule) into the files of the local one-job stage."""
+    from classify_fixtures import make_study_data
+
+    settings = {"classifiers": {"names": ["logreg", "cnn"],
+                                "cnn": {"epochs": 1, "filters": [4, 4, 4], "dense": 8}},
+                "seeds": [25], "synthesis": {"batches": 2, "batch_size": 8},
+                "gans": ["cyclegan", "dcgan"], "gan": {"replicates": 1}}
+    clfs = settings["classifiers"]["names"]
+    targets = [f"results/classifiers/{c}/{f}" for c in clfs
+               for f in ("runs.csv", "predictions.csv.gz")]
+    # the fake node has no GPU: the classify jobs ask for none (a command-line
+    # --set-resources replaces the profile's list, so memory and time are stated too)
+    flags = ["--set-resources", "classify:gpu=0", "classify:mem_mb=2000", "classify:runtime=30",
+             "--allowed-rules", "classify", "classify_gather", "--"]
+    files = {}
+    for name, split in (("local", "classifier"), ("slurm", "phase")):
+        root = tmp_path / name
+        make_study_data(root, gans=("cyclegan", "dcgan"), batches=2, batch_size=8)
+        config = root / "settings.yaml"
+        config.write_text(yaml.safe_dump({**settings, "classifiers": {
+            **settings["classifiers"], "split": split}}))
+        if name == "local":
+            run_workflow(root, "--set-threads", "classify=1", *flags, *targets,
+                         configfiles=(config,))
+        else:
+            run_with_slurm(slurm_cluster, root, *flags, *targets,
+                           configfiles=(REPO / "config.yaml", TINY_CONFIG, config))
+            jobs = subprocess.run(["squeue", "--states=all", "--noheader", "-o", "%k"],
+                                  env=slurm_cluster.env, capture_output=True, text=True,
+                                  check=True).stdout.split()
+            assert sum(j.startswith("rule_classify") and "gather" not in j
+                       for j in jobs) >= 2 * 3, jobs       # 2 classifiers x phases 0, 1, 2
+        files[name] = tree_digest(root, *targets)
+    assert files["slurm"] == files["local"]

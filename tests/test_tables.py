@@ -8,7 +8,7 @@ from isicgan.analysis.run_info import write_run_info
 from isicgan.analysis.tables import TablesSpec, write_tables
 from isicgan.analysis.thesis_audit import read_thesis_tables
 from isicgan.classify.models import DISPLAY_NAMES
-from isicgan.classify.study import run_classifier
+from isicgan.classify.study import ClassifyDesign, ClassifyOutputs, run_classifier
 
 THESIS = __import__("pathlib").Path(__file__).resolve().parents[1] / "resources" / "thesis_tables.csv"
 HEAD = ("algorithm,benign_precision,benign_recall,benign_f1,"
@@ -29,11 +29,10 @@ def tables(tmp_path_factory):
     for clf, params in (("svm", {"C": 1.0}), ("logreg", {"max_iter": 30})):
         runs.append(root / clf / "runs.csv")
         preds.append(root / clf / "predictions.csv.gz")
-        run_classifier(clf, params, manifest=study["manifest"],
-                       synthetic_files=study["synthetic_files"], gans=study["gans"],
-                       arms=["oversample", "augment", "class_weight"], replicates=2, batches=2,
-                       batch_size=4, seeds=[25, 26], evaluation={"threshold": 0.5, "pauc_min_tpr": 0.8},
-                       runs_out=runs[-1], predictions_out=preds[-1])
+        run_classifier({"manifest": study["manifest"], "synthetic": study["synthetic_files"]},
+                       ClassifyDesign(clf, params, gans=tuple(study["gans"]), replicates=2,
+                                      batches=2, batch_size=4, seeds=(25, 26)),
+                       ClassifyOutputs(runs[-1], preds[-1]))
     out = {name: root / "tables" / f"{name}.csv"
            for name in ("arms", "baseline", "phase1", "phase2", "comparison", "contrasts")}
     out["summary"] = root / "tables" / "contrasts_summary.rst"
@@ -208,10 +207,10 @@ def test_the_val_threshold_does_not_move_when_only_test_labels_change(tables, tm
     runs = {}
     for name, where in (("original", tables["manifest"]), ("relabelled", copy / "manifest.csv")):
         runs[name] = run_classifier(
-            "logreg", {"max_iter": 30}, manifest=where, synthetic_files=synthetic,
-            gans=["cyclegan", "dcgan"], arms=["oversample"], batches=1, batch_size=4,
-            seeds=[25], evaluation={"threshold": 0.5, "pauc_min_tpr": 0.8},
-            runs_out=tmp_path / name / "runs.csv", predictions_out=tmp_path / name / "p.csv.gz")
+            {"manifest": where, "synthetic": synthetic},
+            ClassifyDesign("logreg", {"max_iter": 30}, gans=("cyclegan", "dcgan"),
+                           arms=("oversample",), batches=1, batch_size=4, seeds=(25,)),
+            ClassifyOutputs(tmp_path / name / "runs.csv", tmp_path / name / "p.csv.gz"))
     before, after = (runs[k][runs[k].split == "test"].reset_index(drop=True) for k in runs)
     assert (before["malignant_recall"] != after["malignant_recall"]).any()   # labels did change
     assert before["val_threshold"].tolist() == after["val_threshold"].tolist()

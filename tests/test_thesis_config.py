@@ -87,7 +87,9 @@ def test_thesis_dry_run_plans_the_whole_study_on_kaggle_data(thesis, tmp_path):
         "quality_reference": 1, "train_encoder": 1, "reference_classifier": 1,
         "quality_table": 1,
         "backbone_features": 2,                            # inception_v3, efficientnet_b5
-        "classify": len(names),
+        # classifiers.split: phase_seed: one job per classifier x phase x seed, gathered
+        "classify": len(names) * (thesis["synthesis"]["batches"] + 1) * len(thesis["seeds"]),
+        "classify_gather": len(names),
         "classify_tables": 1, "classify_figures": 1, "run_info": 1,
         "all": 1,
     }

@@ -13,13 +13,16 @@ normalisation are layers of the model).
 
 Weights: a local Keras ``*_notop.h5`` file (what ``keras.applications`` downloads; the
 ``fetch_weights`` rule fetches it for online users) or ``None`` for a random initialisation,
-which every output then says (:func:`weights_label`).
+which every output then says (:func:`weights_label`). The random initialisation is seeded
+(``classifiers.<backbone>.init_seed``, through ``keras.utils.set_random_seed``), so two runs
+give the same features.
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -38,8 +41,32 @@ def weights_label(weights: str | Path | None) -> str:
     return f"ImageNet ({Path(weights).name})" if weights else RANDOM_INIT
 
 
-def build_backbone(name: str, input_size: int, weights: str | Path | None = None):
-    """The frozen base of backbone classifier ``name`` with global average pooling."""
+@dataclass(frozen=True)
+class FeatureSpec:
+    """What a backbone's features depend on (not its head's settings: those stay in classify).
+
+    Built in ``rules/common.smk`` (``backbone_params``) as a dict; :meth:`from_dict` rebuilds it.
+    ``threads`` is not a param (it does not change the features).
+    """
+    backbone: str
+    input_size: int
+    weights: str | None = None
+    seeds: tuple[int, ...] = (25,)
+    n_augment: int = 0
+    init_seed: int = 25
+    threads: int = 1
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> FeatureSpec:
+        return cls(**{k: (tuple(v) if k == "seeds" else v) for k, v in values.items()})
+
+
+def build_backbone(name: str, input_size: int, weights: str | Path | None = None,
+                   init_seed: int = 25):
+    """The frozen base of backbone classifier ``name`` with global average pooling, its
+    random initialisation seeded by ``init_seed`` (then overwritten by ``weights``, if any)."""
+    import keras
+
     from .classifiers import classifier_class
 
     cls = classifier_class(name)
@@ -52,6 +79,7 @@ def build_backbone(name: str, input_size: int, weights: str | Path | None = None
         raise FileNotFoundError(f"weight file for {name} not found: {weights} (set config "
                                 f"weights.{cls.weights['key']} to null for a random "
                                 "initialisation, or run the fetch_weights rule online)")
+    keras.utils.set_random_seed(init_seed)
     model = cls.application(include_top=False, weights=str(weights) if weights else None,
                             input_shape=(input_size, input_size, 3), pooling="avg")
     cls.after_load(model, weights)
@@ -71,11 +99,11 @@ def preprocess(name: str, images: np.ndarray, input_size: int) -> np.ndarray:
 
 
 def make_extractor(name: str, input_size: int, weights: str | Path | None = None,
-                   batch: int = 64) -> Callable[[np.ndarray], np.ndarray]:
+                   batch: int = 64, init_seed: int = 25) -> Callable[[np.ndarray], np.ndarray]:
     """A function mapping uint8 RGB tiles to pooled features (N x D float32), traced once."""
     import tensorflow as tf
 
-    model = build_backbone(name, input_size, weights)
+    model = build_backbone(name, input_size, weights, init_seed)
     forward = tf.function(lambda x: model(x, training=False),
                           input_signature=[tf.TensorSpec([None, input_size, input_size, 3], tf.float32)])
 
@@ -89,14 +117,18 @@ def make_extractor(name: str, input_size: int, weights: str | Path | None = None
     return extract
 
 
-def compute_features(name: str, manifest: str | Path, synthetic_files: list[str | Path],
-                     seeds: list[int], n_augment: int, input_size: int,
-                     weights: str | Path | None, out_features: str | Path,
-                     out_index: str | Path, threads: int = 1) -> None:
-    """Write ``features.npy`` (N x D) and ``index.csv`` (row, group, isic_id, target, weights)."""
+def compute_features(inputs: dict[str, Any], spec: FeatureSpec,
+                     outputs: dict[str, str | Path]) -> None:
+    """Write ``features.npy`` (N x D) and ``index.csv`` (group, isic_id, target, patient_id,
+    weights; patient_id empty for synthetic and augmented tiles).
+
+    ``inputs``: ``manifest`` and ``synthetic`` (batch files); ``outputs``: ``features``,
+    ``index``. Every real split is included (external too, when the manifest has it).
+    """
     from .models import configure_tensorflow
 
-    configure_tensorflow(threads)
+    name, weights = spec.backbone, spec.weights
+    configure_tensorflow(spec.threads)
     if weights:
         from isicgan.weights import FILENAMES, verify
 
@@ -105,19 +137,21 @@ def compute_features(name: str, manifest: str | Path, synthetic_files: list[str 
         else:
             log.warning("%s is not a registered Keras weight file name: loaded without a "
                         "checksum check", weights)
-    groups = image_groups(manifest, synthetic_files, seeds, n_augment)
-    extract = make_extractor(name, input_size, weights)
+    groups = image_groups(inputs["manifest"], list(inputs.get("synthetic", [])),
+                          list(spec.seeds), spec.n_augment)
+    extract = make_extractor(name, spec.input_size, weights, init_seed=spec.init_seed)
     log.info("%s (%s), input %d px: %d images in %d groups", name, weights_label(weights),
-             input_size, sum(len(g.ids) for g in groups.values()), len(groups))
+             spec.input_size, sum(len(g.ids) for g in groups.values()), len(groups))
     features, rows = [], []
     for group_name in sorted(groups):
         group = groups[group_name]
         features.append(extract(group.x))
-        rows += [(group_name, i, int(t)) for i, t in zip(group.ids, group.y)]
+        patients = group.patients or [""] * len(group.ids)
+        rows += [(group_name, i, int(t), p) for i, t, p in zip(group.ids, group.y, patients)]
         log.info("  %s: %d images", group_name, len(group.ids))
-    index = pd.DataFrame(rows, columns=["group", "isic_id", "target"])
+    index = pd.DataFrame(rows, columns=["group", "isic_id", "target", "patient_id"])
     index["weights"] = weights_label(weights)
-    with atomic_path(out_features) as tmp:
+    with atomic_path(outputs["features"]) as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, np.concatenate(features))
-    write_csv(out_index, index)
+    write_csv(outputs["index"], index)

@@ -33,7 +33,9 @@ def make_study_data(root: Path, gans=("cyclegan", "dcgan"), batches: int = 2,
             for _ in range(count):
                 isic_id = f"ISIC_{n:07d}"
                 save_png(folder / f"{isic_id}.png", tile(rng, bool(target), size))
-                rows.append((isic_id, f"IP_{n % 9 if split != 'test' else 100 + n:07d}", target, split))
+                held_out = split in ("test", "external")         # patients of their own
+                patient = f"IP_{100 + n if held_out else n % 9:07d}"
+                rows.append((isic_id, patient, target, split))
                 n += 1
     pd.DataFrame(rows, columns=["isic_id", "patient_id", "target", "split"]).to_csv(
         data / "manifest.csv", index=False)
