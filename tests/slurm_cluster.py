@@ -211,9 +211,10 @@ class SingleNodeSlurm:
 
     # --- helpers -----------------------------------------------------------------------
     def _spawn(self, name: str, cmd: list[str], **kwargs) -> None:
-        log = open(self.root / f"{name}.stdout", "w")
-        self.procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, env=self.env, **kwargs)
+        # the child keeps its own descriptor: ours is closed at once (no ResourceWarning)
+        with open(self.root / f"{name}.stdout", "w") as log:
+            self.procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                                stdin=subprocess.DEVNULL, env=self.env, **kwargs)
 
     def _ok(self, cmd: list[str]) -> bool:
         return subprocess.run(cmd, env=self.env, capture_output=True, timeout=20).returncode == 0
