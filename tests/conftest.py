@@ -1,6 +1,9 @@
-"""Fixtures only (helpers that tests import live in tests/helpers/)."""
+"""Fixtures and hooks only (helpers that tests import live in tests/helpers/)."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +19,7 @@ try:
 except ImportError:  # no Triton (CPU-only torch): nothing to order
     pass
 
+from helpers.study import copy_study, finish, shared_study, start_shared_study
 from helpers.workflow import run_workflow
 
 
@@ -37,3 +41,54 @@ def workflow(tmp_path):
 
     _run.workdir = tmp_path
     return _run
+
+
+def _shared_root(tmp_path_factory) -> Path:
+    base = tmp_path_factory.getbasetemp()
+    # xdist workers have basetemps popen-gw0, popen-gw1, ... in one folder of the session
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tiny_study_in_background(request, tmp_path_factory):
+    """Starts building the shared tiny study as the session starts, when a collected test
+    needs it, so the build overlaps the tests that do not."""
+    root = _shared_root(tmp_path_factory)
+    if os.environ.get("TINY_STUDY"):
+        yield
+        return
+    if any("tiny_study" in item.fixturenames for item in request.session.items):
+        start_shared_study(root)
+    yield
+    finish(root, stopped=bool(request.session.shouldstop or request.session.shouldfail))
+
+
+@pytest.fixture(scope="session")
+def tiny_study(tmp_path_factory):
+    """The finished tiny study (tests/tiny.yaml, the whole Snakefile), built once per session
+    and shared by every xdist worker. Read it only: a test that runs Snakemake in it (other
+    than a dry run) or writes into it takes ``tiny_study_copy``.
+
+    ``TINY_STUDY=<folder>`` reads a finished study of an earlier session instead (a developer's
+    shortcut while editing these tests; it must match the code and tests/tiny.yaml)."""
+    if os.environ.get("TINY_STUDY"):
+        return Path(os.environ["TINY_STUDY"])
+    return shared_study(_shared_root(tmp_path_factory))
+
+
+@pytest.fixture
+def tiny_study_copy(tiny_study, tmp_path):
+    """A private copy of the finished tiny study (mtimes and .snakemake kept: it plans nothing)."""
+    return copy_study(tiny_study, tmp_path / "study")
+
+
+def pytest_collection_modifyitems(items):
+    """For pytest-xdist's ``--dist loadgroup`` (pyproject.toml): the tests of a module with a
+    module-scoped fixture run on one worker, so the fixture is built once; the other tests are
+    spread one by one."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        scopes = {d.scope for defs in (info.name2fixturedefs.values() if info else ())
+                  for d in defs}
+        if scopes & {"module", "class", "package"}:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

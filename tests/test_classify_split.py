@@ -3,7 +3,7 @@ one configuration give identical files (issue 16.8, issue 18.4)."""
 import dataclasses
 
 import pytest
-from classify_fixtures import make_study_data
+from helpers.classify import make_study_data
 
 from isicgan.classify.study import ClassifyDesign, ClassifyOutputs, gather_parts, run_classifier
 
@@ -12,9 +12,11 @@ SETTINGS = {"logreg": {"max_iter": 30},
                     "dense": 8}}
 
 
-@pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    root = tmp_path_factory.mktemp("split")
+@pytest.fixture
+def study(tmp_path):
+    """Tiny class folders and batches (a fraction of a second to write: per test, so the two
+    tests can run on two xdist workers)."""
+    root = tmp_path / "split"
     counts = {"train": (12, 6), "val": (6, 3), "test": (6, 6), "external": (4, 4)}
     return make_study_data(root, gans=("dcgan",), batches=2, batch_size=4, counts=counts,
                            replicates=2), root

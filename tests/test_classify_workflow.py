@@ -1,27 +1,27 @@
-"""The classify and report rules on tiny fixture files: outputs, incremental reruns, report.
+"""The classify and report rules on the session's finished tiny study (tests/conftest.py
+``tiny_study``): outputs, incremental reruns, report, a split stage.
 
-Upstream stages (data, GANs, synthesis) are replaced by fixture files in their output layout;
-``--allowed-rules`` keeps Snakemake from rebuilding them, so these tests exercise exactly the
-rules of this stage.
+``--allowed-rules`` and the stage's targets keep every run and dry run here to exactly the rules
+of this stage: Snakemake may not rebuild the upstream stages (data, GANs, synthesis).
 """
 import re
 
 import pandas as pd
 import pytest
 import yaml
-from helpers.classify import make_study_data
-from helpers.workflow import run_workflow
+from helpers.study import copy_study
+from helpers.workflow import REPO, TINY_CONFIG, run_workflow
+
+from isicgan.config import load_config
 
 RULES = ["backbone_features", "classify", "classify_tables", "classify_figures", "run_info"]
 TARGETS = ["results/tables/phase2.csv", "results/tables/arms.csv",
            "results/tables/thesis_comparison.csv", "results/figures/classify/arms.png",
            "results/tables/contrasts.csv", "results/figures/classify/contrasts.png",
            "results/report/run_info.html"]
-SETTINGS = {"classifiers": {"names": ["logreg", "cnn", "inception_v3"],
-                            "cnn": {"epochs": 1, "filters": [4, 4, 4], "dense": 8},
-                            "inception_v3": {"epochs": 1, "dense": 8}},
-            "seeds": [25], "synthesis": {"batches": 2, "batch_size": 8},
-            "gans": ["cyclegan", "wgan_gp", "dcgan"]}     # the generators make_study_data writes
+ALGORITHMS = ["Logistic Regression", "Support Vector Machine", "Random Forest",
+              "Convolutional Neural Network", "Inception V3", "EfficientNetB5"]
+TINY = load_config([REPO / "config.yaml", TINY_CONFIG])     # the shared study's settings
 
 
 def _jobs(proc) -> dict[str, int]:
@@ -34,62 +34,53 @@ def _jobs(proc) -> dict[str, int]:
             if m.group(1) != "total"}
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    root = tmp_path_factory.mktemp("classify_wf")
-    make_study_data(root, gans=("cyclegan", "wgan_gp", "dcgan"), batches=2, batch_size=8,
-                    replicates=2)      # gan.replicates of config.yaml
-    settings = root / "settings.yaml"
-    settings.write_text(yaml.safe_dump(SETTINGS))
-    def run(*flags, extra=()):
-        # one thread per job (the profile asks 8 for cluster nodes): two jobs share the 2 cores
-        return run_workflow(root, *flags, "--set-threads", "classify=1", "backbone_features=1",
-                            "--allowed-rules", *RULES, "--", *TARGETS,
-                            configfiles=(settings, *extra))
-    run()
-    return root, run
+def stage(root, *flags, extra=()):
+    """Run (or dry-run) the classify stage's targets in ``root``, its rules only."""
+    # one thread per job (the profile asks 8 for cluster nodes): two jobs share the 2 cores
+    return run_workflow(root, *flags, "--set-threads", "classify=1", "backbone_features=1",
+                        "--allowed-rules", *RULES, "--", *TARGETS, configfiles=extra)
 
 
 @pytest.mark.slow
-def test_the_stage_writes_thesis_tables_with_weights_stated(finished):
-    root, _ = finished
+def test_the_stage_writes_thesis_tables_with_weights_stated(tiny_study):
+    root = tiny_study
     phase2 = pd.read_csv(root / "results/tables/phase2.csv")
-    assert list(phase2["algorithm"]) == ["Logistic Regression", "Convolutional Neural Network",
-                                         "Inception V3"]
+    assert list(phase2["algorithm"]) == ALGORITHMS
     weights = dict(zip(phase2["algorithm"], phase2["backbone_weights"]))
     assert weights["Inception V3"] == "random init (no ImageNet weights)"
     runs = pd.read_csv(root / "results/classifiers/inception_v3/runs.csv")
-    assert set(runs["split"]) == {"val", "test"}
-    # val+test x (baseline + 3 learning-curve arms + 3 GANs x 2 replicates train-on-synthetic
-    # + 2 phases x (3 controls + 3 GANs x 2 replicates))
-    assert len(runs) == 2 * (1 + 3 + 3 * 2 + 2 * (3 + 3 * 2))
+    assert set(runs["split"]) == {"val", "test", "external"}    # tiny.yaml: external test set on
+    # (val, test, external) x (baseline + 3 learning-curve arms + G GANs x R replicates
+    # train-on-synthetic + 2 phases x (3 controls + G GANs x R replicates))
+    assert len(TINY["arms"]) == len(TINY["arms_real_fractions"]) == 3 and TINY["synthesis"][
+        "batches"] == 2 and TINY["arms_synthetic_only"]
+    generators = len(TINY["gans"]) * TINY["gan"]["replicates"]
+    assert len(runs) == 3 * (1 + 3 + generators + 2 * (3 + generators))
     index = pd.read_csv(root / "results/features/inception_v3/index.csv")
     assert index.groupby("group").size()["augment/seed25"] == 16
 
 
 @pytest.mark.slow
-def test_a_finished_run_reruns_nothing(finished):
-    _, run = finished
-    assert _jobs(run("-n")) == {}
+def test_a_finished_run_reruns_nothing(tiny_study):
+    assert _jobs(stage(tiny_study, "-n")) == {}
 
 
 @pytest.mark.slow
-def test_one_classifier_setting_reruns_only_that_classifier_and_the_tables(finished, tmp_path):
-    _, run = finished
+def test_one_classifier_setting_reruns_only_that_classifier_and_the_tables(tiny_study, tmp_path):
     change = tmp_path / "change.yaml"
     change.write_text(yaml.safe_dump({"classifiers": {"logreg": {"C": 0.5}}}))
-    assert _jobs(run("-n", extra=(change,))) == {
+    assert _jobs(stage(tiny_study, "-n", extra=(change,))) == {
         "classify": 1, "classify_tables": 1, "classify_figures": 1, "run_info": 1}
     head = tmp_path / "head.yaml"
     head.write_text(yaml.safe_dump({"classifiers": {"inception_v3": {"dropout": 0.25}}}))
-    jobs = _jobs(run("-n", extra=(head,)))
+    jobs = _jobs(stage(tiny_study, "-n", extra=(head,)))
     assert "backbone_features" not in jobs and jobs["classify"] == 1
 
 
 @pytest.mark.slow
-def test_the_html_report_builds(finished):
-    root, run = finished
-    run("--report", "report.html")
+def test_the_html_report_builds(tiny_study_copy):
+    root = tiny_study_copy
+    stage(root, "--report", "report.html")
     text = (root / "report.html").read_text(errors="replace")
     assert "arms.png" in text and "run_info.html" in text
     # the headline leads (categories are sorted by name) and its caption includes the answer
@@ -101,17 +92,16 @@ def test_the_html_report_builds(finished):
 
 
 @pytest.mark.slow
-def test_a_split_stage_writes_the_same_files_and_reruns_only_what_a_setting_touches(finished,
+def test_a_split_stage_writes_the_same_files_and_reruns_only_what_a_setting_touches(tiny_study,
                                                                                     tmp_path):
     """classifiers.split: phase_seed: one job per phase x seed, gathered into the files the
-    one-job stage wrote; a setting reruns only the parts it reaches."""
-    unsplit, _ = finished
-    root = tmp_path / "split"
-    make_study_data(root, gans=("cyclegan", "wgan_gp", "dcgan"), batches=2, batch_size=8,
-                    replicates=2)
+    one-job stage of the shared study wrote; a setting reruns only the parts it reaches."""
+    unsplit = tiny_study
+    # the stage's inputs only (no .snakemake: the copied data and batches are taken as they are)
+    root = copy_study(tiny_study, tmp_path / "split", "results/data", "results/synthetic")
     settings = root / "settings.yaml"
-    settings.write_text(yaml.safe_dump({**SETTINGS, "classifiers": {
-        **SETTINGS["classifiers"], "names": ["logreg"], "split": "phase_seed"}}))
+    settings.write_text(yaml.safe_dump({"classifiers": {"names": ["logreg"],
+                                                        "split": "phase_seed"}}))
     targets = ["results/classifiers/logreg/runs.csv",
                "results/classifiers/logreg/predictions.csv.gz"]
 

@@ -21,8 +21,11 @@ import pytest
 from isicgan.config import load_config
 from isicgan.data import splits_of
 
+from helpers.study import copy_study
 from helpers.workflow import REPO, SNAKEMAKE, TINY_CONFIG, run_workflow, tree_digest
 
+#: the demo data (rule demo_data): the smallest target whose run takes the workflow's lock
+DEMO_DATA = "resources/demo/train-metadata.csv"
 #: every data output of the tiny config, the held-out institution's split included
 DATA_OUTPUTS = ["results/data/manifest.csv"] + [
     f"results/data/{s}"
@@ -81,19 +84,20 @@ def _kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
 
 @pytest.fixture(scope="module")
 def locked_run(tmp_path_factory):
-    """A data run that a second run tried to join while it held the lock.
+    """A run (of the demo data, the smallest target) that a second run tried to join while it
+    held the lock.
 
     The first run is frozen (SIGSTOP) once it holds the lock, so the second one is
-    sure to meet the lock, not a race; then it resumes and finishes. Its outputs
-    are also the uninterrupted reference for the crash test.
+    sure to meet the lock, not a race; then it resumes and finishes.
     """
     workdir = tmp_path_factory.mktemp("locked")
-    first = _start(workdir, "data")
+    first = _start(workdir, DEMO_DATA)
     try:
         _wait_for(lambda: any((workdir / ".snakemake" / "locks").glob("*.lock")), first, 120,
                   "the first run to take the lock")
         _kill_group(first, signal.SIGSTOP)
-        second = subprocess.run(_command(workdir, "data"), capture_output=True, text=True, timeout=300)
+        second = subprocess.run(_command(workdir, DEMO_DATA), capture_output=True, text=True,
+                                timeout=300)
     finally:
         _kill_group(first, signal.SIGCONT)
     first_rc = first.wait(timeout=300)
@@ -110,13 +114,12 @@ def test_second_concurrent_run_is_refused_by_the_lock(locked_run):
     assert "--unlock" in out, out  # the message tells the user what to do if no run is active
     # the refused run did not disturb the first one
     assert first_rc == 0, first_log[-3000:]
-    assert (workdir / "results" / "data" / "manifest.csv").is_file()
+    assert (workdir / DEMO_DATA).is_file()
 
 
 @pytest.mark.slow
-def test_run_killed_mid_job_and_restarted_matches_an_uninterrupted_run(locked_run, tmp_path):
-    reference, _, first_rc, _ = locked_run
-    assert first_rc == 0
+def test_run_killed_mid_job_and_restarted_matches_an_uninterrupted_run(tiny_study, tmp_path):
+    reference = tiny_study      # the uninterrupted run: the session's shared tiny study
     crashed = tmp_path / "crashed"
     crashed.mkdir()
 
@@ -147,6 +150,13 @@ def test_run_killed_mid_job_and_restarted_matches_an_uninterrupted_run(locked_ru
     assert not _running_outputs(crashed)
 
 
+def _planned(workdir: Path, target: str, cfg: Path) -> list[str]:
+    """The rules of the jobs a dry run of ``target`` plans."""
+    out = run_workflow(workdir, "-n", target, configfiles=[cfg]).stdout
+    return [line.split()[-1].rstrip(":") for line in out.splitlines()
+            if line.startswith(("rule ", "localrule "))]
+
+
 def _gan_config(tmp_path: Path) -> Path:
     """DCGAN for 20 tiny epochs with a checkpoint after each, so a kill lands mid-training."""
     cfg = tmp_path / "gan_kill.yaml"
@@ -155,32 +165,58 @@ def _gan_config(tmp_path: Path) -> Path:
     return cfg
 
 
+def _study_without(tiny_study: Path, dest: Path, *paths: str) -> Path:
+    """A copy of the shared tiny study with ``paths`` (one job's outputs, checkpoints and log)
+    removed: the data, quality references and other generators stay finished, so only that job
+    runs again."""
+    copy_study(tiny_study, dest)
+    subprocess.run(["rm", "-rf", *(str(dest / p) for p in paths)], check=True)
+    return dest
+
+
 @pytest.mark.slow
-def test_gan_training_killed_mid_run_resumes_and_matches_an_uninterrupted_run(tmp_path):
+def test_gan_training_killed_mid_run_resumes_and_matches_an_uninterrupted_run(tiny_study, tmp_path):
     import torch
 
     from isicgan.gan import load_checkpoint
 
     cfg = _gan_config(tmp_path)
     target = "results/gan/dcgan/rep1/final.pt"
-    reference, crashed = tmp_path / "reference", tmp_path / "crashed"
-    reference.mkdir(), crashed.mkdir()
-    run_workflow(reference, target, configfiles=[cfg])
+    reference, crashed = (_study_without(tiny_study, tmp_path / name, "results/gan/dcgan/rep1",
+                                         "logs/gan/dcgan_rep1.log")
+                          for name in ("reference", "crashed"))
+    # upstream of the training (data, encoder, reference classifier) is finished in the copies
+    assert set(_planned(crashed, target, cfg)) == {"train_gan"}
 
-    run = subprocess.Popen(_command(crashed, "--configfile", str(REPO / "config.yaml"), str(TINY_CONFIG),
-                                    str(cfg), "--", target),
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    checkpoints = crashed / "results" / "gan" / "dcgan" / "rep1" / "checkpoints"
+    def start(workdir: Path) -> subprocess.Popen:
+        return subprocess.Popen(_command(workdir, "--configfile", str(REPO / "config.yaml"),
+                                         str(TINY_CONFIG), str(cfg), "--", target),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+
+    # the uninterrupted run goes on beside the interrupted one (train_gan is a one-thread job)
+    uninterrupted = start(reference)
     try:
-        _wait_for(lambda: any(checkpoints.glob("*.pt")), run, 300, "a first GAN checkpoint")
-    finally:
-        _kill_group(run)
-        run.wait(timeout=60)
-        run.stdout.close()
-    assert not (crashed / target).exists(), "training finished before it could be killed"
+        run = start(crashed)
+        checkpoints = crashed / "results" / "gan" / "dcgan" / "rep1" / "checkpoints"
+        try:
+            _wait_for(lambda: any(checkpoints.glob("*.pt")), run, 300, "a first GAN checkpoint")
+        finally:
+            _kill_group(run)
+            run.wait(timeout=60)
+            run.stdout.close()
+        assert not (crashed / target).exists(), "training finished before it could be killed"
 
-    run_workflow(crashed, "--unlock", target, configfiles=[cfg])
-    run_workflow(crashed, "--rerun-incomplete", target, configfiles=[cfg])
+        run_workflow(crashed, "--unlock", target, configfiles=[cfg])
+        run_workflow(crashed, "--rerun-incomplete", target, configfiles=[cfg])
+        reference_rc = uninterrupted.wait(timeout=900)
+    finally:
+        if uninterrupted.poll() is None:   # the test failed while it ran
+            _kill_group(uninterrupted)
+        uninterrupted.wait(timeout=60)
+        with uninterrupted.stdout:
+            reference_log = uninterrupted.stdout.read()
+    assert reference_rc == 0, reference_log[-3000:]
 
     log = (crashed / "logs" / "gan" / "dcgan_rep1.log").read_text()
     assert "resuming from checkpoint" in log, log[-2000:]

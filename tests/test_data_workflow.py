@@ -35,11 +35,10 @@ def assert_no_data_outputs(workdir: Path) -> None:
     assert not data.exists() or list(data.iterdir()) == [], list(data.iterdir())
 
 
-@pytest.fixture(scope="module")
-def first_run(tmp_path_factory) -> Path:
-    workdir = tmp_path_factory.mktemp("run1")
-    run_workflow(workdir, "--", "data")
-    return workdir
+@pytest.fixture
+def first_run(tiny_study) -> Path:
+    """A finished run of the data target: the session's shared tiny study (read only)."""
+    return tiny_study
 
 
 def test_data_target_builds_manifest_counts_and_class_folders(first_run):

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers.workflow import REPO, SNAKEMAKE, TINY_CONFIG, run_workflow, tree_digest
+from helpers.study import copy_study
+from helpers.workflow import REPO, SNAKEMAKE, TINY_CONFIG, tree_digest
 from test_envs import parse_rules
 from slurm_cluster import ClusterUnavailable, SingleNodeSlurm, ensure_packages, why_not_runnable
 
@@ -92,11 +93,10 @@ def run_with_slurm(cluster: SingleNodeSlurm, workdir: Path, *targets: str,
 
 
 @pytest.mark.slow
-def test_data_stage_through_slurm_matches_local_run(slurm_cluster, tmp_path):
-    local, cluster = tmp_path / "local", tmp_path / "slurm"
-    local.mkdir()
+def test_data_stage_through_slurm_matches_local_run(slurm_cluster, tiny_study, tmp_path):
+    # the local run: the session's shared tiny study (same config files, profiles/default)
+    local, cluster = tiny_study, tmp_path / "slurm"
     cluster.mkdir()
-    run_workflow(local, "--profile", str(REPO / "profiles" / "default"), "data")
 
     started = time.monotonic()
     proc = run_with_slurm(slurm_cluster, cluster, "data")
@@ -129,39 +129,26 @@ def test_data_stage_through_slurm_matches_local_run(slurm_cluster, tmp_path):
 
 @pytest.mark.slow
 def test_split_classify_stage_through_slurm_matches_the_local_one_job_stage(slurm_cluster,
-                                                                           tmp_path):
+                                                                           tiny_study, tmp_path):
     """classifiers.split: phase: each classifier x phase is one sbatch job, gathered on the
-    login node (classify_gather is a local rule) into the files of the local one-job stage."""
-    from classify_fixtures import make_study_data
-
-    settings = {"classifiers": {"names": ["logreg", "cnn"],
-                                "cnn": {"epochs": 1, "filters": [4, 4, 4], "dense": 8}},
-                "seeds": [25], "synthesis": {"batches": 2, "batch_size": 8},
-                "gans": ["cyclegan", "dcgan"], "gan": {"replicates": 1}}
-    clfs = settings["classifiers"]["names"]
+    login node (classify_gather is a local rule) into the files of the local one-job stage
+    (the session's shared tiny study)."""
+    clfs = ["logreg", "cnn"]
     targets = [f"results/classifiers/{c}/{f}" for c in clfs
                for f in ("runs.csv", "predictions.csv.gz")]
     # the fake node has no GPU: the classify jobs ask for none (a command-line
     # --set-resources replaces the profile's list, so memory and time are stated too)
     flags = ["--set-resources", "classify:gpu=0", "classify:mem_mb=2000", "classify:runtime=30",
              "--allowed-rules", "classify", "classify_gather", "--"]
-    files = {}
-    for name, split in (("local", "classifier"), ("slurm", "phase")):
-        root = tmp_path / name
-        make_study_data(root, gans=("cyclegan", "dcgan"), batches=2, batch_size=8)
-        config = root / "settings.yaml"
-        config.write_text(yaml.safe_dump({**settings, "classifiers": {
-            **settings["classifiers"], "split": split}}))
-        if name == "local":
-            run_workflow(root, "--set-threads", "classify=1", *flags, *targets,
-                         configfiles=(config,))
-        else:
-            run_with_slurm(slurm_cluster, root, *flags, *targets,
-                           configfiles=(REPO / "config.yaml", TINY_CONFIG, config))
-            jobs = subprocess.run(["squeue", "--states=all", "--noheader", "-o", "%k"],
-                                  env=slurm_cluster.env, capture_output=True, text=True,
-                                  check=True).stdout.split()
-            assert sum(j.startswith("rule_classify") and "gather" not in j
-                       for j in jobs) >= 2 * 3, jobs       # 2 classifiers x phases 0, 1, 2
-        files[name] = tree_digest(root, *targets)
-    assert files["slurm"] == files["local"]
+    # the stage's inputs only, copied from the shared study (mtimes kept, no .snakemake)
+    root = copy_study(tiny_study, tmp_path / "slurm", "results/data", "results/synthetic")
+    config = root / "split.yaml"
+    config.write_text(yaml.safe_dump({"classifiers": {"names": clfs, "split": "phase"}}))
+    run_with_slurm(slurm_cluster, root, *flags, *targets,
+                   configfiles=(REPO / "config.yaml", TINY_CONFIG, config))
+    jobs = subprocess.run(["squeue", "--states=all", "--noheader", "-o", "%k"],
+                          env=slurm_cluster.env, capture_output=True, text=True,
+                          check=True).stdout.split()
+    assert sum(j.startswith("rule_classify") and "gather" not in j
+               for j in jobs) >= 2 * 3, jobs       # 2 classifiers x phases 0, 1, 2
+    assert tree_digest(root, *targets) == tree_digest(tiny_study, *targets)

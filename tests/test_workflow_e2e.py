@@ -1,4 +1,5 @@
-"""The whole study on tiny synthetic demo data, through the real Snakefile, once per module.
+"""The whole study on tiny synthetic demo data, through the real Snakefile: the session's shared
+tiny study (tests/conftest.py ``tiny_study``), read here; the report is built in a copy.
 
 Protects: every table/figure of DESIGN.md is made; the phase tables have the thesis layout;
 a finished run reruns nothing; a changed setting reruns only the jobs that depend on it;
@@ -27,11 +28,10 @@ REPLICATES = 2   # tests/tiny.yaml
 GENERATORS = ["cyclegan", "wgan_gp", "dcgan", "ddpm"]   # config.yaml gans
 
 
-@pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    work = tmp_path_factory.mktemp("study")
-    run_workflow(work, timeout=1800)
-    return work
+@pytest.fixture
+def study(tiny_study):
+    """The finished tiny study, shared by the session: the tests here only read it (dry runs)."""
+    return tiny_study
 
 
 def planned_jobs(work, *extra_configs) -> dict[str, int]:
@@ -139,9 +139,9 @@ def test_changing_one_gan_leaves_data_and_other_gans_alone(study, tmp_path):
     assert "ingest" not in jobs and "demo_data" not in jobs and "train_encoder" not in jobs
 
 
-def test_report_builds_with_tables_and_figures(study):
-    run_workflow(study, "--report", "results/report.html", timeout=600)
-    html = (study / "results" / "report.html").read_text(errors="replace")
+def test_report_builds_with_tables_and_figures(tiny_study_copy):
+    run_workflow(tiny_study_copy, "--report", "results/report.html", timeout=600)
+    html = (tiny_study_copy / "results" / "report.html").read_text(errors="replace")
     assert "Classifiers" in html and "GAN training" in html
 
 

@@ -13,19 +13,12 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 TINY_CONFIG = REPO / "tests" / "tiny.yaml"
 
 
-def run_workflow(
-    workdir: Path,
-    *args: str,
-    configfiles=(),
-    cores: int = 2,
-    timeout: int = 900,
-    check: bool = True,
-) -> subprocess.CompletedProcess:
-    """Run the project's Snakefile in ``workdir`` with config.yaml + tests/tiny.yaml (+ extra
-    files)."""
+def workflow_command(workdir: Path, *args: str, configfiles=(), cores: int = 2) -> list[str]:
+    """The command line that runs the project's Snakefile in ``workdir`` with config.yaml +
+    tests/tiny.yaml (+ extra files)."""
     # --configfile takes every word up to the next flag, so it comes first and the
     # caller's arguments (targets included) come after a single-valued flag.
-    cmd = [
+    return [
         str(SNAKEMAKE),
         "-s",
         str(REPO / "Snakefile"),
@@ -39,6 +32,19 @@ def run_workflow(
         str(cores),
         *args,
     ]
+
+
+def run_workflow(
+    workdir: Path,
+    *args: str,
+    configfiles=(),
+    cores: int = 2,
+    timeout: int = 900,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
+    """Run the project's Snakefile in ``workdir`` with config.yaml + tests/tiny.yaml (+ extra
+    files)."""
+    cmd = workflow_command(workdir, *args, configfiles=configfiles, cores=cores)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(
