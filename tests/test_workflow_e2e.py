@@ -102,11 +102,15 @@ def test_phase_tables_have_the_thesis_layout(study):
 
 def test_synthetic_tiles_enter_training_only(study):
     manifest = pd.read_csv(study / "results" / "data" / "manifest.csv")
-    test_ids = set(manifest.loc[manifest["split"] == "test", "isic_id"])
+    held_out = {s: set(manifest.loc[manifest["split"] == s, "isic_id"]) for s in ("test", "external")}
     predictions = pd.read_csv(study / "results" / "classifiers" / "logreg" / "predictions.csv.gz")
-    # every configuration is scored on exactly the real test tiles, whatever the phase or arm
-    for key, group in predictions.groupby(["phase", "arm", "seed", "replicate"]):
-        assert set(group["isic_id"]) == test_ids, key
+    # every configuration is scored on exactly the real tiles of each test set (tiny.yaml has the
+    # held-out institution's set too), whatever the phase or arm
+    configurations = predictions.groupby(["phase", "arm", "seed", "replicate"])
+    for key, group in configurations:
+        assert set(group["test_set"]) == set(held_out), key
+        for test_set, ids in held_out.items():
+            assert set(group.loc[group["test_set"] == test_set, "isic_id"]) == ids, (key, test_set)
     runs = pd.read_csv(study / "results" / "classifiers" / "logreg" / "runs.csv")
     base = runs.loc[(runs["phase"] == 0), "n_train"].iloc[0]
     gan_rows = runs[runs["arm"] == "cyclegan"]

@@ -53,30 +53,21 @@ def run_workflow(
     return proc
 
 
+#: top-level folders of a checkout that are not the workflow's source (run outputs, tests, docs)
+_NOT_SOURCE = {".git", ".venv", ".snakemake", "results", "logs", "benchmarks", "tests", "bench",
+               "docs", "demo", "weights", "data", ".pytest_cache"}
+
+
 def copy_workflow(dest: Path) -> Path:
     """The workflow's source, as a developer's checkout would hold it, without results or venv."""
-    shutil.copytree(
-        REPO,
-        dest,
-        symlinks=True,
-        ignore=shutil.ignore_patterns(
-            ".git",
-            ".venv",
-            ".snakemake",
-            "results",
-            "logs",
-            "benchmarks",
-            "__pycache__",
-            "tests",
-            "bench",
-            "docs",
-            "demo",
-            "weights",
-            "data",
-            ".pytest_cache",
-            "*.egg-info",
-        ),
-    )
+    ignore_anywhere = shutil.ignore_patterns("__pycache__", "*.egg-info")
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        # only at the top: the package has folders of these names too (isicgan/data)
+        top = set(names) & _NOT_SOURCE if Path(folder) == REPO else set()
+        return top | ignore_anywhere(folder, names)
+
+    shutil.copytree(REPO, dest, symlinks=True, ignore=ignore)
     return dest
 
 
