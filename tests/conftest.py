@@ -1,4 +1,4 @@
-"""Fixtures and hooks only (helpers that tests import live in tests/helpers/)."""
+"""Fixtures only (helpers that tests import live in tests/helpers/)."""
 
 from __future__ import annotations
 
@@ -81,14 +81,3 @@ def tiny_study_copy(tiny_study, tmp_path):
     """A private copy of the finished tiny study (mtimes and .snakemake kept: it plans nothing)."""
     return copy_study(tiny_study, tmp_path / "study")
 
-
-def pytest_collection_modifyitems(items):
-    """For pytest-xdist's ``--dist loadgroup`` (pyproject.toml): the tests of a module with a
-    module-scoped fixture run on one worker, so the fixture is built once; the other tests are
-    spread one by one."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        scopes = {d.scope for defs in (info.name2fixturedefs.values() if info else ())
-                  for d in defs}
-        if scopes & {"module", "class", "package"}:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

@@ -12,11 +12,9 @@ SETTINGS = {"logreg": {"max_iter": 30},
                     "dense": 8}}
 
 
-@pytest.fixture
-def study(tmp_path):
-    """Tiny class folders and batches (a fraction of a second to write: per test, so the two
-    tests can run on two xdist workers)."""
-    root = tmp_path / "split"
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    root = tmp_path_factory.mktemp("split")
     counts = {"train": (12, 6), "val": (6, 3), "test": (6, 6), "external": (4, 4)}
     return make_study_data(root, gans=("dcgan",), batches=2, batch_size=4, counts=counts,
                            replicates=2), root
