@@ -163,7 +163,8 @@ def test_without_curve_arms_every_row_says_why(study):
     assert worth["reason"].str.startswith("no learning curve").all()
     assert worth["reason"].str.contains("not run: real_25, real_50, real_75").all()
     summary = study["plain"]["summary"].read_text()
-    assert "cannot be valued: no learning curve" in summary
+    assert ("**What is a synthetic tile worth in real ones?** Phase 2, cyclegan, pAUC (TPR > 0.8), "
+            "test set: not valued, no learning curve: 1 curve point(s)") in summary
 
 
 def test_the_figures_are_written(study):

@@ -226,6 +226,12 @@ def worth_paragraph(table: pd.DataFrame, spec: TablesSpec) -> str:
     metric = spec.primary.metrics[0]
     phase = spec.batches if spec.primary.phase is None else spec.primary.phase
     head = "**What is a synthetic tile worth in real ones?** "
+    sel = table[(table["arm"] == spec.generator) & (table["metric"] == metric)
+                & (table["phase"] == phase) & (table["test_set"] == spec.primary.test_set)]
+    reasons = sel["reason"].fillna("").astype(str)
+    if len(sel) and reasons.str.startswith("no learning curve").all():   # said once, not per row
+        return (f"{head}Phase {phase}, {spec.generator}, {METRIC_LABELS.get(metric, metric)}, "
+                f"{spec.primary.test_set} set: not valued, {reasons.iloc[0]}.\n")
     try:
         line = front_page_line(table, arm=spec.generator, metric=metric, phase=phase,
                                test_set=spec.primary.test_set, labels=METRIC_LABELS)
