@@ -433,6 +433,21 @@ def tables_spec():
         "threshold": evaluation["threshold"],
         "pauc_min_tpr": evaluation["pauc_min_tpr"],
         "primary": evaluation["primary"],
+        "worth": worth_spec(),
+    }
+
+
+def worth_spec():
+    """The worth settings (isicgan.analysis.worth.WorthSpec) as a plain dict: the learning
+    curve is real_{round(100 f)} for f in arms_real_fractions, then baseline, at phase 0."""
+    worth = config["evaluation"].get("worth", {})
+    fractions = sorted(config.get("arms_real_fractions", []))
+    return {
+        "metrics": config["evaluation"]["primary"]["metrics"],
+        "curve_arms": [f"real_{round(100 * f)}" for f in fractions] + ["baseline"],
+        "curve_phase": 0,
+        "cap_multiple": worth.get("cap_multiple", 10),
+        "ci_level": worth.get("ci_level", 0.95),
     }
 
 
@@ -445,6 +460,7 @@ def figures_spec():
 
 
 CLASSIFY_FIGURES = ["contrasts", "metrics_by_phase", "arms", "roc_curves", "confusion_matrices"]
+WORTH_FIGURES = ["learning_curve", "worth"]   # drawn by classify_tables (they need the resamples)
 
 
 def report_targets():
@@ -452,8 +468,8 @@ def report_targets():
         ["results/tables/baseline.csv"]
         + expand("results/tables/phase{k}.csv", k=batch_numbers())
         + ["results/tables/arms.csv", "results/tables/thesis_comparison.csv"]
-        + ["results/tables/contrasts.csv"]
-        + expand("results/figures/classify/{name}.png", name=CLASSIFY_FIGURES)
+        + ["results/tables/contrasts.csv", "results/tables/worth.csv"]
+        + expand("results/figures/classify/{name}.png", name=CLASSIFY_FIGURES + WORTH_FIGURES)
         + ["results/report/run_info.html"]
     )
 

@@ -47,8 +47,11 @@ def planned_jobs(work, *extra_configs) -> dict[str, int]:
 def test_study_makes_every_table_and_figure(study):
     tables = study / "results" / "tables"
     for name in ["baseline.csv", *[f"phase{k}.csv" for k in range(1, BATCHES + 1)],
-                 "arms.csv", "thesis_comparison.csv", "synthesis_quality.csv", "contrasts.csv"]:
+                 "arms.csv", "thesis_comparison.csv", "synthesis_quality.csv", "contrasts.csv",
+                 "worth.csv"]:
         assert (tables / name).is_file(), name
+    for name in ["learning_curve.png", "worth.png"]:      # worth in real tiles (docs/worth.md)
+        assert (study / "results" / "figures" / "classify" / name).is_file(), name
     for gan in GENERATORS:
         for rep in range(1, REPLICATES + 1):
             history = pd.read_csv(study / "results" / "gan" / gan / f"rep{rep}" / "history.csv")
