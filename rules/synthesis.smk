@@ -17,8 +17,7 @@ rule synthesize:
         ),
     params:
         code=code_digest("synthesize.py", "gan"),
-        synthesis=synthesis_params(),
-        quality=config["quality"],
+        spec=synthesis_spec,
     log:
         "logs/synthesis/{gan}_rep{rep}_batch{k}.log",
     benchmark:

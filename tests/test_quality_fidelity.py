@@ -15,15 +15,18 @@ from PIL import Image
 from isicgan.config import load_config
 from isicgan.demo import SKIN_TONES, make_tile
 from isicgan.gan import train_gan
+from isicgan.gan.train import GanOutputs
 from isicgan.gan.models.cyclegan import CycleGAN
 from isicgan.quality import metrics
 from isicgan.quality.classifier import (balanced_accuracy_threshold, load_reference_classifier,
                                         write_reference_classifier)
 from isicgan.quality.encoder import train_encoder
-from isicgan.quality.evaluate import load_references, load_split_tiles, write_references
+from isicgan.io import load_split_tiles
+from isicgan.quality.evaluate import load_references, write_references
 from isicgan.quality.faithfulness import source_faithfulness
 from isicgan.quality.features import indomain_features
-from isicgan.synthesis import synthesize_batch
+from isicgan.specs import GanRun, SynthesisSpec
+from isicgan.synthesis import BatchOutputs, synthesize_batch
 from quality_helpers import write_tiles
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,19 +98,21 @@ def test_identity_cyclegan_batch_is_flagged_near_identity(demo, tmp_path, monkey
     config = load_config([REPO / "config.yaml", REPO / "tests" / "tiny.yaml"])
     data, q = demo["data"], demo["q"]
     out = tmp_path / "cyclegan"
-    train_gan("cyclegan", config["gan"]["cyclegan"] | {"epochs": 1, "decay_epochs": 0},
-              data / "train", out / "final.pt", out / "history.csv", out / "losses.png",
-              out / "samples", image_size=32, device="cpu", progress=False)
+    run = GanRun("cyclegan", 1, config["gan"]["cyclegan"] | {"epochs": 1, "decay_epochs": 0},
+                 32, device="cpu")
+    train_gan(run, data / "train", GanOutputs.in_folder(out), progress=False)
     quality = config["quality"]
     write_references(data / "train", data / "val", q / "encoder.pt", None,
                      [q / "indomain_train.npz", q / "indomain_val.npz"], q / "real.json", quality, seed=0)
-    refs = load_references(q / "encoder.pt", q / "indomain_train.npz", q / "real.json",
-                           data / "train", data / "val", q / "classifier.json")
+    refs = load_references(q / "encoder.pt",
+                           {"indomain": (q / "indomain_train.npz", q / "indomain_val.npz")},
+                           q / "real.json", data / "train", data / "val", q / "classifier.json")
     monkeypatch.setattr(CycleGAN, "generate_batch", lambda self, x: x)
-    result = synthesize_batch("cyclegan", out / "final.pt", 1,
-                              config["synthesis"] | {"batches": 2, "batch_size": 8}, quality, refs,
-                              tmp_path / "batch1", tmp_path / "batch1.json",
-                              source_dir=data / "source", out_figure=tmp_path / "fig.png")
+    spec = SynthesisSpec.of(config | {"synthesis": config["synthesis"]
+                                      | {"batches": 2, "batch_size": 8}}, "cyclegan", 1)
+    result = synthesize_batch(spec, out / "final.pt", 1, refs,
+                              BatchOutputs(tmp_path / "batch1", tmp_path / "batch1.json",
+                                           tmp_path / "fig.png"), source_dir=data / "source")
     src = result["quality"]["source"]
     assert src["near_identity"] and src["share_near_identity"] == 1.0 and src["score_change"] == 0.0
     assert src["msssim"] == pytest.approx(1.0)

@@ -13,10 +13,11 @@ import torch
 
 from isicgan.config import load_config
 from isicgan.gan import generate, load_checkpoint
-from isicgan.gan.train import train_gan
+from isicgan.gan.train import GanOutputs, train_gan
 from isicgan.quality.classifier import write_reference_classifier
 from isicgan.quality.encoder import train_encoder
-from isicgan.quality.evaluate import load_split_tiles
+from isicgan.io import load_split_tiles
+from isicgan.specs import GanRun
 from isicgan.quality.training_eval import COLUMNS, TrainingEvaluation, best_epoch
 from quality_helpers import tiles, write_tiles
 
@@ -50,10 +51,10 @@ def _evaluation(setup, **settings) -> TrainingEvaluation:
 
 
 def _train(setup, out: Path, evaluation=None, **settings):
-    return train_gan("dcgan", setup["section"] | settings, setup["data"] / "train",
-                     out / "final.pt", out / "history.csv", out / "losses.png", out / "samples",
-                     image_size=32, device="cpu", checkpoint_dir=out / "checkpoints",
-                     progress=False, evaluation=evaluation)
+    run = GanRun("dcgan", 1, setup["section"] | settings, 32, device="cpu",
+                 checkpoint_dir=str(out / "checkpoints"))
+    return train_gan(run, setup["data"] / "train", GanOutputs.in_folder(out),
+                     evaluation=evaluation, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +122,7 @@ def test_a_crash_after_an_evaluation_resumes_to_the_same_selection(setup, best_r
 
 
 def test_best_val_needs_evaluated_epochs(setup):
-    with pytest.raises(ValueError, match="best_val needs eval_every"):
+    with pytest.raises(ValueError, match="best_val needs .eval_every. >= 1"):
         _evaluation(setup, eval_every=0, select="best_val")
     assert best_epoch([{"epoch": 0}, {"epoch": 1, "kid_indomain_val": 0.2},
                        {"epoch": 2, "kid_indomain_val": 0.1}, {"epoch": 3, "kid_indomain_val": 0.1}]) == (2, 0.1)

@@ -22,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from isicgan.io import atomic_path
+from isicgan.io import load_split_tiles, write_json
+from isicgan.quality.encoder import load_encoder
+from isicgan.quality.features import indomain_features
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ def balanced_accuracy_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple
 def fit_reference_classifier(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray],
                              C: float) -> dict:
     """Fit on train (features, 0/1 labels), choose the threshold on val; a JSON-plain dict."""
+    # lazy: scikit-learn takes about a second to import; only rule reference_classifier fits
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
@@ -107,9 +110,6 @@ def fit_reference_classifier(train: tuple[np.ndarray, np.ndarray], val: tuple[np
 
 def labelled_features(split_dir: str | Path, encoder) -> tuple[np.ndarray, np.ndarray]:
     """In-domain features and 0/1 labels of a split's class folders 0 and 1."""
-    from isicgan.quality.evaluate import load_split_tiles
-    from isicgan.quality.features import indomain_features
-
     feats, labels = [], []
     for label in (0, 1):
         tiles = load_split_tiles(split_dir, (str(label),))
@@ -121,8 +121,6 @@ def labelled_features(split_dir: str | Path, encoder) -> tuple[np.ndarray, np.nd
 def write_reference_classifier(train_dir: str | Path, val_dir: str | Path,
                                encoder_path: str | Path, out_path: str | Path, C: float) -> dict:
     """Rule reference_classifier: fit on the real train split, threshold on val, write JSON."""
-    from isicgan.quality.encoder import load_encoder
-
     encoder = load_encoder(encoder_path)
     out = fit_reference_classifier(labelled_features(train_dir, encoder),
                                    labelled_features(val_dir, encoder), C)
@@ -130,8 +128,7 @@ def write_reference_classifier(train_dir: str | Path, val_dir: str | Path,
              "real val malignant called malignant %.2f, benign %.2f", out["val_roc_auc"],
              out["val_balanced_accuracy"], out["threshold"],
              out["real_val"]["malignant"]["class_fidelity"], out["real_val"]["benign"]["class_fidelity"])
-    with atomic_path(out_path) as tmp:
-        tmp.write_text(json.dumps(out, indent=1, sort_keys=True, allow_nan=False) + "\n")
+    write_json(out_path, out)
     return out
 
 

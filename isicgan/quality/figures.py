@@ -2,6 +2,7 @@
 the quality of every batch of every GAN side by side."""
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ from isicgan.io import atomic_path
 
 
 def _plt():
+    # lazy: matplotlib takes about a second to import; the modules are imported by jobs that
+    # draw nothing (and by the workflow's tests)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -24,7 +27,8 @@ def batch_figure(path: str | Path, title: str, synthetic: np.ndarray, real: np.n
     """Real malignant train tiles beside the batch, the batch's closest train pairs and, for a
     translating generator, source beside result for the tiles that moved least and most. Every
     tile is upscaled (nearest neighbour) to at least 96 px; rows and columns are labelled."""
-    from isicgan.gan.plots import show_grid   # the GAN grids' helper (imports torch: lazy)
+    # lazy: isicgan.gan imports torch, which the quality_table job (report env) has not
+    from isicgan.gan.plots import show_grid
 
     plt = _plt()
     ncol = int(np.ceil(np.sqrt(n_show)))
@@ -93,8 +97,6 @@ REFERENCES = {"fid_indomain_eq": [("fid_indomain_eq_real", "real val vs train")]
 def across_figure(path: str | Path, table) -> None:
     """One panel per metric: each generator's value per batch (one line per replicate, one
     colour per generator), real-data values in grey."""
-    import textwrap
-
     plt = _plt()
     fig, axes = plt.subplots(4, 3, figsize=(12, 12))
     colours = {gan: f"C{i}" for i, gan in enumerate(dict.fromkeys(table["gan"]))}
@@ -132,8 +134,8 @@ def across_figure(path: str | Path, table) -> None:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             if lab.rsplit(" r", 1)[0] in colours:
                 lines.setdefault(lab, h)
-    keep = list(lines.items())
-    fig.legend([h for h, _ in keep], [lab for _, lab in keep], loc="lower center", ncol=max(1, len(keep)))
+    # one entry per generator replicate: lines maps label -> handle
+    fig.legend(list(lines.values()), list(lines), loc="lower center", ncol=max(1, len(lines)))
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})

@@ -86,6 +86,7 @@ def write_quality_table(paths: list[str | Path], table_path: str | Path,
     frame = gather(paths)
     write_csv(table_path, frame)
     if figure_path:
+        # lazy: matplotlib takes about a second to import; only the figure needs it
         from isicgan.quality.figures import across_figure
 
         across_figure(figure_path, frame)
