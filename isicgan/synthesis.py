@@ -1,5 +1,6 @@
 """Fixed, named batches of synthetic malignant tiles, with FID gating as in the thesis.
 
+Rule synthesize makes every batch of one generator replicate (:func:`synthesize_replicate`).
 Batch k of replicate r of generator g is the folder ``results/synthetic/{g}/rep{r}/batch{k}``
 holding ``batch_size`` PNGs named ``{g}_r{r}_b{k}_{i:04d}.png`` (i = 0 .. batch_size-1), plus
 ``batch{k}.json`` with its quality.
@@ -176,3 +177,15 @@ def synthesize_batch(spec: SynthesisSpec, checkpoint: str | Path, k: int, refs: 
                      source=source_tiles, faithfulness=quality_out.get("source"))
     write_json(out.json, result)
     return result
+
+
+def synthesize_replicate(spec: SynthesisSpec, checkpoint: str | Path, refs: References,
+                         outputs: list[BatchOutputs], source_dir: str | Path | None = None
+                         ) -> list[dict]:
+    """Batches 1..``spec.batches`` of one generator replicate (rule synthesize), batch k to
+    ``outputs[k - 1]``: the same bytes as :func:`synthesize_batch` of each batch alone."""
+    if len(outputs) != spec.batches:
+        raise ValueError(f"{spec.gan} replicate {spec.replicate}: {len(outputs)} batch outputs "
+                         f"for synthesis.batches = {spec.batches}")
+    return [synthesize_batch(spec, checkpoint, k, refs, out, source_dir)
+            for k, out in enumerate(outputs, start=1)]

@@ -1,4 +1,5 @@
-"""Rule synthesize: batch k of a GAN, gated on FID, with its quality JSON and figure."""
+"""Rule synthesize: batches 1..synthesis.batches of one generator replicate, each gated on FID,
+with its quality JSON and figure."""
 from isicgan.io import redirect_log
 
 redirect_log(snakemake.log[0])
@@ -7,7 +8,7 @@ import torch
 
 from isicgan.quality.evaluate import load_references
 from isicgan.specs import SynthesisSpec
-from isicgan.synthesis import BatchOutputs, synthesize_batch
+from isicgan.synthesis import BatchOutputs, synthesize_replicate
 
 torch.set_num_threads(snakemake.threads)
 inp, out = snakemake.input, snakemake.output
@@ -19,5 +20,6 @@ refs = load_references(
     encoder_path=inp.encoder, features=features, real_json=inp.real, train_dir=inp.train,
     val_dir=inp.val, classifier_path=inp.classifier,
     inception_path=inp.inception[0] if inp.inception else None)
-synthesize_batch(spec, inp.checkpoint, int(snakemake.wildcards.k), refs,
-                 BatchOutputs(out.batch, out.quality, out.figure), source_dir=inp.get("source"))
+synthesize_replicate(spec, inp.checkpoint, refs,
+                     [BatchOutputs(*paths) for paths in zip(out.batches, out.quality, out.figures)],
+                     source_dir=inp.get("source"))
