@@ -162,7 +162,8 @@ def synthesize_batch(spec: SynthesisSpec, checkpoint: str | Path, k: int, refs: 
                   for t in tries],
         "quality": quality_out, "real_reference": refs.real,
         "reference_classifier": {"threshold": refs.classifier.threshold,
-                                 "real_val": refs.classifier.real},
+                                 "real_train": refs.classifier.real,
+                                 "in_sample_ceiling": refs.classifier.ceiling},
     }
     if not info["passed"]:
         log.warning("%s batch %d: no try passed %s <= %s; kept try %d (lowest)", gan, k,

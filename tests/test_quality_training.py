@@ -19,7 +19,7 @@ from isicgan.quality.encoder import train_encoder
 from isicgan.io import load_split_tiles
 from isicgan.specs import GanRun
 from isicgan.quality.training_eval import COLUMNS, TrainingEvaluation, best_epoch
-from quality_helpers import tiles, write_tiles
+from quality_helpers import tiles, write_manifest, write_tiles
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCHS = 6
@@ -34,8 +34,8 @@ def setup(tmp_path_factory):
         write_tiles(data / split / "0", tiles(n_ben, seed), prefix=f"ISIC_{seed}0")
         write_tiles(data / split / "1", tiles(n_mal, seed + 10), prefix=f"ISIC_{seed}1")
     train_encoder(load_split_tiles(data / "train"), root / "encoder.pt", dim=8, epochs=2, seed=0)
-    write_reference_classifier(data / "train", data / "val", root / "encoder.pt",
-                               root / "classifier.json", C=0.1)
+    write_reference_classifier(data / "val", data / "train", write_manifest(data, root / "m.csv"),
+                               root / "encoder.pt", root / "classifier.json", C=0.1)
     config = load_config([REPO / "config.yaml", REPO / "tests" / "tiny.yaml"])
     section = config["gan"]["dcgan"] | {"epochs": EPOCHS, "eval_every": 1, "select": "best_val",
                                         "checkpoint_every": 2, "sample_epochs": [-1]}

@@ -21,7 +21,7 @@ from isicgan.quality.evaluate import load_references, write_references
 from isicgan.quality.table import write_quality_table
 from isicgan.specs import GanRun, SynthesisSpec
 from isicgan.synthesis import BatchOutputs, batch_seed, file_names, source_slice, synthesize_batch
-from quality_helpers import inception_standin, tiles, write_tiles
+from quality_helpers import inception_standin, tiles, write_manifest, write_tiles
 
 REPO = Path(__file__).resolve().parents[1]
 torch.set_num_threads(1)
@@ -40,7 +40,8 @@ def study(tmp_path_factory):
     quality = config["quality"] | {"kid_subset_size": 6, "kid_subsets": 3, "prdc_k": 2}
     q = root / "quality"
     train_encoder(load_split_tiles(data / "train"), q / "encoder.pt", dim=8, epochs=1, seed=0)
-    write_reference_classifier(data / "train", data / "val", q / "encoder.pt", q / "clf.json", C=0.1)
+    write_reference_classifier(data / "val", data / "train", write_manifest(data, root / "m.csv"),
+                               q / "encoder.pt", q / "clf.json", C=0.1)
     inception = inception_standin(root / "standin.pt", dim=16)
     write_references(data / "train", data / "val", q / "encoder.pt", inception,
                      [q / f"{space}_{split}.npz" for space in ("indomain", "inception")

@@ -55,6 +55,8 @@ class GANModel:
     name: ClassVar[str] = ""
     # Read by the workflow from the source (isicgan.registry), so literals only:
     translates: ClassVar[bool] = False           # generates from source tiles (CycleGAN)
+    # a known-null generator (augmented copies of real tiles): readers report it apart
+    placebo: ClassVar[bool] = False
     optional_weights: ClassVar[dict[str, str]] = {}  # weights key -> setting that enables it (> 0)
     config_schema: ClassVar[str] = ""            # YAML: JSON schema of gan.<name> beyond the shared keys
     rank: ClassVar[int] = 100                    # order in tables and figures, then the name

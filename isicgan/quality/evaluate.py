@@ -125,12 +125,12 @@ def batch_quality(images: np.ndarray, refs: References, quality: dict, seed: int
 
 
 def real_reference(feats: dict[str, tuple[np.ndarray, np.ndarray]], train_malignant: np.ndarray,
-                   train_all: np.ndarray, quality: dict, seed: int,
+                   tiles: tuple[np.ndarray, np.ndarray], quality: dict, seed: int,
                    inception_reason: str | None) -> dict:
     """Real-vs-real values: val malignant vs train malignant in each space, MS-SSIM of train
-    malignant tiles, the closest pair of distinct real train tiles (pixel space) and the copy
-    threshold of the memorisation audit (a low quantile of the train nearest-neighbour
-    distances, ``quality.copy_quantile``)."""
+    malignant tiles, the closest pair of distinct real train tiles (copy distance) and the copy
+    threshold of the memorisation audit (the ``quality.copy_quantile`` quantile of the val
+    tiles' nearest-train copy distances: tiles of unseen patients)."""
     out: dict = {"n_train_malignant": int(len(train_malignant))}
     for space in SPACES:
         if space not in feats:
@@ -141,21 +141,26 @@ def real_reference(feats: dict[str, tuple[np.ndarray, np.ndarray]], train_malign
         out.update(distribution_metrics(val, train, quality, seed, space))
     out["inception_reason"] = inception_reason
     out.update(metrics.mean_pairwise_msssim(train_malignant, seed=seed))
+    train_all, val_all = tiles          # real train and val tiles, all classes
     out["closest_real_pair"] = memorisation.closest_real_pair(train_all)
-    out["copy_threshold"] = memorisation.copy_threshold(train_all, float(quality["copy_quantile"]))
+    out["copy_threshold"] = memorisation.copy_threshold(train_all, val_all,
+                                                        float(quality["copy_quantile"]))
     return out
 
 
-def write_real_reference(train_dir: str | Path, indomain: tuple[str, str], out_path: str | Path,
-                         quality: dict, seed: int, inception: tuple[str, str] | None = None,
+def write_real_reference(split_dirs: tuple[str | Path, str | Path], indomain: tuple[str, str],
+                         out_path: str | Path, quality: dict, seed: int,
+                         inception: tuple[str, str] | None = None,
                          inception_path: str | Path | None = None) -> dict:
     """Compute :func:`real_reference` from the cached feature files and write it as JSON."""
     feats = {"indomain": tuple(qf.read_reference(p) for p in indomain)}
     reason = qf.inception_unavailable(inception_path)
     if reason is None and inception:
         feats["inception"] = tuple(qf.read_reference(p) for p in inception)
-    out = real_reference(feats, load_split_tiles(train_dir, ("1",)), load_split_tiles(train_dir),
-                         quality, seed, reason)
+    train_dir, val_dir = split_dirs
+    out = real_reference(feats, load_split_tiles(train_dir, ("1",)),
+                         (load_split_tiles(train_dir), load_split_tiles(val_dir)), quality, seed,
+                         reason)
     write_json(out_path, out)
     return out
 
@@ -176,6 +181,7 @@ def write_references(train_dir: str | Path, val_dir: str | Path, encoder_path: s
     inception = None
     if "inception_train" in paths and "inception_val" in paths:
         inception = (paths["inception_train"], paths["inception_val"])
-    return write_real_reference(train_dir, (paths["indomain_train"], paths["indomain_val"]),
+    return write_real_reference((train_dir, val_dir),
+                                (paths["indomain_train"], paths["indomain_val"]),
                                 real_path, quality, seed, inception=inception,
                                 inception_path=inception_path)

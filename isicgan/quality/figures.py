@@ -47,9 +47,10 @@ def batch_figure(path: str | Path, title: str, synthetic: np.ndarray, real: np.n
     show_grid(fig.add_subplot(spec[1, :]), pairs, len(order),
               row_labels=["synthetic", "nearest train"],
               col_labels=[f"d={d:.3f}" for d in d_train[order]],
-              title="closest pairs (RMS pixel distance d); copy threshold "
+              title="closest pairs (copy distance d); copy threshold "
                     f"{memo['copy_threshold']:.3f}, share below it "
-                    f"{memo['share_below_copy_threshold']:.2f}; novelty AUC "
+                    f"{memo['share_below_copy_threshold']:.2f}, copies "
+                    f"{memo['share_copies']:.2f}; novelty AUC "
                     f"{memo['novelty_auc']:.2f} (0.5: as novel as real val tiles)"
                     + ("; FLAGGED" if memo["flag"] else ""))
     if with_source:
@@ -86,8 +87,8 @@ ACROSS = [("fid_indomain_eq", "FID in-domain, equal size (read first)"),
 REFERENCES = {"fid_indomain_eq": [("fid_indomain_eq_real", "real val vs train")],
               "fid_inception_eq": [("fid_inception_eq_real", "real val vs train")],
               "kid_indomain": [("kid_indomain_real", "real val vs train")],
-              "class_fidelity": [("class_fidelity_real_malignant", "real val malignant"),
-                                 ("class_fidelity_real_benign", "real val benign")],
+              "class_fidelity": [("class_fidelity_real_malignant", "real train malignant"),
+                                 ("class_fidelity_real_benign", "real train benign")],
               "precision": [("precision_real", "real val vs train")],
               "recall": [("recall_real", "real val vs train")],
               "coverage": [("coverage_real", "real val vs train")],
