@@ -175,7 +175,7 @@ def synthesize_batch(spec: SynthesisSpec, checkpoint: str | Path, k: int, refs: 
         batch_figure(out.figure, f"{gan} replicate {replicate} batch {k} (try {info['try']}, "
                      f"epoch {ckpt['epoch']}, select: {ckpt['select']})", images,
                      refs.train_malignant, refs.train_tiles, quality_out["memorisation"],
-                     source=source_tiles, faithfulness=quality_out.get("source"))
+                     source=(source_tiles, quality_out["source"]) if source is not None else None)
     write_json(out.json, result)
     return result
 

@@ -143,7 +143,7 @@ def test_identity_cyclegan_batch_is_flagged_near_identity(demo, tmp_path, monkey
                  32, device="cpu")
     train_gan(run, data / "train", GanOutputs.in_folder(out), progress=False)
     quality = config["quality"]
-    write_references(data / "train", data / "val", q / "encoder.pt", None,
+    write_references((data / "train", data / "val"), q / "encoder.pt", None,
                      [q / "indomain_train.npz", q / "indomain_val.npz"], q / "real.json", quality, seed=0)
     refs = load_references(q / "encoder.pt",
                            {"indomain": (q / "indomain_train.npz", q / "indomain_val.npz")},

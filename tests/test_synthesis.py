@@ -43,7 +43,7 @@ def study(tmp_path_factory):
     write_reference_classifier(data / "val", data / "train", write_manifest(data, root / "m.csv"),
                                q / "encoder.pt", q / "clf.json", C=0.1)
     inception = inception_standin(root / "standin.pt", dim=16)
-    write_references(data / "train", data / "val", q / "encoder.pt", inception,
+    write_references((data / "train", data / "val"), q / "encoder.pt", inception,
                      [q / f"{space}_{split}.npz" for space in ("indomain", "inception")
                       for split in ("train", "val")], q / "real.json", quality, seed=0)
     gans = {}

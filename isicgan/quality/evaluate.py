@@ -165,11 +165,12 @@ def write_real_reference(split_dirs: tuple[str | Path, str | Path], indomain: tu
     return out
 
 
-def write_references(train_dir: str | Path, val_dir: str | Path, encoder_path: str | Path,
+def write_references(split_dirs: tuple[str | Path, str | Path], encoder_path: str | Path,
                      inception_path: str | Path | None, feature_paths: list[str | Path],
                      real_path: str | Path, quality: dict, seed: int) -> dict:
     """Write every ``{space}_{split}.npz`` of ``feature_paths`` (malignant tiles of the split)
     and the real-vs-real reference JSON: the whole reference stage in one job."""
+    train_dir, val_dir = split_dirs
     dirs = {"train": Path(train_dir), "val": Path(val_dir)}
     paths = {Path(p).stem: Path(p) for p in feature_paths}
     models = {"indomain": encoder_path, "inception": inception_path}

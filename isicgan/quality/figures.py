@@ -21,12 +21,19 @@ def _plt():
     return plt
 
 
+#: tiles shown of each side, and closest pairs shown, in a batch figure
+N_SHOW, N_PAIRS = 16, 8
+
+
 def batch_figure(path: str | Path, title: str, synthetic: np.ndarray, real: np.ndarray,
-                 train_tiles: np.ndarray, memo: dict, n_show: int = 16, n_pairs: int = 8,
-                 source: np.ndarray | None = None, faithfulness: dict | None = None) -> None:
+                 train_tiles: np.ndarray, memo: dict,
+                 source: tuple[np.ndarray, dict] | None = None) -> None:
     """Real malignant train tiles beside the batch, the batch's closest train pairs and, for a
-    translating generator, source beside result for the tiles that moved least and most. Every
-    tile is upscaled (nearest neighbour) to at least 96 px; rows and columns are labelled."""
+    translating generator (``source``: its source tiles and faithfulness), source beside result
+    for the tiles that moved least and most. Every tile is upscaled (nearest neighbour) to at
+    least 96 px; rows and columns are labelled."""
+    n_show, n_pairs = N_SHOW, N_PAIRS
+    source, faithfulness = source if source is not None else (None, None)
     # lazy: isicgan.gan imports torch, which the quality_table job (report env) has not
     from isicgan.gan.plots import show_grid
 
