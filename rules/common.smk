@@ -3,7 +3,10 @@
 
 import os
 import re
+from dataclasses import asdict
 from functools import lru_cache
+
+from isicgan.specs import GanRun, SynthesisSpec
 
 SPLITS = ["train", "val", "test", "source"]
 
@@ -115,16 +118,12 @@ def gan_targets():
 
 
 def gan_run(wildcards):
-    """The settings of one generator replicate (isicgan.gan.train.GanRun, as a plain dict): its
+    """The settings of one generator replicate (isicgan.specs.GanRun, as a plain dict): its
     config section with replicate r's seed (seed + 1000 (r - 1)), the image size, the device
     and the quality keys of the per-epoch evaluation.
 
     A changed setting reruns only that generator; adding replicates reruns no existing one.
     """
-    from dataclasses import asdict
-
-    from isicgan.specs import GanRun
-
     run = GanRun.of(config, wildcards.gan, int(wildcards.rep),
                     checkpoint_dir=f"results/gan/{wildcards.gan}/rep{wildcards.rep}/checkpoints")
     return asdict(run)
@@ -220,13 +219,9 @@ def encoder_params():
 
 
 def synthesis_spec(wildcards):
-    """The settings of one generator replicate's synthesis (isicgan.synthesis.SynthesisSpec,
+    """The settings of one generator replicate's synthesis (isicgan.specs.SynthesisSpec,
     as a plain dict): the synthesis keys (not `generator`, which picks the phases' GAN) and
     the quality section."""
-    from dataclasses import asdict
-
-    from isicgan.specs import SynthesisSpec
-
     return asdict(SynthesisSpec.of(config, wildcards.gan, int(wildcards.rep)))
 
 
