@@ -24,7 +24,7 @@ LEADING = ["algorithm", "benign_precision", "benign_recall", "benign_f1",
            "malignant_precision", "malignant_recall", "malignant_f1"]
 BATCHES = 2      # tests/tiny.yaml
 REPLICATES = 2   # tests/tiny.yaml
-GENERATORS = ["cyclegan", "wgan_gp", "dcgan", "ddpm"]   # config.yaml gans
+GENERATORS = ["cyclegan", "wgan_gp", "dcgan", "ddpm", "placebo"]   # config.yaml gans
 
 
 @pytest.fixture(scope="module")
