@@ -52,7 +52,8 @@ def test_study_makes_every_table_and_figure(study):
     for gan in GENERATORS:
         for rep in range(1, REPLICATES + 1):
             history = pd.read_csv(study / "results" / "gan" / gan / f"rep{rep}" / "history.csv")
-            assert len(history) == 2 and history.filter(like="loss").notna().all().all()
+            epochs = 1 if gan == "placebo" else 2   # tiny.yaml; the placebo stores tiles once
+            assert len(history) == epochs and history.filter(like="loss").notna().all().all()
             for k in range(1, BATCHES + 1):
                 batch = study / "results" / "synthetic" / gan / f"rep{rep}" / f"batch{k}"
                 assert len(list(batch.glob("*.png"))) == 8
