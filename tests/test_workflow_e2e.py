@@ -136,7 +136,7 @@ def test_changing_one_gan_leaves_data_and_other_gans_alone(study, tmp_path):
     changed.write_text(yaml.safe_dump({"gan": {"dcgan": {"epochs": 3}}}))
     jobs = planned_jobs(study, changed)
     assert jobs.get("train_gan") == REPLICATES
-    assert jobs.get("synthesize") == BATCHES * REPLICATES     # only the dcgan batches
+    assert jobs.get("synthesize") == REPLICATES     # only the dcgan replicates (all their batches)
     assert "ingest" not in jobs and "demo_data" not in jobs and "train_encoder" not in jobs
 
 
