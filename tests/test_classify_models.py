@@ -169,7 +169,7 @@ def test_efficientnet_local_weights_get_keras_imagenet_input_scaling(tmp_path):
 def test_random_init_backbone_features_are_the_same_in_two_runs(backbone, size, tmp_path):
     """issue 16.8: the frozen base without ImageNet weights is seeded (init_seed), through the
     rule's own function; a different init_seed gives other features."""
-    from classify_fixtures import make_study_data
+    from helpers.classify import make_study_data
 
     from isicgan.classify.backbones import FeatureSpec, compute_features
 

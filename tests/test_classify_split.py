@@ -3,7 +3,7 @@ one configuration give identical files (issue 16.8, issue 18.4)."""
 import dataclasses
 
 import pytest
-from classify_fixtures import make_study_data
+from helpers.classify import make_study_data
 
 from isicgan.classify.study import ClassifyDesign, ClassifyOutputs, gather_parts, run_classifier
 

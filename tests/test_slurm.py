@@ -132,7 +132,7 @@ def test_split_classify_stage_through_slurm_matches_the_local_one_job_stage(slur
                                                                            tmp_path):
     """classifiers.split: phase: each classifier x phase is one sbatch job, gathered on the
     login node (classify_gather is a local rule) into the files of the local one-job stage."""
-    from classify_fixtures import make_study_data
+    from helpers.classify import make_study_data
 
     settings = {"classifiers": {"names": ["logreg", "cnn"],
                                 "cnn": {"epochs": 1, "filters": [4, 4, 4], "dense": 8}},

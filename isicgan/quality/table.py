@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from isicgan import registry
 from isicgan.io import write_csv
 
 COLUMNS = [
-    "gan", "replicate", "batch", "n", "select", "selected_epoch", "kept_try", "tries", "gate_on",
+    "gan", "placebo", "replicate", "batch", "n", "select", "selected_epoch", "kept_try", "tries", "gate_on",
     "gate_threshold", "gate_passed",
     "fid_indomain_eq", "fid_indomain_eq_std", "fid_indomain_eq_real", "fid_indomain_eq_real_std",
     "fid_inception_eq", "fid_inception_eq_std", "fid_inception_eq_real",
@@ -17,13 +18,14 @@ COLUMNS = [
     "kid_indomain", "kid_indomain_real", "kid_inception", "kid_inception_real",
     "class_fidelity", "malignancy_score", "class_fidelity_real_malignant",
     "class_fidelity_real_benign", "malignancy_score_real_malignant",
-    "malignancy_score_real_benign",
+    "malignancy_score_real_benign", "class_fidelity_ceiling_malignant",
+    "class_fidelity_ceiling_benign",
     "source_feature_distance", "source_feature_distance_ratio", "source_msssim",
     "score_change", "share_near_identity", "near_identity",
     "fid_inception", "fid_indomain", "fid_inception_real", "fid_indomain_real",
     "precision", "recall", "density", "coverage", "msssim", "msssim_scales",
     "share_closer_to_train", "novelty_auc", "copy_threshold", "share_below_copy_threshold",
-    "median_distance_train", "median_distance_val", "median_distance_val_to_train",
+    "share_copies", "median_distance_train", "median_distance_val", "median_distance_val_to_train",
     "memorisation_flag",
     "precision_real", "recall_real", "density_real", "coverage_real", "msssim_real",
     "inception_reason", "source_wrapped",
@@ -41,8 +43,10 @@ def row(data: dict, where: str = "") -> dict:
     columns are empty for a generator that does not translate source tiles."""
     try:
         q, m, real = data["quality"], data["quality"]["memorisation"], data["real_reference"]
-        classifier = data["reference_classifier"]["real_val"]
-        out = {"gan": data["gan"], "replicate": data["replicate"], "batch": data["batch"],
+        classifier = data["reference_classifier"]["real_train"]
+        ceiling = data["reference_classifier"]["in_sample_ceiling"]
+        out = {"gan": data["gan"], "placebo": bool(registry.spec("generators", data["gan"])["placebo"]),
+               "replicate": data["replicate"], "batch": data["batch"],
                "n": data["n"],
                "select": data["checkpoint"]["select"],
                "selected_epoch": data["checkpoint"]["epoch"],
@@ -61,10 +65,11 @@ def row(data: dict, where: str = "") -> dict:
         for name in ("malignant", "benign"):
             out[f"class_fidelity_real_{name}"] = classifier[name]["class_fidelity"]
             out[f"malignancy_score_real_{name}"] = classifier[name]["malignancy_score"]
+            out[f"class_fidelity_ceiling_{name}"] = ceiling[name]["class_fidelity"]
         for column, key in SOURCE_KEYS.items():
             out[column] = q["source"][key] if "source" in q else None
         for key in ["share_closer_to_train", "novelty_auc", "copy_threshold",
-                    "share_below_copy_threshold", "median_distance_train", "median_distance_val",
+                    "share_below_copy_threshold", "share_copies", "median_distance_train", "median_distance_val",
                     "median_distance_val_to_train"]:
             out[key] = m[key]
         for key in REAL_KEYS:
@@ -86,6 +91,7 @@ def write_quality_table(paths: list[str | Path], table_path: str | Path,
     frame = gather(paths)
     write_csv(table_path, frame)
     if figure_path:
+        # lazy: matplotlib takes about a second to import; only the figure needs it
         from isicgan.quality.figures import across_figure
 
         across_figure(figure_path, frame)
