@@ -71,7 +71,8 @@ rule quality_reference:
 
 rule quality_table:
     input:
-        quality_json_inputs(),
+        batches=quality_json_inputs(),
+        runs=classifier_runs(),
     output:
         table=report(
             "results/tables/synthesis_quality.csv",

@@ -108,6 +108,38 @@ def test_quality_json_has_every_metric_and_null_inception_with_reason(study, tmp
     assert table.loc[0, "fid_indomain"] == q["fid_indomain"] and pd.isna(table.loc[0, "fid_inception"])
 
 
+def test_quality_table_carries_the_train_on_synthetic_utility_of_each_replicate(study, tmp_path):
+    """utility_*: the synthetic_only_{gan} arm's test metrics (mean over classifiers and seeds)
+    of that replicate, beside the same classifiers' real-only baseline; val rows, other phases
+    and other arms do not count."""
+    _run(study, "dcgan", 1, tmp_path)
+    rows = []
+    for clf, base, synth in (("logreg", 0.80, 0.60), ("svm", 0.90, 0.70)):
+        for seed in (25, 26):
+            rows += [
+                {"classifier": clf, "phase": 0, "arm": "baseline", "replicate": 0,
+                 "split": "test", "roc_auc": base, "pauc_80": base / 10},
+                {"classifier": clf, "phase": 0, "arm": "synthetic_only_dcgan", "replicate": 1,
+                 "split": "test", "roc_auc": synth + (seed - 25) / 100, "pauc_80": synth / 10},
+                {"classifier": clf, "phase": 0, "arm": "synthetic_only_dcgan", "replicate": 2,
+                 "split": "test", "roc_auc": 0.5, "pauc_80": 0.0},
+                {"classifier": clf, "phase": 0, "arm": "synthetic_only_dcgan", "replicate": 1,
+                 "split": "val", "roc_auc": 0.0, "pauc_80": 0.0},
+                {"classifier": clf, "phase": 1, "arm": "dcgan", "replicate": 1,
+                 "split": "test", "roc_auc": 0.0, "pauc_80": 0.0}]
+    runs = tmp_path / "runs.csv"
+    pd.DataFrame(rows).to_csv(runs, index=False)
+    table = write_quality_table([tmp_path / "batch1.json"], tmp_path / "t.csv", runs_paths=[runs])
+    row = table.iloc[0]
+    assert (row["gan"], row["replicate"]) == ("dcgan", 1)
+    assert row["utility_roc_auc"] == pytest.approx(0.655)          # (0.60, 0.61, 0.70, 0.71)
+    assert row["utility_pauc_80"] == pytest.approx(0.065)
+    assert row["utility_baseline_roc_auc"] == pytest.approx(0.85)
+    assert row["utility_classifiers"] == 2
+    without = write_quality_table([tmp_path / "batch1.json"], tmp_path / "u.csv")
+    assert without["utility_roc_auc"].isna().all()
+
+
 def test_gate_that_never_passes_records_every_try_and_keeps_the_lowest(study, tmp_path):
     out = _run(study, "dcgan", 1, tmp_path, fid_threshold=1e-9, max_tries=3)
     tries = out["tries"]

@@ -80,7 +80,8 @@ def test_quality_table_and_histories_carry_fidelity_faithfulness_and_equal_size_
     assert len(quality) == len(GENERATORS) * REPLICATES * BATCHES
     for column in ["fid_indomain_eq", "fid_indomain_eq_real", "fid_indomain_eq_std",
                    "class_fidelity", "class_fidelity_real_malignant", "class_fidelity_real_benign",
-                   "copy_threshold", "selected_epoch"]:
+                   "copy_threshold", "selected_epoch", "utility_roc_auc",
+                   "utility_baseline_roc_auc"]:
         assert quality[column].notna().all(), column
     translated = quality["gan"] == "cyclegan"
     for column in ["source_feature_distance", "source_msssim", "score_change", "share_near_identity"]:

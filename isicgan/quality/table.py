@@ -85,10 +85,51 @@ def gather(paths: list[str | Path]) -> pd.DataFrame:
     return frame.sort_values(["gan", "replicate", "batch"], kind="stable").reset_index(drop=True)
 
 
+#: train on synthetic, test on real: the test metrics of the ``synthetic_only_{gan}`` arms
+UTILITY_METRICS = ["roc_auc", "pauc_80"]
+UTILITY_COLUMNS = ([f"utility_{m}" for m in UTILITY_METRICS]
+                   + [f"utility_baseline_{m}" for m in UTILITY_METRICS] + ["utility_classifiers"])
+
+
+def utility(runs_paths: list[str | Path]) -> pd.DataFrame:
+    """Per generator x replicate: its train-on-synthetic arm's test metrics beside the baseline's.
+
+    ``utility_<metric>``: the mean over classifiers and seeds of the ``synthetic_only_{gan}``
+    arm (real benign tiles, synthetic malignant tiles only) on the real test split;
+    ``utility_baseline_<metric>``: the same classifiers' real-only baseline. A generator whose
+    tiles carry what makes a tile malignant comes close to the baseline; one that does not
+    falls towards 0.5 (ROC-AUC). Empty where the study ran no such arm.
+    """
+    frames = []
+    for path in runs_paths:
+        runs = pd.read_csv(path)
+        missing = {"arm", "phase", "split", "replicate", "classifier", *UTILITY_METRICS} - set(runs)
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        frames.append(runs[(runs["split"] == "test") & (runs["phase"] == 0)])
+    runs = pd.concat(frames, ignore_index=True)
+    baseline = runs[runs["arm"] == "baseline"]
+    synthetic = runs[runs["arm"].str.startswith("synthetic_only_")]
+    rows = []
+    for (arm, rep), g in synthetic.groupby(["arm", "replicate"], sort=True):
+        same = baseline[baseline["classifier"].isin(g["classifier"].unique())]
+        rows.append({"gan": arm.removeprefix("synthetic_only_"), "replicate": int(rep),
+                     **{f"utility_{m}": g[m].mean() for m in UTILITY_METRICS},
+                     **{f"utility_baseline_{m}": same[m].mean() for m in UTILITY_METRICS},
+                     "utility_classifiers": g["classifier"].nunique()})
+    return pd.DataFrame(rows, columns=["gan", "replicate", *UTILITY_COLUMNS])
+
+
 def write_quality_table(paths: list[str | Path], table_path: str | Path,
-                        figure_path: str | Path | None = None) -> pd.DataFrame:
-    """The table (one row per generator x replicate x batch) and, if asked, the across-batches figure."""
+                        figure_path: str | Path | None = None,
+                        runs_paths: list[str | Path] = ()) -> pd.DataFrame:
+    """The table (one row per generator x replicate x batch, with the train-on-synthetic utility
+    of the replicate from ``runs_paths``) and, if asked, the across-batches figure."""
     frame = gather(paths)
+    if runs_paths:
+        frame = frame.merge(utility(runs_paths), on=["gan", "replicate"], how="left")
+    else:
+        frame = frame.reindex(columns=[*frame.columns, *UTILITY_COLUMNS])
     write_csv(table_path, frame)
     if figure_path:
         # lazy: matplotlib takes about a second to import; only the figure needs it
