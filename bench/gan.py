@@ -50,8 +50,9 @@ sys.path.insert(0, str(REPO))
 from isicgan.config import load_config  # noqa: E402
 from isicgan.gan import build_model  # noqa: E402
 from isicgan.gan.base import to_float  # noqa: E402
-from isicgan.gan.train import run_epoch, train_gan  # noqa: E402
+from isicgan.gan.train import GanOutputs, run_epoch, train_gan  # noqa: E402
 from isicgan.io import save_png  # noqa: E402
+from isicgan.specs import GanRun  # noqa: E402
 
 #: the config files of the thesis slices and projections (bench/gpu_check.py adds one in its
 #: CPU mode that shrinks the networks)
@@ -101,9 +102,8 @@ def bench_one(gan: str, cfg: dict, arrays: dict[str, np.ndarray], size: int, rep
     job_cfg = {**cfg, "epochs": reps + 1, "checkpoint_every": reps + 1, "sample_epochs": [-1]}
     out = workdir / gan / "out"
     t0 = clock()
-    ckpt = train_gan(gan, job_cfg, train_dir, out / "final.pt", out / "history.csv",
-                     out / "losses.png", out / "samples", size, device=device,
-                     checkpoint_dir=out / "checkpoints", progress=False)
+    run = GanRun(gan, 1, job_cfg, size, device=device, checkpoint_dir=str(out / "checkpoints"))
+    ckpt = train_gan(run, train_dir, GanOutputs.in_folder(out), progress=False)
     spent = clock() - t0
     images = sum(r["images_per_s"] * r["seconds"] for r in ckpt["history"])
     b, lp = statistics.median(bare), statistics.median(loop)
@@ -155,10 +155,10 @@ def ddpm_sampling(cfg: dict, size: int, n: int, device: str) -> tuple[float, flo
     """(images/s, seconds) of DDIM sampling ``n`` images, after a one-image warm-up."""
     model = build_model("ddpm", cfg, size, device=device, training=False)
     seeds = model.noise(n, torch.Generator().manual_seed(0))
-    model._eval_generate(seeds[:1])
+    model.generate_eval(seeds[:1])
     clock = time.perf_counter if model.device.type == "cuda" else time.process_time
     t0 = clock()
-    model._eval_generate(seeds, batch_size=64)
+    model.generate_eval(seeds, batch_size=64)
     if model.device.type == "cuda":
         torch.cuda.synchronize()
     spent = clock() - t0

@@ -107,7 +107,9 @@ def main() -> None:
                      {"arms": out / "arms.csv", "baseline": out / "baseline.csv",
                       "phases": [out / f"phase{k}.csv" for k in range(1, BATCHES + 1)],
                       "comparison": out / "thesis_comparison.csv",
-                      "contrasts": out / "contrasts.csv", "summary": out / "summary.rst"})
+                      "contrasts": out / "contrasts.csv", "summary": out / "summary.rst",
+                      "worth": out / "worth.csv", "learning_curve": out / "learning_curve.png",
+                      "worth_figure": out / "worth.png"})
         seconds = time.time() - start
         n_contrasts = len(pd.read_csv(out / "contrasts.csv"))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -108,11 +108,23 @@ def _check_consistency(config: dict[str, Any]) -> None:
         if name not in config["classifiers"]:
             raise ConfigError(f"config key 'classifiers.names': no settings for '{name}'")
     for gan, section in config["gan"].items():
-        if isinstance(section, dict) and section.get("select") == "best_val" \
-                and not section.get("eval_every"):
-            raise ConfigError(f"config key 'gan.{gan}.select': best_val needs "
-                              f"'gan.{gan}.eval_every' >= 1 (the val KID of evaluated epochs "
-                              "chooses the checkpoint)")
+        if isinstance(section, dict) and "select" in section:
+            check_select(section["select"], section.get("eval_every", 0), f"gan.{gan}.")
+
+
+#: how a generator's final checkpoint is chosen (``gan.<name>.select``)
+SELECT = ("last", "best_val")
+
+
+def check_select(select: str, eval_every: int, key: str = "") -> None:
+    """``select`` is known, and ``best_val`` has evaluated epochs to choose from
+    (``eval_every`` >= 1); else a :class:`ConfigError` naming the keys (prefix ``key``)."""
+    if select not in SELECT:
+        raise ConfigError(f"config key '{key}select': must be one of {', '.join(SELECT)}, "
+                          f"got {select!r}")
+    if select == "best_val" and not eval_every:
+        raise ConfigError(f"config key '{key}select': best_val needs '{key}eval_every' >= 1 "
+                          "(the val KID of evaluated epochs chooses the checkpoint)")
 
 
 def deep_merge(base: dict, override: dict) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import logging
 import os
 import re
@@ -79,6 +80,13 @@ def write_csv(path: str | Path, frame) -> None:
         frame.to_csv(tmp, index=False, lineterminator="\n")
 
 
+def write_json(path: str | Path, data: dict) -> None:
+    """Write ``data`` atomically as sorted, indented JSON (NaN refused: a reader gets null or
+    a number)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n")
+
+
 def save_png(path: str | Path, array: np.ndarray) -> None:
     """Save an HxWx3 uint8 array as PNG with fixed settings (byte-identical reruns).
 
@@ -97,6 +105,18 @@ def load_png_folder(folder: str | Path) -> tuple[np.ndarray, list[str]]:
         return np.zeros((0, 0, 0, 3), dtype=np.uint8), []
     arrays = [np.asarray(Image.open(f).convert("RGB"), dtype=np.uint8) for f in files]
     return np.stack(arrays), [f.stem for f in files]
+
+
+def load_split_tiles(split_dir: str | Path, classes: tuple[str, ...] = ("0", "1")) -> np.ndarray:
+    """uint8 tiles of the given class folders of a split, class by class in sorted-name order."""
+    arrays = []
+    for cls in classes:
+        images, ids = load_png_folder(Path(split_dir) / cls)
+        if ids:
+            arrays.append(images)
+    if not arrays:
+        raise ValueError(f"no PNG tiles in {split_dir}/{{{','.join(classes)}}}")
+    return np.concatenate(arrays)
 
 
 def redirect_log(log_path: str | Path | None) -> None:

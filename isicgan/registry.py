@@ -37,7 +37,7 @@ FAMILIES: dict[str, tuple[str, str]] = {
 #: attributes that must be literals (read from the source); a model inherits those of the
 #: base classes in the family's base module. ``rank`` orders the models (then the name).
 STATIC = ("name", "display_name", "config_schema", "translates", "optional_weights",
-          "uses_features", "weights", "rank")
+          "uses_features", "weights", "rank", "placebo")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Fixed, named batches of synthetic malignant tiles, with FID gating as in the thesis.
 
+Rule synthesize makes every batch of one generator replicate (:func:`synthesize_replicate`).
 Batch k of replicate r of generator g is the folder ``results/synthetic/{g}/rep{r}/batch{k}``
 holding ``batch_size`` PNGs named ``{g}_r{r}_b{k}_{i:04d}.png`` (i = 0 .. batch_size-1), plus
 ``batch{k}.json`` with its quality.
@@ -24,16 +25,28 @@ holding ``batch_size`` PNGs named ``{g}_r{r}_b{k}_{i:04d}.png`` (i = 0 .. batch_
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from isicgan import registry
-from isicgan.io import atomic_path, check_id, load_png_folder, save_png
-from isicgan.quality.evaluate import References, batch_quality, write_json
+from isicgan.gan import generate, load_checkpoint
+from isicgan.io import atomic_path, check_id, load_png_folder, save_png, write_json
+from isicgan.quality.evaluate import References, batch_quality
+from isicgan.quality.faithfulness import source_faithfulness
 from isicgan.quality.memorisation import audit
+from isicgan.specs import SynthesisSpec
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BatchOutputs:
+    """What batch k writes: its PNG folder, its quality JSON and (optionally) its figure."""
+    folder: str | Path
+    json: str | Path
+    figure: str | Path | None = None
 
 
 def batch_seed(base_seed: int, k: int, attempt: int, replicate: int = 1) -> int:
@@ -68,27 +81,22 @@ def load_source(source_dir: str | Path) -> tuple[np.ndarray, list[str]]:
 def checkpoint_info(checkpoint: str | Path) -> dict:
     """What synthesis needs to know of a checkpoint: its GAN, whether that GAN translates source
     tiles, and which training epoch it holds and why (``selection``, written by training)."""
-    from isicgan.gan import load_checkpoint
-
     ckpt = load_checkpoint(checkpoint)
     selection = ckpt.get("selection") or {"select": "last", "epoch": int(ckpt["epoch"]) - 1}
     return {"gan": ckpt["gan"], "translates": bool(registry.spec("generators", ckpt["gan"])["translates"]),
             "epochs_completed": int(ckpt["epoch"]), **selection}
 
 
-def generate_try(gan: str, checkpoint: str | Path, k: int, attempt: int, synthesis: dict,
-                 source: tuple[np.ndarray, list[str]] | None, device: str,
-                 replicate: int = 1) -> tuple[np.ndarray, dict]:
+def generate_try(spec: SynthesisSpec, checkpoint: str | Path, k: int, attempt: int,
+                 source: tuple[np.ndarray, list[str]] | None) -> tuple[np.ndarray, dict]:
     """One try of batch k: the uint8 images and what made them (seed, source ids and index)."""
-    from isicgan.gan import generate
-
-    n = synthesis["batch_size"]
-    seed = batch_seed(synthesis["seed"], k, attempt, replicate)
+    gan, device, n = spec.gan, spec.device, spec.batch_size
+    seed = batch_seed(spec.seed, k, attempt, spec.replicate)
     info: dict = {"try": attempt, "seed": seed}
     if registry.spec("generators", gan)["translates"]:
         if source is None:
             raise ValueError(f"{gan} translates source tiles: give the source split folder")
-        idx, wrapped = source_slice(len(source[1]), k, attempt, synthesis["batches"], n)
+        idx, wrapped = source_slice(len(source[1]), k, attempt, spec.batches, n)
         images = generate(checkpoint, n, seed, source=source[0][idx], device=device)
         info.update(source_ids=[source[1][i] for i in idx], source_wrapped=wrapped,
                     source_index=idx)
@@ -103,27 +111,25 @@ def generate_try(gan: str, checkpoint: str | Path, k: int, attempt: int, synthes
     return images, info
 
 
-def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, quality: dict,
-                     refs: References, out_dir: str | Path, out_json: str | Path,
-                     source_dir: str | Path | None = None, device: str = "cpu",
-                     out_figure: str | Path | None = None, replicate: int = 1) -> dict:
-    """Generate (and gate) batch k of replicate ``replicate`` of ``gan``; write its PNG folder,
-    quality JSON and figure."""
-    threshold = synthesis["fid_threshold"]
-    gate_key = f"fid_{synthesis['gate_on']}"
-    if threshold is not None and synthesis["gate_on"] == "inception" and refs.inception is None:
+def synthesize_batch(spec: SynthesisSpec, checkpoint: str | Path, k: int, refs: References,
+                     out: BatchOutputs, source_dir: str | Path | None = None) -> dict:
+    """Generate (and gate) batch k of replicate ``spec.replicate`` of ``spec.gan``; write its
+    PNG folder, quality JSON and figure (``out``)."""
+    gan, replicate, quality = spec.gan, spec.replicate, spec.quality
+    threshold = spec.fid_threshold
+    gate_key = f"fid_{spec.gate_on}"
+    if threshold is not None and spec.gate_on == "inception" and refs.inception is None:
         raise ValueError("synthesis.gate_on is 'inception' with synthesis.fid_threshold set, but "
                          f"the Inception FID is unavailable: {refs.inception_reason}")
     ckpt = checkpoint_info(checkpoint)
     if ckpt["gan"] != gan:
         raise ValueError(f"GAN checkpoint {checkpoint} is a {ckpt['gan']} checkpoint, not {gan}")
     source = load_source(source_dir) if ckpt["translates"] and source_dir is not None else None
-    max_tries = synthesis["max_tries"] if threshold is not None else 1
+    max_tries = spec.max_tries if threshold is not None else 1
     tries, kept = [], None
     for attempt in range(1, max_tries + 1):
-        images, info = generate_try(gan, checkpoint, k, attempt, synthesis, source, device,
-                                    replicate)
-        q = batch_quality(images, refs, quality, seed=info["seed"], with_memorisation=False)
+        images, info = generate_try(spec, checkpoint, k, attempt, source)
+        q = batch_quality(images, refs, quality, seed=info["seed"])
         info.update({key: q[key] for key in ("fid_indomain", "kid_indomain", "fid_inception", "kid_inception")})
         info["passed"] = threshold is None or q[gate_key] <= threshold
         tries.append(info)
@@ -138,13 +144,11 @@ def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, 
                                         refs.real["copy_threshold"]["distance"], seed=info["seed"])
     source_tiles = None
     if source is not None:
-        from isicgan.quality.faithfulness import source_faithfulness
-
         source_tiles = source[0][info["source_index"]]
         quality_out["source"] = source_faithfulness(
             images, source_tiles, refs.encoder, refs.classifier, float(quality["near_identity_delta"]))
     names = file_names(gan, k, len(images), replicate)
-    with atomic_path(out_dir) as tmp:
+    with atomic_path(out.folder) as tmp:
         tmp.mkdir()
         for name, img in zip(names, images):
             save_png(tmp / name, img)
@@ -158,17 +162,31 @@ def synthesize_batch(gan: str, checkpoint: str | Path, k: int, synthesis: dict, 
                   for t in tries],
         "quality": quality_out, "real_reference": refs.real,
         "reference_classifier": {"threshold": refs.classifier.threshold,
-                                 "real_val": refs.classifier.real},
+                                 "real_train": refs.classifier.real,
+                                 "in_sample_ceiling": refs.classifier.ceiling},
     }
     if not info["passed"]:
         log.warning("%s batch %d: no try passed %s <= %s; kept try %d (lowest)", gan, k,
                     gate_key, threshold, info["try"])
-    if out_figure:
+    if out.figure:
+        # lazy: matplotlib takes about a second to import; only a batch with a figure draws
         from isicgan.quality.figures import batch_figure
 
-        batch_figure(out_figure, f"{gan} replicate {replicate} batch {k} (try {info['try']}, "
+        batch_figure(out.figure, f"{gan} replicate {replicate} batch {k} (try {info['try']}, "
                      f"epoch {ckpt['epoch']}, select: {ckpt['select']})", images,
                      refs.train_malignant, refs.train_tiles, quality_out["memorisation"],
-                     source=source_tiles, faithfulness=quality_out.get("source"))
-    write_json(out_json, result)
+                     source=(source_tiles, quality_out["source"]) if source is not None else None)
+    write_json(out.json, result)
     return result
+
+
+def synthesize_replicate(spec: SynthesisSpec, checkpoint: str | Path, refs: References,
+                         outputs: list[BatchOutputs], source_dir: str | Path | None = None
+                         ) -> list[dict]:
+    """Batches 1..``spec.batches`` of one generator replicate (rule synthesize), batch k to
+    ``outputs[k - 1]``: the same bytes as :func:`synthesize_batch` of each batch alone."""
+    if len(outputs) != spec.batches:
+        raise ValueError(f"{spec.gan} replicate {spec.replicate}: {len(outputs)} batch outputs "
+                         f"for synthesis.batches = {spec.batches}")
+    return [synthesize_batch(spec, checkpoint, k, refs, out, source_dir)
+            for k, out in enumerate(outputs, start=1)]

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from functools import lru_cache
 
 from isicgan.data import IngestSpec, locate_raw, splits_of
+from isicgan.specs import GanRun, SynthesisSpec
 
 #: the splits of this run: train, val, test, source, and external with data.external_test
 SPLITS = splits_of(config["data"])
@@ -125,27 +126,34 @@ def gan_targets():
     )
 
 
-def gan_settings(wildcards):
-    """The config section of one generator, with replicate r's seed (seed + 1000 (r - 1)).
+def gan_run(wildcards):
+    """The settings of one generator replicate (isicgan.specs.GanRun, as a plain dict): its
+    config section with replicate r's seed (seed + 1000 (r - 1)), the image size, the device
+    and the quality keys of the per-epoch evaluation.
 
     A changed setting reruns only that generator; adding replicates reruns no existing one.
     """
-    from isicgan.gan import replicate_config
+    run = GanRun.of(config, wildcards.gan, int(wildcards.rep),
+                    checkpoint_dir=f"results/gan/{wildcards.gan}/rep{wildcards.rep}/checkpoints")
+    return asdict(run)
 
-    return replicate_config(config["gan"][wildcards.gan], int(wildcards.rep))
 
-
-def gan_weight_inputs(wildcards):
-    """Weight files a generator declares in ``optional_weights`` and its settings switch on.
-
-    WGAN-GP: weights.vgg19 when perceptual_weight > 0. With the weight null, torchvision
-    downloads it inside the job (online only; the job log says so and fails clearly offline).
-    """
+def train_gan_input(wildcards):
+    """The train split, the quality-over-training references, and one named input
+    ``weight_<key>`` per weight file the generator declares in ``optional_weights`` and its
+    settings switch on (WGAN-GP: weights.vgg19 when perceptual_weight > 0). With the weight
+    null, torchvision downloads it inside the job (online only; the job log says so)."""
     settings = config["gan"][wildcards.gan]
-    return [path
-            for key, setting in GENERATORS[wildcards.gan]["optional_weights"].items()
-            if settings.get(setting, 0) > 0
-            for path in weight_input(key)]
+    inputs = {
+        "train": "results/data/train",
+        "val": "results/data/val",
+        "encoder": "results/quality/encoder.pt",
+        "classifier": "results/quality/reference_classifier.json",
+    }
+    for key, setting in GENERATORS[wildcards.gan]["optional_weights"].items():
+        if settings.get(setting, 0) > 0:
+            inputs.update({f"weight_{key}": path for path in weight_input(key)})
+    return inputs
 
 
 def synthetic_batches(pattern="results/synthetic/{gan}/rep{rep}/batch{k}"):
@@ -202,13 +210,12 @@ def synthesize_input(wildcards):
         "encoder": "results/quality/encoder.pt",
         "real": "results/quality/reference/real.json",
         "classifier": "results/quality/reference_classifier.json",
-        "references": expand(
-            "results/quality/reference/{space}_{split}.npz",
-            space=quality_spaces(),
-            split=["train", "val"],
-        ),
         "inception": weight_input("fid_inception"),
     }
+    for space in quality_spaces():
+        inputs[f"reference_{space}"] = [
+            f"results/quality/reference/{space}_{split}.npz" for split in ("train", "val")
+        ]
     if GENERATORS[wildcards.gan]["translates"]:
         inputs["source"] = "results/data/source"
     return inputs
@@ -220,15 +227,11 @@ def encoder_params():
     return {k: config["quality"][k] for k in ("encoder_epochs", "encoder_dim")}
 
 
-def training_eval_params():
-    """The quality settings of the per-epoch evaluation in train_gan (a change of another
-    quality key leaves the GANs alone)."""
-    return {k: config["quality"][k] for k in ("eval_samples", "kid_subsets", "kid_subset_size")}
-
-
-def synthesis_params():
-    """The synthesis settings a batch depends on (not `generator`, which picks the phases' GAN)."""
-    return {k: v for k, v in config["synthesis"].items() if k != "generator"}
+def synthesis_spec(wildcards):
+    """The settings of one generator replicate's synthesis (isicgan.specs.SynthesisSpec,
+    as a plain dict): the synthesis keys (not `generator`, which picks the phases' GAN) and
+    the quality section."""
+    return asdict(SynthesisSpec.of(config, wildcards.gan, int(wildcards.rep)))
 
 
 def quality_json_inputs():
@@ -433,6 +436,21 @@ def tables_spec():
         "threshold": evaluation["threshold"],
         "pauc_min_tpr": evaluation["pauc_min_tpr"],
         "primary": evaluation["primary"],
+        "worth": worth_spec(),
+    }
+
+
+def worth_spec():
+    """The worth settings (isicgan.analysis.worth.WorthSpec) as a plain dict: the learning
+    curve is real_{round(100 f)} for f in arms_real_fractions, then baseline, at phase 0."""
+    worth = config["evaluation"].get("worth", {})
+    fractions = sorted(config.get("arms_real_fractions", []))
+    return {
+        "metrics": config["evaluation"]["primary"]["metrics"],
+        "curve_arms": [f"real_{round(100 * f)}" for f in fractions] + ["baseline"],
+        "curve_phase": 0,
+        "cap_multiple": worth.get("cap_multiple", 10),
+        "ci_level": worth.get("ci_level", 0.95),
     }
 
 
@@ -445,6 +463,7 @@ def figures_spec():
 
 
 CLASSIFY_FIGURES = ["contrasts", "metrics_by_phase", "arms", "roc_curves", "confusion_matrices"]
+WORTH_FIGURES = ["learning_curve", "worth"]   # drawn by classify_tables (they need the resamples)
 
 
 def report_targets():
@@ -452,8 +471,8 @@ def report_targets():
         ["results/tables/baseline.csv"]
         + expand("results/tables/phase{k}.csv", k=batch_numbers())
         + ["results/tables/arms.csv", "results/tables/thesis_comparison.csv"]
-        + ["results/tables/contrasts.csv"]
-        + expand("results/figures/classify/{name}.png", name=CLASSIFY_FIGURES)
+        + ["results/tables/contrasts.csv", "results/tables/worth.csv"]
+        + expand("results/figures/classify/{name}.png", name=CLASSIFY_FIGURES + WORTH_FIGURES)
         + ["results/report/run_info.html"]
     )
 

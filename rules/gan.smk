@@ -8,11 +8,7 @@
 
 rule train_gan:
     input:
-        train="results/data/train",
-        weights=gan_weight_inputs,
-        val="results/data/val",
-        encoder="results/quality/encoder.pt",
-        classifier="results/quality/reference_classifier.json",
+        unpack(train_gan_input),
     output:
         final="results/gan/{gan}/rep{rep}/final.pt",
         history="results/gan/{gan}/rep{rep}/history.csv",
@@ -31,11 +27,7 @@ rule train_gan:
         ),
     params:
         code=code_digest("train_gan.py", "gan"),
-        settings=gan_settings,
-        image_size=config["data"]["image_size"],
-        quality=training_eval_params(),
-        device=config["gan"]["device"],
-        checkpoint_dir="results/gan/{gan}/rep{rep}/checkpoints",
+        run=gan_run,
     log:
         "logs/gan/{gan}_rep{rep}.log",
     benchmark:

@@ -1,5 +1,6 @@
 # Stage: quality. The in-domain encoder (trained once on the real train split), the reference
-# classifier of class fidelity (fitted once on the real train split, threshold chosen on val),
+# classifier of class fidelity (fitted once on the real val split, threshold by cross-validation
+# grouped by patient within it, real reference figures from the train split: out of sample),
 # the real malignant reference features (one file per space and split, computed once in one job
 # with the real-vs-real reference values), and the gathered quality table and figure. Per-batch
 # quality is computed by rule synthesize, which gates on it; quality over training by train_gan.
@@ -27,8 +28,9 @@ rule train_encoder:
 
 rule reference_classifier:
     input:
-        train="results/data/train",
-        val="results/data/val",
+        fit="results/data/val",
+        scored="results/data/train",
+        manifest="results/data/manifest.csv",
         encoder="results/quality/encoder.pt",
     output:
         "results/quality/reference_classifier.json",
@@ -69,7 +71,8 @@ rule quality_reference:
 
 rule quality_table:
     input:
-        quality_json_inputs(),
+        batches=quality_json_inputs(),
+        runs=classifier_runs(),
     output:
         table=report(
             "results/tables/synthesis_quality.csv",

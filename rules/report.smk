@@ -1,7 +1,8 @@
 # Stage: report. The headline: the primary verdicts (every generator minus each reference arm,
 # evaluation.primary) and every exploratory contrast (isicgan/analysis, docs/statistics.md);
 # thesis tables 6.1-6.6 (baseline.csv, phase{k}.csv), the arms table, the thesis comparison,
-# the classify figures and the run information, all in `snakemake --report`.
+# the classify figures, worth in real tiles (worth.csv, the learning curve and worth figures,
+# docs/worth.md) and the run information, all in `snakemake --report`.
 # One job makes every table from one bootstrap pass of test patients (patient ids from the
 # manifest) and a replicate/seed stage per configuration; the figures read its tables. The report lists categories alphabetically, so the
 # headline's category starts with "1.".
@@ -43,6 +44,21 @@ rule classify_tables:
             caption="../report/thesis_comparison.rst",
             category="Classifiers",
             subcategory="Tables",
+        ),
+        worth=report(
+            "results/tables/worth.csv",
+            caption="../report/worth_table.rst",
+            category="Worth in real tiles",
+        ),
+        learning_curve=report(
+            "results/figures/classify/learning_curve.png",
+            caption="../report/learning_curve.rst",
+            category="Worth in real tiles",
+        ),
+        worth_figure=report(
+            "results/figures/classify/worth.png",
+            caption="../report/worth_figure.rst",
+            category="Worth in real tiles",
         ),
     params:
         code=code_digest("classify_tables.py"),

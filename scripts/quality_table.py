@@ -5,4 +5,5 @@ redirect_log(snakemake.log[0])
 
 from isicgan.quality.table import write_quality_table
 
-write_quality_table(list(snakemake.input), snakemake.output.table, snakemake.output.figure)
+write_quality_table(list(snakemake.input.batches), snakemake.output.table, snakemake.output.figure,
+                    list(snakemake.input.runs))

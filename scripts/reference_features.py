@@ -11,7 +11,7 @@ from isicgan.quality.evaluate import write_references
 torch.set_num_threads(snakemake.threads)
 inception = snakemake.input.inception
 write_references(
-    train_dir=snakemake.input.train, val_dir=snakemake.input.val,
+    split_dirs=(snakemake.input.train, snakemake.input.val),
     encoder_path=snakemake.input.encoder,
     inception_path=inception[0] if inception else None,
     feature_paths=list(snakemake.output.features), real_path=snakemake.output.real,

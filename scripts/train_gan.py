@@ -6,20 +6,18 @@ from isicgan.io import redirect_log
 redirect_log(snakemake.log[0])
 
 from isicgan.devices import gpu_slot
-from isicgan.gan.train import train_gan
+from isicgan.gan.train import GanOutputs, train_gan
+from isicgan.specs import GanRun
 from isicgan.quality.training_eval import TrainingEvaluation
 
-inp = snakemake.input
+inp, out = snakemake.input, snakemake.output
+run = GanRun.from_dict(snakemake.params.run)
+# optional weight files, one named input each: weight_<key of the model's optional_weights>
+weights = {name.removeprefix("weight_"): path for name, path in inp.items()
+           if name.startswith("weight_")}
 evaluation = TrainingEvaluation.from_files(
     encoder_path=inp.encoder, classifier_path=inp.classifier, val_dir=inp.val,
-    settings=snakemake.params.settings, quality=snakemake.params.quality)
-with gpu_slot(snakemake.resources.get("gpu", 0) if snakemake.params.device != "cpu" else 0):
-    train_gan(
-        gan=snakemake.wildcards.gan, config=snakemake.params.settings,
-        train_dir=inp.train, final=snakemake.output.final,
-        history=snakemake.output.history, losses_png=snakemake.output.losses,
-        samples_dir=snakemake.output.samples, image_size=snakemake.params.image_size,
-        device=snakemake.params.device,
-        vgg19_weights=inp.weights[0] if inp.weights else None,
-        checkpoint_dir=snakemake.params.checkpoint_dir, threads=snakemake.threads,
-        evaluation=evaluation)
+    settings=run.settings, quality=run.quality)
+with gpu_slot(snakemake.resources.get("gpu", 0) if run.device != "cpu" else 0):
+    train_gan(run, inp.train, GanOutputs(out.final, out.history, out.losses, out.samples),
+              weights=weights, evaluation=evaluation, threads=snakemake.threads)

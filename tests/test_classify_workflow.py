@@ -18,7 +18,8 @@ RULES = ["backbone_features", "classify", "classify_tables", "classify_figures",
 TARGETS = ["results/tables/phase2.csv", "results/tables/arms.csv",
            "results/tables/thesis_comparison.csv", "results/figures/classify/arms.png",
            "results/tables/contrasts.csv", "results/figures/classify/contrasts.png",
-           "results/report/run_info.html"]
+           "results/tables/worth.csv", "results/figures/classify/learning_curve.png",
+           "results/figures/classify/worth.png", "results/report/run_info.html"]
 ALGORITHMS = ["Logistic Regression", "Support Vector Machine", "Random Forest",
               "Convolutional Neural Network", "Inception V3", "EfficientNetB5"]
 TINY = load_config([REPO / "config.yaml", TINY_CONFIG])     # the shared study's settings
@@ -83,12 +84,15 @@ def test_the_html_report_builds(tiny_study_copy):
     stage(root, "--report", "report.html")
     text = (root / "report.html").read_text(errors="replace")
     assert "arms.png" in text and "run_info.html" in text
+    assert "worth.csv" in text and "learning_curve.png" in text and "Worth in real tiles" in text
     # the headline leads (categories are sorted by name) and its caption includes the answer
     # generated from contrasts.csv
     assert "1. Headline" in text and "contrasts.png" in text
     summary = (root / "results/tables/contrasts_summary.rst").read_text()
     answer = summary.splitlines()[0].split("** ", 1)[1]
     assert answer.split(" (")[0] in text
+    worth = next(line for line in summary.splitlines() if "synthetic tile worth" in line)
+    assert worth.split("** ", 1)[1].split(" (")[0] in text      # "Phase 2, cyclegan, pAUC"
 
 
 @pytest.mark.slow

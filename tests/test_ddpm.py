@@ -11,7 +11,8 @@ import torch
 from isicgan.config import load_config
 from isicgan.gan import build_model, generate, load_checkpoint
 from isicgan.gan import train as train_module
-from isicgan.gan.train import train_gan
+from isicgan.gan.train import GanOutputs, train_gan
+from isicgan.specs import GanRun
 from test_gan_training import make_class_folders
 
 SIZE = 32
@@ -29,9 +30,8 @@ def tiny_ddpm(**overrides) -> dict:
 
 
 def train(cfg: dict, data, out):
-    return train_gan("ddpm", cfg, data, out / "final.pt", out / "history.csv", out / "losses.png",
-                     out / "samples", SIZE, device="cpu", checkpoint_dir=out / "checkpoints",
-                     progress=False)
+    run = GanRun("ddpm", 1, cfg, SIZE, device="cpu", checkpoint_dir=str(out / "checkpoints"))
+    return train_gan(run, data, GanOutputs.in_folder(out), progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def test_per_step_noise_with_eta_is_drawn_per_image_from_the_seed(trained):
     def sample(eta: float, seed: int, batch_size: int) -> torch.Tensor:
         model = build_model("ddpm", {**ckpt["config"], "eta": eta}, SIZE, training=False)
         model.nets["ema"].load_state_dict(ckpt["nets"]["ema"])
-        return model._eval_generate(model.noise(4, torch.Generator().manual_seed(seed)),
+        return model.generate_eval(model.noise(4, torch.Generator().manual_seed(seed)),
                                     batch_size=batch_size)
 
     noisy = sample(1.0, 7, 4)
@@ -92,9 +92,9 @@ def test_samples_come_from_the_ema_weights(trained):
     assert list(model.nets) == ["ema"] and model.generator_net == "ema"
     seeds = model.noise(4, torch.Generator().manual_seed(3))
     model.nets["ema"].load_state_dict(ckpt["nets"]["unet"])
-    from_unet = model._eval_generate(seeds)
+    from_unet = model.generate_eval(seeds)
     model.nets["ema"].load_state_dict(ckpt["nets"]["ema"])
-    from_ema = model._eval_generate(seeds)
+    from_ema = model.generate_eval(seeds)
     expected = ((from_ema + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
     assert np.array_equal(generate(trained / "final.pt", 4, seed=3), expected.numpy())
     assert not torch.equal(from_unet, from_ema)

@@ -19,7 +19,8 @@ import yaml
 
 from isicgan.config import load_config
 from isicgan.gan import build_model, generate, load_checkpoint
-from isicgan.gan.train import train_gan
+from isicgan.gan.train import GanOutputs, train_gan
+from isicgan.specs import GanRun
 from isicgan.io import load_png_folder, save_png
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,9 +58,8 @@ def tiny_config(gan: str, **overrides) -> dict:
 
 
 def train(gan: str, cfg: dict, data: Path, out: Path):
-    return train_gan(gan, cfg, data, out / "final.pt", out / "history.csv", out / "losses.png",
-                     out / "samples", SIZE, device="cpu", checkpoint_dir=out / "checkpoints",
-                     progress=False)
+    run = GanRun(gan, 1, cfg, SIZE, device="cpu", checkpoint_dir=str(out / "checkpoints"))
+    return train_gan(run, data, GanOutputs.in_folder(out), progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -297,9 +297,8 @@ def test_wgan_gp_trains_with_perceptual_loss_from_a_local_vgg19_file(data, tmp_p
     torch.save({f"features.{k}": v for k, v in vgg19_features().state_dict().items()}, weights)
     cfg = tiny_config("wgan_gp", perceptual_weight=1.0, n_critic=1, epochs=1)
     caplog.set_level("INFO")
-    train_gan("wgan_gp", cfg, data, tmp_path / "final.pt", tmp_path / "history.csv",
-              tmp_path / "losses.png", tmp_path / "samples", SIZE, device="cpu",
-              vgg19_weights=weights, progress=False)
+    train_gan(GanRun("wgan_gp", 1, cfg, SIZE, device="cpu"), data,
+              GanOutputs.in_folder(tmp_path), weights={"vgg19": weights}, progress=False)
     history = pd.read_csv(tmp_path / "history.csv")
     assert np.isfinite(history["perceptual"]).all() and (history["perceptual"] > 0).all()
     assert f"weights read from {weights}" in caplog.text

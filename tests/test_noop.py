@@ -17,11 +17,6 @@ from helpers.workflow import REPO, SNAKEMAKE, TINY_CONFIG
 HEAVY = ["torch", "tensorflow", "keras", "sklearn", "matplotlib", "h5py"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rules/common.smk gan_settings imports isicgan.gan (torch) until the branch that "
-    "builds the generator settings from the torch-free isicgan/specs.py is merged; remove then",
-)
 def test_a_dry_run_imports_no_heavy_library(tmp_path):
     cmd = [
         sys.executable,

@@ -15,16 +15,20 @@ from PIL import Image
 from isicgan.config import load_config
 from isicgan.demo import SKIN_TONES, make_tile
 from isicgan.gan import train_gan
+from isicgan.gan.train import GanOutputs
 from isicgan.gan.models.cyclegan import CycleGAN
 from isicgan.quality import metrics
 from isicgan.quality.classifier import (balanced_accuracy_threshold, load_reference_classifier,
-                                        write_reference_classifier)
+                                        LabelledFeatures, ReferenceClassifier,
+                                        fit_reference_classifier, write_reference_classifier)
 from isicgan.quality.encoder import train_encoder
-from isicgan.quality.evaluate import load_references, load_split_tiles, write_references
+from isicgan.io import load_split_tiles
+from isicgan.quality.evaluate import load_references, write_references
 from isicgan.quality.faithfulness import source_faithfulness
 from isicgan.quality.features import indomain_features
-from isicgan.synthesis import synthesize_batch
-from helpers.quality import write_tiles
+from isicgan.specs import GanRun, SynthesisSpec
+from isicgan.synthesis import BatchOutputs, synthesize_batch
+from helpers.quality import write_manifest, write_tiles
 
 REPO = Path(__file__).resolve().parents[1]
 torch.set_num_threads(1)
@@ -50,19 +54,59 @@ def demo(tmp_path_factory):
             write_tiles(data / split / "1", demo_tiles(n_mal, True, seed + 10), prefix=f"ISIC_{seed}1")
     q = root / "quality"
     train_encoder(load_split_tiles(data / "train"), q / "encoder.pt", dim=64, epochs=15, seed=0)
-    fitted = write_reference_classifier(data / "train", data / "val", q / "encoder.pt",
+    manifest = write_manifest(data, root / "manifest.csv")
+    fitted = write_reference_classifier(data / "val", data / "train", manifest, q / "encoder.pt",
                                         q / "classifier.json", C=0.1)
     return {"root": root, "data": data, "q": q, "fitted": fitted}
 
 
-def test_reference_classifier_calls_real_malignant_val_tiles_malignant_and_benign_ones_benign(demo):
-    real = demo["fitted"]["real_val"]
-    assert real["malignant"]["n"] == 40 and real["benign"]["n"] == 40
-    assert real["malignant"]["class_fidelity"] >= 0.7, real
-    assert real["benign"]["class_fidelity"] <= 0.4, real   # demo classes overlap: val AUC ~0.8
-    assert real["malignant"]["malignancy_score"] > real["benign"]["malignancy_score"] + 0.2
+def test_reference_classifier_calls_real_malignant_train_tiles_malignant_out_of_sample(demo):
+    fitted = demo["fitted"]
+    real = fitted["real_train"]                      # scored, never fitted on
+    assert real["malignant"]["n"] == 60 and real["benign"]["n"] == 120
+    assert fitted["n_fitted"] == {"benign": 40, "malignant": 40} and fitted["cv_folds"] == 5
+    assert real["malignant"]["class_fidelity"] >= 0.6, real
+    assert real["benign"]["class_fidelity"] <= 0.4, real   # demo classes overlap
+    assert real["malignant"]["malignancy_score"] > real["benign"]["malignancy_score"] + 0.15
     clf = load_reference_classifier(demo["q"] / "classifier.json")
-    assert clf.threshold == demo["fitted"]["threshold"] and clf.real == real
+    assert clf.threshold == fitted["threshold"] and clf.real == real
+    assert clf.ceiling == fitted["in_sample_ceiling"]
+
+
+def _patients(n_patients: int, tiles_each: int, malignant: bool, rng, dim: int = 24) -> tuple:
+    """Features of a patient-clustered set: each patient a centre, its tiles near it."""
+    centres = rng.normal(0.3 if malignant else -0.3, 1.0, (n_patients, dim))
+    feats = np.repeat(centres, tiles_each, axis=0) + rng.normal(0, 0.3, (n_patients * tiles_each, dim))
+    return feats, np.arange(n_patients).repeat(tiles_each)
+
+
+def _set(n_patients: int, rng, tag: str) -> LabelledFeatures:
+    (xm, pm), (xb, pb) = (_patients(n_patients, 4, True, rng), _patients(n_patients, 4, False, rng))
+    return LabelledFeatures(np.concatenate([xm, xb]), np.r_[np.ones(len(xm)), np.zeros(len(xb))],
+                            np.r_[[f"{tag}m{p}" for p in pm], [f"{tag}b{p}" for p in pb]])
+
+
+def test_class_fidelity_of_copies_of_the_training_tiles_reads_as_real_unseen_tiles_do():
+    """Fitted on val patients (threshold by grouped cross-validation), the reference figure
+    comes from the train tiles the generators learn from: a batch of copies of them reads
+    exactly as that figure, and that figure as tiles of patients nobody saw (within sampling
+    error). Fitted on the train tiles (the old rule), copies read more malignant than real."""
+    rng = np.random.default_rng(0)
+    val, train, unseen = _set(12, rng, "v"), _set(25, rng, "t"), _set(60, rng, "u")
+    out = fit_reference_classifier(val, train, C=1.0)
+    clf = ReferenceClassifier(np.asarray(out["mean"]), np.asarray(out["scale"]),
+                              np.asarray(out["coef"]), out["intercept"], out["threshold"],
+                              out["real_train"])
+    copies = clf.fidelity(train.feats[train.labels == 1])
+    assert copies["class_fidelity"] == out["real_train"]["malignant"]["class_fidelity"]
+    fresh = clf.fidelity(unseen.feats[unseen.labels == 1])
+    assert abs(fresh["class_fidelity"] - copies["class_fidelity"]) < 0.12, (fresh, copies)
+    assert abs(fresh["malignancy_score"] - copies["malignancy_score"]) < 0.08
+    # the fit never reads the scored tiles; the in-sample figure is a ceiling
+    other = fit_reference_classifier(val, unseen, C=1.0)
+    assert other["coef"] == out["coef"] and other["threshold"] == out["threshold"]
+    assert out["in_sample_ceiling"]["malignant"]["malignancy_score"] \
+        > out["real_train"]["malignant"]["malignancy_score"]
 
 
 def test_threshold_maximises_balanced_accuracy_and_needs_both_classes():
@@ -95,19 +139,21 @@ def test_identity_cyclegan_batch_is_flagged_near_identity(demo, tmp_path, monkey
     config = load_config([REPO / "config.yaml", REPO / "tests" / "tiny.yaml"])
     data, q = demo["data"], demo["q"]
     out = tmp_path / "cyclegan"
-    train_gan("cyclegan", config["gan"]["cyclegan"] | {"epochs": 1, "decay_epochs": 0},
-              data / "train", out / "final.pt", out / "history.csv", out / "losses.png",
-              out / "samples", image_size=32, device="cpu", progress=False)
+    run = GanRun("cyclegan", 1, config["gan"]["cyclegan"] | {"epochs": 1, "decay_epochs": 0},
+                 32, device="cpu")
+    train_gan(run, data / "train", GanOutputs.in_folder(out), progress=False)
     quality = config["quality"]
-    write_references(data / "train", data / "val", q / "encoder.pt", None,
+    write_references((data / "train", data / "val"), q / "encoder.pt", None,
                      [q / "indomain_train.npz", q / "indomain_val.npz"], q / "real.json", quality, seed=0)
-    refs = load_references(q / "encoder.pt", q / "indomain_train.npz", q / "real.json",
-                           data / "train", data / "val", q / "classifier.json")
+    refs = load_references(q / "encoder.pt",
+                           {"indomain": (q / "indomain_train.npz", q / "indomain_val.npz")},
+                           q / "real.json", data / "train", data / "val", q / "classifier.json")
     monkeypatch.setattr(CycleGAN, "generate_batch", lambda self, x: x)
-    result = synthesize_batch("cyclegan", out / "final.pt", 1,
-                              config["synthesis"] | {"batches": 2, "batch_size": 8}, quality, refs,
-                              tmp_path / "batch1", tmp_path / "batch1.json",
-                              source_dir=data / "source", out_figure=tmp_path / "fig.png")
+    spec = SynthesisSpec.of(config | {"synthesis": config["synthesis"]
+                                      | {"batches": 2, "batch_size": 8}}, "cyclegan", 1)
+    result = synthesize_batch(spec, out / "final.pt", 1, refs,
+                              BatchOutputs(tmp_path / "batch1", tmp_path / "batch1.json",
+                                           tmp_path / "fig.png"), source_dir=data / "source")
     src = result["quality"]["source"]
     assert src["near_identity"] and src["share_near_identity"] == 1.0 and src["score_change"] == 0.0
     assert src["msssim"] == pytest.approx(1.0)
@@ -138,3 +184,17 @@ def test_equal_size_fid_of_one_distribution_is_near_zero_whatever_the_sizes():
     assert plain["60 vs 600"] > 3 * plain["600 vs 600"]       # plain FID is not
     with pytest.raises(ValueError, match="n=61"):
         metrics.equal_size_fid(small, large, 61, 2, seed=0)
+
+
+def test_threshold_scores_come_from_heads_fitted_without_the_tiles_patient():
+    """Patients whose tiles are near-duplicates and whose class has nothing to do with their
+    features: a head that saw a patient's other tiles would score them almost perfectly; grouped
+    by patient, the out-of-fold scores are at chance, and so is the threshold's accuracy."""
+    rng = np.random.default_rng(1)
+    centres = rng.normal(0, 1, (40, 64))
+    feats = np.repeat(centres, 4, axis=0) + rng.normal(0, 0.05, (160, 64))
+    labels = np.repeat(rng.permutation(np.r_[np.ones(20), np.zeros(20)]), 4)
+    data = LabelledFeatures(feats, labels, np.repeat(np.arange(40), 4))
+    out = fit_reference_classifier(data, data, C=100.0)
+    assert out["cv_roc_auc"] < 0.7 and out["cv_balanced_accuracy"] < 0.7, out["cv_roc_auc"]
+    assert out["in_sample_ceiling"]["malignant"]["malignancy_score"] > 0.9  # what in-sample reads

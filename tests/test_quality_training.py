@@ -13,12 +13,13 @@ import torch
 
 from isicgan.config import load_config
 from isicgan.gan import generate, load_checkpoint
-from isicgan.gan.train import train_gan
+from isicgan.gan.train import GanOutputs, train_gan
 from isicgan.quality.classifier import write_reference_classifier
 from isicgan.quality.encoder import train_encoder
-from isicgan.quality.evaluate import load_split_tiles
+from isicgan.io import load_split_tiles
+from isicgan.specs import GanRun
 from isicgan.quality.training_eval import COLUMNS, TrainingEvaluation, best_epoch
-from helpers.quality import tiles, write_tiles
+from helpers.quality import tiles, write_manifest, write_tiles
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCHS = 6
@@ -33,8 +34,8 @@ def setup(tmp_path_factory):
         write_tiles(data / split / "0", tiles(n_ben, seed), prefix=f"ISIC_{seed}0")
         write_tiles(data / split / "1", tiles(n_mal, seed + 10), prefix=f"ISIC_{seed}1")
     train_encoder(load_split_tiles(data / "train"), root / "encoder.pt", dim=8, epochs=2, seed=0)
-    write_reference_classifier(data / "train", data / "val", root / "encoder.pt",
-                               root / "classifier.json", C=0.1)
+    write_reference_classifier(data / "val", data / "train", write_manifest(data, root / "m.csv"),
+                               root / "encoder.pt", root / "classifier.json", C=0.1)
     config = load_config([REPO / "config.yaml", REPO / "tests" / "tiny.yaml"])
     section = config["gan"]["dcgan"] | {"epochs": EPOCHS, "eval_every": 1, "select": "best_val",
                                         "checkpoint_every": 2, "sample_epochs": [-1]}
@@ -50,10 +51,10 @@ def _evaluation(setup, **settings) -> TrainingEvaluation:
 
 
 def _train(setup, out: Path, evaluation=None, **settings):
-    return train_gan("dcgan", setup["section"] | settings, setup["data"] / "train",
-                     out / "final.pt", out / "history.csv", out / "losses.png", out / "samples",
-                     image_size=32, device="cpu", checkpoint_dir=out / "checkpoints",
-                     progress=False, evaluation=evaluation)
+    run = GanRun("dcgan", 1, setup["section"] | settings, 32, device="cpu",
+                 checkpoint_dir=str(out / "checkpoints"))
+    return train_gan(run, setup["data"] / "train", GanOutputs.in_folder(out),
+                     evaluation=evaluation, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +122,7 @@ def test_a_crash_after_an_evaluation_resumes_to_the_same_selection(setup, best_r
 
 
 def test_best_val_needs_evaluated_epochs(setup):
-    with pytest.raises(ValueError, match="best_val needs eval_every"):
+    with pytest.raises(ValueError, match="best_val needs .eval_every. >= 1"):
         _evaluation(setup, eval_every=0, select="best_val")
     assert best_epoch([{"epoch": 0}, {"epoch": 1, "kid_indomain_val": 0.2},
                        {"epoch": 2, "kid_indomain_val": 0.1}, {"epoch": 3, "kid_indomain_val": 0.1}]) == (2, 0.1)

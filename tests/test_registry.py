@@ -116,14 +116,16 @@ import numpy as np
 from isicgan.classify.classifiers import make_classifier
 from isicgan.config import load_config
 from isicgan.gan import generate, train_gan
+from isicgan.gan.train import GanOutputs
+from isicgan.specs import GanRun
 from isicgan.io import save_png
 
 config = load_config(["config.yaml", "toy.yaml"])
 rng = np.random.default_rng(0)
 for i in range(12):
     save_png(f"train/1/m{i:02d}.png", rng.integers(0, 255, (16, 16, 3), dtype=np.uint8))
-train_gan("toygan", config["gan"]["toygan"], "train", "out/final.pt", "out/history.csv",
-          "out/losses.png", "out/samples", 16, device="cpu", progress=False)
+train_gan(GanRun("toygan", 1, config["gan"]["toygan"], 16, device="cpu"), "train",
+          GanOutputs.in_folder("out"), progress=False)
 images = generate("out/final.pt", 5, seed=1)
 assert images.shape == (5, 16, 16, 3) and images.dtype == np.uint8
 x = rng.integers(0, 255, (20, 8, 8, 3), dtype=np.uint8)
@@ -161,7 +163,7 @@ def test_adding_a_toy_generator_and_classifier_touches_only_their_module_and_con
     tiny = yaml.safe_load(TINY_CONFIG.read_text())
     runs = (len(base["gans"]) + 1) * tiny["gan"].get("replicates", 1)   # + toygan, per replicate
     assert int(stats["train_gan"]) == runs and int(stats["classify"]) == 7
-    assert int(stats["synthesize"]) == runs * tiny["synthesis"]["batches"]
+    assert int(stats["synthesize"]) == runs          # one job per replicate, all its batches
 
     # and the package trains, samples and fits them through the same entry points
     (src / "train" / "1").mkdir(parents=True)

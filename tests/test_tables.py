@@ -48,7 +48,10 @@ def tables(tmp_path_factory):
                   "manifest": study["manifest"]}, spec,
                  {"arms": out["arms"], "baseline": out["baseline"],
                   "phases": [out["phase1"], out["phase2"]], "comparison": out["comparison"],
-                  "contrasts": out["contrasts"], "summary": out["summary"]})
+                  "contrasts": out["contrasts"], "summary": out["summary"],
+                  "worth": root / "tables" / "worth.csv",
+                  "learning_curve": root / "tables" / "learning_curve.png",
+                  "worth_figure": root / "tables" / "worth.png"})
     out["runs"], out["preds"], out["root"] = runs, preds, root
     out["manifest"], out["synthetic"] = study["manifest"], study["synthetic_files"]
     return out

@@ -83,7 +83,7 @@ def test_thesis_dry_run_plans_the_whole_study_on_kaggle_data(thesis, tmp_path):
         "ingest": 1,                                       # real data: no demo_data job
         "fetch_weights": len(weights),                     # absent in a fresh clone: fetched
         "train_gan": len(gans) * replicates,
-        "synthesize": len(gans) * replicates * thesis["synthesis"]["batches"],
+        "synthesize": len(gans) * replicates,     # one job per replicate, all its batches
         "quality_reference": 1, "train_encoder": 1, "reference_classifier": 1,
         "quality_table": 1,
         "backbone_features": 2,                            # inception_v3, efficientnet_b5

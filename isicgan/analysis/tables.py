@@ -7,7 +7,9 @@ seeds (:mod:`.contrasts`, :func:`~.contrasts.difference` against nothing). Thres
 come at ``evaluation.threshold`` (unsuffixed) and at the threshold chosen per run on val
 (suffix ``_valthr``). The phase tables are slices of ``arms.csv`` (test set ``test``): phase 0
 (``baseline.csv``, thesis table 6.1) and phase k with the arm ``synthesis.generator``
-(``phase{k}.csv``, thesis tables 6.2-6.6). ``contrasts.csv``: :mod:`.contrasts`.
+(``phase{k}.csv``, thesis tables 6.2-6.6). ``contrasts.csv``: :mod:`.contrasts`. ``worth.csv``
+and its two figures (the real-data learning curve, worth per arm): :mod:`.worth`, from the same
+resamples (docs/worth.md).
 """
 from __future__ import annotations
 
@@ -27,12 +29,14 @@ from isicgan.classify.study import read_runs
 from isicgan.io import write_csv, write_text
 
 from .contrasts import ContrastDesign, PrimarySpec, contrasts_table, difference
-from .headline import headline
+from .headline import METRIC_LABELS, headline
 from .render import contrasts_summary, round_floats
 from .resampling import (CONFIG_KEYS, RESAMPLED, Resampled, configuration_distributions,
                          n_real_malignant, patients_of_tiles, read_predictions,
                          resample_configurations, test_set_order, with_test_set)
 from .thesis_audit import read_thesis_tables, thesis_comparison
+from .worth import WorthSpec, front_page_line, worth_table
+from .worth_figures import learning_curve_figure, worth_figure
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,7 @@ class TablesSpec:
     pauc_min_tpr: float
     placebos: tuple[str, ...] = ()
     primary: PrimarySpec = PrimarySpec()
+    worth: WorthSpec = WorthSpec()
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "TablesSpec":
@@ -60,6 +65,7 @@ class TablesSpec:
         for k in ("names", "gans", "controls", "placebos"):
             d[k] = tuple(d.get(k) or ())
         d["primary"] = PrimarySpec.from_dict(d.get("primary") or {})
+        d["worth"] = WorthSpec.from_dict(d.get("worth") or {})
         return cls(**d)
 
     def as_dict(self) -> dict[str, Any]:
@@ -185,11 +191,61 @@ def resample_study(inputs: Mapping[str, Any], spec: TablesSpec
     return runs, res
 
 
+def worth_spec_of_run(spec: WorthSpec, arms: pd.DataFrame) -> tuple[WorthSpec, list[str]]:
+    """The worth settings with the curve arms this run has (every test set and classifier),
+    and the curve arms it lacks (not run: the classify branch or ``arms_real_fractions``)."""
+    at = arms[arms["phase"] == spec.curve_phase]
+    pairs = at.groupby(["test_set", "classifier"], sort=False)["arm"].agg(set)
+    present = [a for a in spec.curve_arms if len(pairs) and all(a in s for s in pairs)]
+    missing = [a for a in spec.curve_arms if a not in present]
+    if not present:          # no baseline either: nothing to value against, said in each row
+        present = list(spec.curve_arms[-1:])
+    return dataclasses.replace(spec, curve_arms=tuple(present)), missing
+
+
+def worth_study(dists: Mapping[tuple, Mapping[str, np.ndarray]], arms: pd.DataFrame,
+                spec: WorthSpec) -> tuple[pd.DataFrame, WorthSpec]:
+    """worth.csv from the arms table's counts and the resampled distributions; rows without a
+    learning curve say which curve arms were not run. Returns the table and the settings used."""
+    run_spec, missing = worth_spec_of_run(spec, arms)
+    counts = arms[["test_set", "classifier", "algorithm", "phase", "arm", "n_real_malignant",
+                   "n_added"]]
+    if not {k for k in counts[CONFIG_KEYS].itertuples(index=False, name=None)
+            if k[3] in run_spec.curve_arms and k[2] == run_spec.curve_phase}:
+        counts = counts.iloc[:0]                # no curve arm at all: nothing can be valued
+    table = worth_table(dists, counts, run_spec)
+    if missing:
+        why = table["reason"].str.startswith("no learning curve")
+        table.loc[why, "reason"] += f" (not run: {', '.join(missing)}; arms_real_fractions)"
+    return round_floats(table), run_spec
+
+
+def worth_paragraph(table: pd.DataFrame, spec: TablesSpec) -> str:
+    """The front page's worth sentence: the generator arm at the primary phase, first primary
+    metric and primary test set, every classifier in table order."""
+    metric = spec.primary.metrics[0]
+    phase = spec.batches if spec.primary.phase is None else spec.primary.phase
+    head = "**What is a synthetic tile worth in real ones?** "
+    sel = table[(table["arm"] == spec.generator) & (table["metric"] == metric)
+                & (table["phase"] == phase) & (table["test_set"] == spec.primary.test_set)]
+    reasons = sel["reason"].fillna("").astype(str)
+    if len(sel) and reasons.str.startswith("no learning curve").all():   # said once, not per row
+        return (f"{head}Phase {phase}, {spec.generator}, {METRIC_LABELS.get(metric, metric)}, "
+                f"{spec.primary.test_set} set: not valued, {reasons.iloc[0]}.\n")
+    try:
+        line = front_page_line(table, arm=spec.generator, metric=metric, phase=phase,
+                               test_set=spec.primary.test_set, labels=METRIC_LABELS)
+    except ValueError as err:
+        line = f"Not valued in this run ({err})."
+    return head + line + " Every arm and phase: ``results/tables/worth.csv``.\n"
+
+
 def write_tables(inputs: Mapping[str, Any], spec: TablesSpec, outputs: Mapping[str, Any]) -> None:
     """Every table of the study from the classifier runs (one bootstrap pass).
 
     ``inputs``: runs, predictions (lists of paths), thesis, manifest. ``outputs``: arms,
-    baseline, phases (one per batch), comparison, contrasts, summary.
+    baseline, phases (one per batch), comparison, contrasts, summary, worth, and the figures
+    learning_curve and worth_figure (they need the resamples, so they are drawn here).
     """
     phase_outs = list(outputs["phases"])
     if len(phase_outs) != spec.batches:
@@ -206,8 +262,15 @@ def write_tables(inputs: Mapping[str, Any], spec: TablesSpec, outputs: Mapping[s
                                                        spec.generator))
     labels = {c: (g["algorithm"].iloc[0], g["backbone_weights"].iloc[0])
               for c, g in runs.groupby("classifier")}
-    dists = configuration_distributions(res, sorted(RANKING_METRICS))  # the family and worth
+    metrics = sorted(set(RANKING_METRICS) | set(spec.worth.metrics))
+    dists = configuration_distributions(res, metrics)            # the family and worth
     contrasts = round_floats(contrasts_table(res, dists, labels, spec.design()))
     write_csv(outputs["contrasts"], contrasts)
-    write_text(outputs["summary"], contrasts_summary(contrasts))
+    worth, worth_spec = worth_study(dists, arms, spec.worth)
+    write_csv(outputs["worth"], worth)
+    summary = contrasts_summary(contrasts).rstrip("\n")
+    write_text(outputs["summary"], summary + "\n\n" + worth_paragraph(worth, spec))
+    curve = arms if len(worth_spec.curve_arms) > 1 else arms.iloc[:0]   # a curve: 2 points
+    learning_curve_figure(dists, curve, worth_spec, outputs["learning_curve"])
+    worth_figure(worth, outputs["worth_figure"], metric=spec.worth.metrics[0])
     log.info("%s", headline(contrasts))

@@ -20,6 +20,7 @@ import torch
 
 from isicgan import registry
 from isicgan.gan.base import GANModel, to_uint8
+from isicgan.specs import REPLICATE_SEED_STEP, replicate_config  # noqa: F401 (public API)
 
 __all__ = ["GANModel", "build_model", "model_class", "replicate_config", "generate", "load_checkpoint", "resolve_device",
            "train_gan"]
@@ -35,28 +36,17 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
-#: replicate r of a generator trains with seed + REPLICATE_SEED_STEP * (r - 1)
-REPLICATE_SEED_STEP = 1000
-
-
-def replicate_config(config: dict[str, Any], replicate: int) -> dict[str, Any]:
-    """A generator's config section for its training run ``replicate`` (1, 2, ...): the same
-    settings with its own seed, so replicates differ only in their random draws."""
-    if int(replicate) < 1:
-        raise ValueError(f"replicate must be 1 or more, got {replicate}")
-    return {**config, "seed": int(config["seed"]) + REPLICATE_SEED_STEP * (int(replicate) - 1)}
-
-
 def model_class(gan: str) -> type[GANModel]:
     """The class of generator ``gan`` (the module ``isicgan/gan/models/<gan>.py``)."""
     return registry.load_class("generators", gan)
 
 
 def build_model(gan: str, config: dict[str, Any], image_size: int, device: str = "cpu",
-                training: bool = True, vgg19_weights: str | Path | None = None) -> GANModel:
-    """The generator ``gan`` built and seeded from its config section."""
+                training: bool = True, weights: dict[str, str | Path] | None = None) -> GANModel:
+    """The generator ``gan`` built and seeded from its config section; ``weights``: local
+    weight files by key of the model's ``optional_weights``."""
     return model_class(gan)(config, image_size, device=device, training=training,
-                            vgg19_weights=vgg19_weights)
+                            weights=weights)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -114,11 +104,11 @@ def generate(checkpoint: str | Path, n: int, seed: int, source: np.ndarray | Non
         inputs = model.noise(int(n), torch.Generator().manual_seed(int(seed)))
     if n == 0:
         return np.zeros((0, size, size, 3), dtype=np.uint8)
-    return to_uint8(model._eval_generate(inputs, batch_size=int(batch_size)))
+    return to_uint8(model.generate_eval(inputs, batch_size=int(batch_size)))
 
 
 def __getattr__(name: str):
-    # train_gan pulls in tqdm/pandas/matplotlib; import it on first use only
+    # lazy: train_gan pulls in tqdm and pandas, which generate() does not need
     if name == "train_gan":
         from isicgan.gan.train import train_gan
         return train_gan

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar, Iterator, Protocol
 
 import numpy as np
 import torch
@@ -30,13 +29,9 @@ from torch import nn
 from isicgan.gan.diffaugment import diff_augment, parse_policy
 from isicgan.gan.networks import init_weights
 from isicgan.io import atomic_path
+from isicgan.specs import plain as plain_config
 
 CHECKPOINT_FORMAT = 1
-
-
-def plain_config(config: dict[str, Any]) -> dict[str, Any]:
-    """A JSON-plain deep copy (Snakemake params may hold its own dict/list types)."""
-    return json.loads(json.dumps(config))
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
@@ -60,6 +55,8 @@ class GANModel:
     name: ClassVar[str] = ""
     # Read by the workflow from the source (isicgan.registry), so literals only:
     translates: ClassVar[bool] = False           # generates from source tiles (CycleGAN)
+    # a known-null generator (augmented copies of real tiles): readers report it apart
+    placebo: ClassVar[bool] = False
     optional_weights: ClassVar[dict[str, str]] = {}  # weights key -> setting that enables it (> 0)
     config_schema: ClassVar[str] = ""            # YAML: JSON schema of gan.<name> beyond the shared keys
     rank: ClassVar[int] = 100                    # order in tables and figures, then the name
@@ -75,13 +72,14 @@ class GANModel:
     weight_init: ClassVar[tuple[str, float] | None] = ("normal", 0.02)
 
     def __init__(self, config: dict[str, Any], image_size: int, device: str | torch.device = "cpu",
-                 training: bool = True, vgg19_weights: str | Path | None = None):
+                 training: bool = True, weights: dict[str, str | Path] | None = None):
         self.config = plain_config(config)
         self.image_size = int(image_size)
         self.device = torch.device(device)
         self.amp = self.device.type == "cuda"
         self.training = training
-        self.vgg19_weights = vgg19_weights
+        # local weight files by key of ``optional_weights`` (config ``weights.<key>``)
+        self.weights: dict[str, str | Path] = dict(weights or {})
         self.policy = parse_policy(self.config.get("diffaugment", ""))
         self.nets: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
@@ -187,11 +185,14 @@ class GANModel:
     @torch.no_grad()
     def sample_images(self, fixed: torch.Tensor) -> tuple[np.ndarray, int]:
         """uint8 images for a grid and the number of columns of that grid."""
-        out = self._eval_generate(fixed)
+        out = self.generate_eval(fixed)
         return to_uint8(out), int(np.ceil(np.sqrt(len(out))))
 
     @torch.no_grad()
-    def _eval_generate(self, inputs: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    def generate_eval(self, inputs: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+        """Generator output (float NCHW in [-1, 1], on the CPU) for ``inputs`` (noise, or uint8
+        source tiles), in eval mode and in chunks of ``batch_size``: the fixed evaluation
+        sample of quality over training, the sample grids and :func:`isicgan.gan.generate`."""
         net = self.nets[self.generator_net]
         was_training = net.training
         net.eval()
@@ -236,3 +237,22 @@ class GANModel:
                 "history": copy.deepcopy(history), **(meta or {}), **self.state_dict(full)}
         with atomic_path(path) as tmp:
             torch.save(ckpt, tmp)
+
+
+class TrainingHook(Protocol):
+    """What the training loop (:mod:`isicgan.gan.train`) calls during a run; implemented by
+    :class:`isicgan.quality.training_eval.TrainingEvaluation` (quality over training)."""
+
+    columns: tuple[str, ...]            # the history.csv columns it adds to evaluated epochs
+    references: dict[str, float]        # real-data reference lines of the loss figure
+
+    def start(self, model: GANModel, data: dict[str, torch.Tensor], checkpoint_dir: Path,
+              done_epochs: int) -> None: ...
+
+    def after_epoch(self, model: GANModel, epoch: int, epochs: int, rows: list[dict],
+                    data_hash: str) -> dict[str, float]: ...
+
+    def prune(self, rows: list[dict]) -> None: ...
+
+    def write_final(self, model: GANModel, final: Path, epochs: int, rows: list[dict],
+                    data_hash: str) -> dict[str, Any]: ...

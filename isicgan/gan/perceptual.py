@@ -1,7 +1,7 @@
 """VGG19 perceptual loss between matched feature statistics of two batches.
 
 The thesis added a VGG19 perceptual term between a fake image and an unrelated real
-image (fault 9 of DIGEST.md: the pair has nothing in common). Here the term compares
+image (the pair has nothing in common, so the term rewards no likeness). Here the term compares
 *statistics* of the two batches instead: for each chosen VGG19 layer, the per-channel
 mean and standard deviation of the features over the batch and the pixels, for the
 fake batch and the real batch. Images in [-1, 1] are mapped to [0, 1] and normalised
@@ -52,7 +52,7 @@ def load_vgg19_features(weights: str | Path | None, last_layer: int = max(LAYERS
         path = Path(weights)
         if not path.is_file():
             raise FileNotFoundError(f"VGG19 weight file {path} (config weights.vgg19) not found")
-        from isicgan.weights import FILENAMES, verify
+        from isicgan.weights import FILENAMES, verify  # lazy: only with a local file
 
         if path.name in FILENAMES:
             verify(path)              # the published checksum of torchvision's file
@@ -73,6 +73,7 @@ def load_vgg19_features(weights: str | Path | None, last_layer: int = max(LAYERS
         log.warning("VGG19 perceptual loss: weights.vgg19 is null, so torchvision downloads "
                     "the ImageNet weights now (needs internet; set weights.vgg19 to a local "
                     "vgg19-dcbb9e9d.pth to run offline)")
+        # lazy: torchvision is needed only to download the weights
         from torchvision.models import VGG19_Weights, vgg19
 
         try:

@@ -41,6 +41,7 @@ def image_grid(images: np.ndarray, ncol: int, pad: int = 2, pad_value: int = 255
 
 
 def _plt():
+    # lazy: matplotlib takes about a second to import; generate() needs none of it
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -14,6 +14,8 @@ Behaviour (rule ``train_gan``):
 - the declared outputs (final checkpoint, history.csv, loss figure, grid folder) are
   written at the end, each atomically.
 
+Settings travel as one :class:`GanRun` (built by the rule from the config and wildcards, passed
+as a plain dict and rebuilt with :meth:`GanRun.from_dict`); the outputs as one :class:`GanOutputs`.
 :func:`train_gan` is these three named steps: :func:`resume_point` (find, validate, load the
 checkpoint), :func:`train_epochs` (the epoch loop) and :func:`write_outputs`.
 
@@ -28,6 +30,7 @@ import math
 import shutil
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +41,40 @@ from tqdm import tqdm
 
 from isicgan import registry
 from isicgan.gan import build_model, load_checkpoint, resolve_device
-from isicgan.gan.base import GANModel, plain_config
+from isicgan.gan.base import GANModel, TrainingHook, plain_config
 from isicgan.gan.plots import plot_losses, save_grid
-from isicgan.io import atomic_path, load_png_folder, remove_stale_temporaries, write_csv
+from isicgan.io import atomic_path, load_split_tiles, remove_stale_temporaries, write_csv
+from isicgan.specs import GanRun
 
 log = logging.getLogger(__name__)
 
 CLASS_NAMES = {"0": "benign", "1": "malignant"}
 # settings that change when or what is saved, not the weights: a change keeps the checkpoint
 NON_TRAINING_KEYS = ("checkpoint_every", "sample_epochs", "eval_every", "select")
+
+
+@dataclass(frozen=True)
+class GanOutputs:
+    """The declared outputs of rule train_gan."""
+    final: str | Path
+    history: str | Path
+    losses_png: str | Path
+    samples_dir: str | Path
+
+    @classmethod
+    def in_folder(cls, folder: str | Path) -> "GanOutputs":
+        """final.pt, history.csv, losses.png and samples/ in one folder (command line, tests)."""
+        folder = Path(folder)
+        return cls(folder / "final.pt", folder / "history.csv", folder / "losses.png",
+                   folder / "samples")
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """Where a run keeps its resumable checkpoint and sample grids, and its data's hash."""
+    last: Path
+    grid_dir: Path
+    data_hash: str
 
 
 def load_training_data(train_dir: str | Path, domains: dict[str, str], image_size: int
@@ -58,9 +86,10 @@ def load_training_data(train_dir: str | Path, domains: dict[str, str], image_siz
         if not path.is_dir():
             raise FileNotFoundError(f"class folder {path} ({CLASS_NAMES[folder]} training tiles) "
                                     "not found")
-        images, _ = load_png_folder(path)
-        if len(images) == 0:
-            raise ValueError(f"class folder {path} holds no .png tiles")
+        try:
+            images = load_split_tiles(train_dir, (folder,))
+        except ValueError:
+            raise ValueError(f"class folder {path} holds no .png tiles") from None
         if images.shape[1:] != (image_size, image_size, 3):
             raise ValueError(f"tiles in {path} are {images.shape[1]}x{images.shape[2]}, expected "
                              f"{image_size}x{image_size} (config data.image_size)")
@@ -144,12 +173,13 @@ def resume_point(model: GANModel, last_path: Path, data_hash: str, epochs: int
 
 
 def train_epochs(model: GANModel, data: dict[str, torch.Tensor], start: int,
-                 rows: list[dict[str, float]], last_path: Path, grid_dir: Path, data_hash: str,
-                 progress: bool = True, evaluation: Any = None) -> list[dict[str, float]]:
+                 rows: list[dict[str, float]], ckpts: Checkpoints, progress: bool = True,
+                 evaluation: TrainingHook | None = None) -> list[dict[str, float]]:
     """The epoch loop from ``start``: learning rate, one pass, a history row (appended to
     ``rows``, which is returned), sample grids and resumable checkpoints as configured;
     ``evaluation`` (quality over training) adds its columns to the evaluated epochs' rows."""
     config, gan = model.config, model.name
+    last_path, grid_dir, data_hash = ckpts.last, ckpts.grid_dir, ckpts.data_hash
     epochs = int(config["epochs"])
     fixed = model.fixed_inputs(data)
     if evaluation is not None:
@@ -185,13 +215,15 @@ def train_epochs(model: GANModel, data: dict[str, torch.Tensor], start: int,
     return rows
 
 
-def write_outputs(model: GANModel, rows: list[dict[str, float]], data_hash: str,
-                  final: Path, history: str | Path, losses_png: str | Path,
-                  samples_dir: str | Path, grid_dir: Path, evaluation: Any = None) -> None:
+def write_outputs(model: GANModel, rows: list[dict[str, float]], ckpts: Checkpoints,
+                  outputs: GanOutputs, evaluation: TrainingHook | None = None) -> None:
     """The declared outputs, each atomically: final checkpoint (weights only; with
     ``evaluation``, the checkpoint its ``select`` picks), history.csv, the loss figure (and the
     quality over training) and the folder of sample grids."""
     epochs = int(model.config["epochs"])
+    data_hash, grid_dir = ckpts.data_hash, ckpts.grid_dir
+    final, history = Path(outputs.final), outputs.history
+    losses_png, samples_dir = outputs.losses_png, outputs.samples_dir
     quality = tuple(evaluation.columns) if evaluation is not None else ()
     if evaluation is not None:
         evaluation.write_final(model, final, epochs, rows, data_hash)
@@ -210,42 +242,40 @@ def write_outputs(model: GANModel, rows: list[dict[str, float]], data_hash: str,
     log.info("wrote %s, %s, %s, %s", final, history, losses_png, samples_dir)
 
 
-def train_gan(gan: str, config: dict[str, Any], train_dir: str | Path, final: str | Path,
-              history: str | Path, losses_png: str | Path, samples_dir: str | Path,
-              image_size: int, device: str = "auto", vgg19_weights: str | Path | None = None,
-              checkpoint_dir: str | Path | None = None, threads: int | None = None,
-              progress: bool = True, evaluation: Any = None) -> dict[str, Any]:
-    """Train ``gan`` on ``train_dir``'s class folders; write the four outputs. Returns the
-    final checkpoint dict. ``evaluation``: the quality-over-training hook
-    (:class:`isicgan.quality.training_eval.TrainingEvaluation`), which also picks the final
-    checkpoint; None: no evaluation, the last epoch."""
+def train_gan(run: GanRun, train_dir: str | Path, outputs: GanOutputs,
+              weights: dict[str, str | Path] | None = None, evaluation: TrainingHook | None = None,
+              threads: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train ``run.gan`` on ``train_dir``'s class folders; write the four ``outputs``. Returns
+    the final checkpoint dict. ``weights``: local weight files by key of the model's
+    ``optional_weights`` (e.g. ``{"vgg19": path}``). ``evaluation``: the quality-over-training
+    hook (:class:`isicgan.quality.training_eval.TrainingEvaluation`), which also picks the
+    final checkpoint; None: no evaluation, the last epoch."""
     if threads:
         torch.set_num_threads(int(threads))
-    config = plain_config(config)
-    device = resolve_device(device)
-    final = Path(final)
-    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else final.parent / "checkpoints"
+    config = plain_config(run.settings)
+    device = resolve_device(run.device)
+    final = Path(outputs.final)
+    checkpoint_dir = Path(run.checkpoint_dir) if run.checkpoint_dir else final.parent / "checkpoints"
     grid_dir = checkpoint_dir / "samples"
     last_path = checkpoint_dir / "last.pt"
     epochs = int(config["epochs"])
 
-    model = build_model(gan, config, image_size, device=device, training=True,
-                        vgg19_weights=vgg19_weights)
-    arrays = load_training_data(train_dir, model.domains, image_size)
+    model = build_model(run.gan, config, run.image_size, device=device, training=True,
+                        weights=weights)
+    arrays = load_training_data(train_dir, model.domains, run.image_size)
     data_hash = data_fingerprint(arrays)
     data = {k: torch.from_numpy(v).to(model.device) for k, v in arrays.items()}
-    log.info("%s on %s%s: %s, image_size %d, %d epochs", gan, device,
+    log.info("%s on %s%s: %s, image_size %d, %d epochs", run.gan, device,
              " (bf16 autocast, channels_last)" if model.amp else "",
-             ", ".join(f"{k}: {len(v)} tiles" for k, v in arrays.items()), image_size, epochs)
+             ", ".join(f"{k}: {len(v)} tiles" for k, v in arrays.items()), run.image_size, epochs)
 
     start, rows = resume_point(model, last_path, data_hash, epochs)
     if start == 0:
         shutil.rmtree(grid_dir, ignore_errors=True)
     grid_dir.mkdir(parents=True, exist_ok=True)
-    rows = train_epochs(model, data, start, rows, last_path, grid_dir, data_hash, progress,
-                        evaluation)
-    write_outputs(model, rows, data_hash, final, history, losses_png, samples_dir, grid_dir,
-                  evaluation)
+    rows = train_epochs(model, data, start, rows, Checkpoints(last_path, grid_dir, data_hash),
+                        progress, evaluation)
+    write_outputs(model, rows, Checkpoints(last_path, grid_dir, data_hash), outputs, evaluation)
     return load_checkpoint(final)
 
 
@@ -263,12 +293,13 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    import yaml
+    import yaml  # lazy: only the command line reads a YAML file
     config = yaml.safe_load(Path(args.config).read_text())
     out = Path(args.out_dir)
-    train_gan(args.gan, config, args.train_dir, out / "final.pt", out / "history.csv",
-              out / "losses.png", out / "samples", args.image_size, device=args.device,
-              vgg19_weights=args.vgg19, checkpoint_dir=out / "checkpoints", threads=args.threads)
+    run = GanRun(gan=args.gan, replicate=1, settings=config, image_size=args.image_size,
+                 device=args.device, checkpoint_dir=str(out / "checkpoints"))
+    train_gan(run, args.train_dir, GanOutputs.in_folder(out),
+              weights={"vgg19": args.vgg19} if args.vgg19 else None, threads=args.threads)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
 
 from isicgan.io import atomic_path
 
@@ -26,8 +29,6 @@ def input_size(image_size: int) -> int:
 
 
 def _modules(dim: int, size: int):
-    import torch.nn as nn
-
     n_down = {32: 3, 64: 4}[size]   # stride-2 convs down to 4 x 4
     widths = WIDTHS[:n_down]
     enc, dec = [], []
@@ -44,9 +45,6 @@ def _modules(dim: int, size: int):
 
 def to_input(images: np.ndarray, size: int):
     """uint8 N x H x W x 3 -> float tensor N x 3 x size x size in [-1, 1] (antialiased bilinear)."""
-    import torch
-    import torch.nn.functional as F
-
     x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
     if x.shape[-2:] != (size, size):
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
@@ -59,8 +57,6 @@ def train_encoder(images: np.ndarray, out_path: str | Path, dim: int, epochs: in
 
     Returns the final epoch's mean reconstruction MSE (in [-1, 1] units) and the sample count.
     """
-    import torch
-
     if len(images) < 2:
         raise ValueError(f"the in-domain encoder needs real train tiles, got {len(images)}")
     torch.manual_seed(seed)
@@ -92,8 +88,6 @@ def train_encoder(images: np.ndarray, out_path: str | Path, dim: int, epochs: in
 
 def load_encoder(path: str | Path):
     """The trained encoder network (eval mode) from :func:`train_encoder`'s file."""
-    import torch
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"in-domain encoder file not found: {path}")

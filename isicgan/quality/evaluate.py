@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from isicgan.io import atomic_path, load_png_folder
+from isicgan.io import load_split_tiles, write_json
 from isicgan.quality import features as qf
 from isicgan.quality import memorisation, metrics
 from isicgan.quality.classifier import ReferenceClassifier, load_reference_classifier
@@ -49,42 +49,25 @@ class References:
     train_malignant: np.ndarray | None = field(default=None, repr=False)
 
 
-def load_split_tiles(split_dir: str | Path, classes: tuple[str, ...] = ("0", "1")) -> np.ndarray:
-    """uint8 tiles of the given class folders of a split, class by class in sorted-name order."""
-    arrays = []
-    for cls in classes:
-        images, ids = load_png_folder(Path(split_dir) / cls)
-        if ids:
-            arrays.append(images)
-    if not arrays:
-        raise ValueError(f"no PNG tiles in {split_dir}/{{{','.join(classes)}}}")
-    return np.concatenate(arrays)
-
-
-def _val_path(train_path: str | Path) -> Path:
-    """The val features file beside a train one: ``{space}_train.npz`` -> ``{space}_val.npz``."""
-    path = Path(train_path)
-    if not path.name.endswith("_train.npz"):
-        raise ValueError(f"reference features file {path}: expected a name ending in _train.npz")
-    return path.with_name(path.name[:-len("_train.npz")] + "_val.npz")
-
-
-def load_references(encoder_path: str | Path, indomain_train: str | Path, real_json: str | Path,
-                    train_dir: str | Path, val_dir: str | Path, classifier_path: str | Path,
-                    inception_path: str | Path | None = None,
-                    inception_train: str | Path | None = None) -> References:
-    """Everything a batch is measured against. The val features are read from the file beside
-    each train features file (``{space}_val.npz``)."""
-    feats = {"indomain": qf.read_reference(indomain_train)}
-    val_feats = {"indomain": qf.read_reference(_val_path(indomain_train))}
+def load_references(encoder_path: str | Path, features: dict[str, tuple[str | Path, str | Path]],
+                    real_json: str | Path, train_dir: str | Path, val_dir: str | Path,
+                    classifier_path: str | Path,
+                    inception_path: str | Path | None = None) -> References:
+    """Everything a batch is measured against. ``features``: per feature space (``indomain``,
+    and ``inception`` when its weights are configured) the real malignant (train, val)
+    feature files written by rule quality_reference."""
+    if "indomain" not in features:
+        raise ValueError("the in-domain reference features (indomain_train/val.npz) are required")
+    feats = {"indomain": qf.read_reference(features["indomain"][0])}
+    val_feats = {"indomain": qf.read_reference(features["indomain"][1])}
     reason = qf.inception_unavailable(inception_path)
     net = None
     if reason is None:
-        if not inception_train:
+        if "inception" not in features:
             raise ValueError("inception reference features are required when weights.fid_inception is set")
         net = qf.load_inception(inception_path)
-        feats["inception"] = qf.read_reference(inception_train)
-        val_feats["inception"] = qf.read_reference(_val_path(inception_train))
+        feats["inception"] = qf.read_reference(features["inception"][0])
+        val_feats["inception"] = qf.read_reference(features["inception"][1])
     return References(
         encoder=qf.load_model("indomain", encoder_path), feats=feats, val_feats=val_feats,
         classifier=load_reference_classifier(classifier_path),
@@ -118,10 +101,10 @@ def equal_size_fids(fake: np.ndarray, refs: References, space: str, quality: dic
             "fid_eq_n": n, "fid_eq_subsets": subsets}
 
 
-def batch_quality(images: np.ndarray, refs: References, quality: dict, seed: int,
-                  with_memorisation: bool = True, source: np.ndarray | None = None) -> dict:
-    """All quality numbers of one batch (uint8 N x H x W x 3). ``source``: the tiles a
-    translating generator made the batch from, one per image, for source faithfulness."""
+def batch_quality(images: np.ndarray, refs: References, quality: dict, seed: int) -> dict:
+    """The distribution metrics, equal-size FIDs, diversity and class fidelity of one batch
+    (uint8 N x H x W x 3). The memorisation audit and source faithfulness are computed by
+    :mod:`isicgan.synthesis` for the kept try only."""
     q: dict = {"n": int(len(images))}
     fake = qf.indomain_features(images, refs.encoder)
     q.update(distribution_metrics(fake, refs.feats["indomain"], quality, seed, "indomain"))
@@ -138,25 +121,16 @@ def batch_quality(images: np.ndarray, refs: References, quality: dict, seed: int
     q.update(metrics.mean_pairwise_msssim(images, seed=seed))
     q.update(refs.classifier.fidelity(fake))
     q["class_fidelity_threshold"] = refs.classifier.threshold
-    if source is not None:
-        from isicgan.quality.faithfulness import source_faithfulness
-
-        q["source"] = source_faithfulness(images, source, refs.encoder, refs.classifier,
-                                          float(quality["near_identity_delta"]), fake=fake)
-    if with_memorisation:
-        q["memorisation"] = memorisation.audit(
-            images, refs.train_tiles, refs.val_tiles, refs.real["copy_threshold"]["distance"],
-            seed=seed)
     return q
 
 
 def real_reference(feats: dict[str, tuple[np.ndarray, np.ndarray]], train_malignant: np.ndarray,
-                   train_all: np.ndarray, quality: dict, seed: int,
+                   tiles: tuple[np.ndarray, np.ndarray], quality: dict, seed: int,
                    inception_reason: str | None) -> dict:
     """Real-vs-real values: val malignant vs train malignant in each space, MS-SSIM of train
-    malignant tiles, the closest pair of distinct real train tiles (pixel space) and the copy
-    threshold of the memorisation audit (a low quantile of the train nearest-neighbour
-    distances, ``quality.copy_quantile``)."""
+    malignant tiles, the closest pair of distinct real train tiles (copy distance) and the copy
+    threshold of the memorisation audit (the ``quality.copy_quantile`` quantile of the val
+    tiles' nearest-train copy distances: tiles of unseen patients)."""
     out: dict = {"n_train_malignant": int(len(train_malignant))}
     for space in SPACES:
         if space not in feats:
@@ -167,30 +141,36 @@ def real_reference(feats: dict[str, tuple[np.ndarray, np.ndarray]], train_malign
         out.update(distribution_metrics(val, train, quality, seed, space))
     out["inception_reason"] = inception_reason
     out.update(metrics.mean_pairwise_msssim(train_malignant, seed=seed))
+    train_all, val_all = tiles          # real train and val tiles, all classes
     out["closest_real_pair"] = memorisation.closest_real_pair(train_all)
-    out["copy_threshold"] = memorisation.copy_threshold(train_all, float(quality["copy_quantile"]))
+    out["copy_threshold"] = memorisation.copy_threshold(train_all, val_all,
+                                                        float(quality["copy_quantile"]))
     return out
 
 
-def write_real_reference(train_dir: str | Path, indomain: tuple[str, str], out_path: str | Path,
-                         quality: dict, seed: int, inception: tuple[str, str] | None = None,
+def write_real_reference(split_dirs: tuple[str | Path, str | Path], indomain: tuple[str, str],
+                         out_path: str | Path, quality: dict, seed: int,
+                         inception: tuple[str, str] | None = None,
                          inception_path: str | Path | None = None) -> dict:
     """Compute :func:`real_reference` from the cached feature files and write it as JSON."""
     feats = {"indomain": tuple(qf.read_reference(p) for p in indomain)}
     reason = qf.inception_unavailable(inception_path)
     if reason is None and inception:
         feats["inception"] = tuple(qf.read_reference(p) for p in inception)
-    out = real_reference(feats, load_split_tiles(train_dir, ("1",)), load_split_tiles(train_dir),
-                         quality, seed, reason)
+    train_dir, val_dir = split_dirs
+    out = real_reference(feats, load_split_tiles(train_dir, ("1",)),
+                         (load_split_tiles(train_dir), load_split_tiles(val_dir)), quality, seed,
+                         reason)
     write_json(out_path, out)
     return out
 
 
-def write_references(train_dir: str | Path, val_dir: str | Path, encoder_path: str | Path,
+def write_references(split_dirs: tuple[str | Path, str | Path], encoder_path: str | Path,
                      inception_path: str | Path | None, feature_paths: list[str | Path],
                      real_path: str | Path, quality: dict, seed: int) -> dict:
     """Write every ``{space}_{split}.npz`` of ``feature_paths`` (malignant tiles of the split)
     and the real-vs-real reference JSON: the whole reference stage in one job."""
+    train_dir, val_dir = split_dirs
     dirs = {"train": Path(train_dir), "val": Path(val_dir)}
     paths = {Path(p).stem: Path(p) for p in feature_paths}
     models = {"indomain": encoder_path, "inception": inception_path}
@@ -202,11 +182,7 @@ def write_references(train_dir: str | Path, val_dir: str | Path, encoder_path: s
     inception = None
     if "inception_train" in paths and "inception_val" in paths:
         inception = (paths["inception_train"], paths["inception_val"])
-    return write_real_reference(train_dir, (paths["indomain_train"], paths["indomain_val"]),
+    return write_real_reference((train_dir, val_dir),
+                                (paths["indomain_train"], paths["indomain_val"]),
                                 real_path, quality, seed, inception=inception,
                                 inception_path=inception_path)
-
-
-def write_json(path: str | Path, data: dict) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n")

@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from isicgan.quality.classifier import ReferenceClassifier
+from isicgan.quality.features import indomain_features
+from isicgan.quality.metrics import msssim_pairs
 
 NEAR_IDENTITY_SHARE = 0.5
 
@@ -29,9 +31,6 @@ def source_faithfulness(images: np.ndarray, source: np.ndarray, encoder,
                         fake: np.ndarray | None = None) -> dict:
     """The numbers of the module docstring for ``images[i]`` made from ``source[i]`` (uint8
     N x H x W x 3 each). ``fake``: the in-domain features of ``images`` when already computed."""
-    from isicgan.quality.features import indomain_features
-    from isicgan.quality.metrics import msssim_pairs
-
     images, source = np.asarray(images), np.asarray(source)
     if images.shape != source.shape:
         raise ValueError(f"source faithfulness needs one source tile per synthetic tile, got "

@@ -14,8 +14,11 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from isicgan.io import atomic_path, load_png_folder
+from isicgan.quality.encoder import load_encoder, to_input
+from isicgan.weights import verify as verify_weight
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +41,11 @@ def load_inception(path: str | Path, verify: bool = True):
     A file named ``inception-2015-12-05.pt`` is first checked with
     :func:`isicgan.weights.verify` (its sha256, recorded on first use); ``verify=False`` skips it.
     """
-    import torch
-
     path = Path(path)
     reason = inception_unavailable(path)
     if reason:
         raise FileNotFoundError(reason)
     if verify and path.name == INCEPTION_FILE:
-        from isicgan.weights import verify as verify_weight
-
         verify_weight(path)
     try:
         net = torch.jit.load(str(path), map_location="cpu").eval()
@@ -59,6 +58,7 @@ def load_inception(path: str | Path, verify: bool = True):
 
 def clean_resize(images: np.ndarray) -> np.ndarray:
     """clean-fid clean mode resize: uint8 N x H x W x 3 -> float32 N x 3 x 299 x 299 in [0, 255]."""
+    # lazy: clean-fid is needed only when weights.fid_inception is configured
     from cleanfid.resize import build_resizer
 
     resize = build_resizer("clean")
@@ -67,8 +67,6 @@ def clean_resize(images: np.ndarray) -> np.ndarray:
 
 def inception_features(images: np.ndarray, net, batch_size: int = 32) -> np.ndarray:
     """N x 2048 Inception pool features (float64) of uint8 N x H x W x 3 tiles."""
-    import torch
-
     feats = []
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
@@ -80,10 +78,6 @@ def inception_features(images: np.ndarray, net, batch_size: int = 32) -> np.ndar
 
 def indomain_features(images: np.ndarray, encoder, batch_size: int = 256) -> np.ndarray:
     """N x encoder_dim bottleneck features (float64) of the in-domain encoder."""
-    import torch
-
-    from isicgan.quality.encoder import to_input
-
     feats = []
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
@@ -102,8 +96,6 @@ def features(images: np.ndarray, space: str, model) -> np.ndarray:
 
 
 def load_model(space: str, path: str | Path):
-    from isicgan.quality.encoder import load_encoder
-
     return load_encoder(path) if space == "indomain" else load_inception(path)
 
 

@@ -2,6 +2,7 @@
 the quality of every batch of every GAN side by side."""
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ from isicgan.io import atomic_path
 
 
 def _plt():
+    # lazy: matplotlib takes about a second to import; the modules are imported by jobs that
+    # draw nothing (and by the workflow's tests)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -18,13 +21,21 @@ def _plt():
     return plt
 
 
+#: tiles shown of each side, and closest pairs shown, in a batch figure
+N_SHOW, N_PAIRS = 16, 8
+
+
 def batch_figure(path: str | Path, title: str, synthetic: np.ndarray, real: np.ndarray,
-                 train_tiles: np.ndarray, memo: dict, n_show: int = 16, n_pairs: int = 8,
-                 source: np.ndarray | None = None, faithfulness: dict | None = None) -> None:
+                 train_tiles: np.ndarray, memo: dict,
+                 source: tuple[np.ndarray, dict] | None = None) -> None:
     """Real malignant train tiles beside the batch, the batch's closest train pairs and, for a
-    translating generator, source beside result for the tiles that moved least and most. Every
-    tile is upscaled (nearest neighbour) to at least 96 px; rows and columns are labelled."""
-    from isicgan.gan.plots import show_grid   # the GAN grids' helper (imports torch: lazy)
+    translating generator (``source``: its source tiles and faithfulness), source beside result
+    for the tiles that moved least and most. Every tile is upscaled (nearest neighbour) to at
+    least 96 px; rows and columns are labelled."""
+    n_show, n_pairs = N_SHOW, N_PAIRS
+    source, faithfulness = source if source is not None else (None, None)
+    # lazy: isicgan.gan imports torch, which the quality_table job (report env) has not
+    from isicgan.gan.plots import show_grid
 
     plt = _plt()
     ncol = int(np.ceil(np.sqrt(n_show)))
@@ -43,9 +54,10 @@ def batch_figure(path: str | Path, title: str, synthetic: np.ndarray, real: np.n
     show_grid(fig.add_subplot(spec[1, :]), pairs, len(order),
               row_labels=["synthetic", "nearest train"],
               col_labels=[f"d={d:.3f}" for d in d_train[order]],
-              title="closest pairs (RMS pixel distance d); copy threshold "
+              title="closest pairs (copy distance d); copy threshold "
                     f"{memo['copy_threshold']:.3f}, share below it "
-                    f"{memo['share_below_copy_threshold']:.2f}; novelty AUC "
+                    f"{memo['share_below_copy_threshold']:.2f}, copies "
+                    f"{memo['share_copies']:.2f}; novelty AUC "
                     f"{memo['novelty_auc']:.2f} (0.5: as novel as real val tiles)"
                     + ("; FLAGGED" if memo["flag"] else ""))
     if with_source:
@@ -82,8 +94,8 @@ ACROSS = [("fid_indomain_eq", "FID in-domain, equal size (read first)"),
 REFERENCES = {"fid_indomain_eq": [("fid_indomain_eq_real", "real val vs train")],
               "fid_inception_eq": [("fid_inception_eq_real", "real val vs train")],
               "kid_indomain": [("kid_indomain_real", "real val vs train")],
-              "class_fidelity": [("class_fidelity_real_malignant", "real val malignant"),
-                                 ("class_fidelity_real_benign", "real val benign")],
+              "class_fidelity": [("class_fidelity_real_malignant", "real train malignant"),
+                                 ("class_fidelity_real_benign", "real train benign")],
               "precision": [("precision_real", "real val vs train")],
               "recall": [("recall_real", "real val vs train")],
               "coverage": [("coverage_real", "real val vs train")],
@@ -93,8 +105,6 @@ REFERENCES = {"fid_indomain_eq": [("fid_indomain_eq_real", "real val vs train")]
 def across_figure(path: str | Path, table) -> None:
     """One panel per metric: each generator's value per batch (one line per replicate, one
     colour per generator), real-data values in grey."""
-    import textwrap
-
     plt = _plt()
     fig, axes = plt.subplots(4, 3, figsize=(12, 12))
     colours = {gan: f"C{i}" for i, gan in enumerate(dict.fromkeys(table["gan"]))}
@@ -132,8 +142,8 @@ def across_figure(path: str | Path, table) -> None:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             if lab.rsplit(" r", 1)[0] in colours:
                 lines.setdefault(lab, h)
-    keep = list(lines.items())
-    fig.legend([h for h, _ in keep], [lab for _, lab in keep], loc="lower center", ncol=max(1, len(keep)))
+    # one entry per generator replicate: lines maps label -> handle
+    fig.legend(list(lines.values()), list(lines), loc="lower center", ncol=max(1, len(lines)))
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})

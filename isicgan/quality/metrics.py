@@ -18,6 +18,8 @@ import logging
 import sys
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from scipy import linalg
 
 log = logging.getLogger(__name__)
@@ -141,6 +143,7 @@ def equal_size_fid(feats1: np.ndarray, feats2: np.ndarray, n: int, subsets: int,
 # ---------------------------------------------------------------- PRDC
 def prdc(real: np.ndarray, fake: np.ndarray, k: int) -> dict[str, float]:
     """Precision, recall, density, coverage (Naeem et al. 2020) via the ``prdc`` package."""
+    # lazy: prdc imports scikit-learn (about a second); train_gan's evaluation needs no PRDC
     from prdc import compute_prdc
 
     if min(len(real), len(fake)) <= k:
@@ -162,8 +165,6 @@ def msssim_scales(size: int, window: int = MSSSIM_WINDOW) -> int:
 
 
 def _gauss_window(window: int, sigma: float):
-    import torch
-
     coords = torch.arange(window, dtype=torch.float32) - (window - 1) / 2
     g = torch.exp(-(coords ** 2) / (2 * sigma ** 2))
     return g / g.sum()
@@ -171,8 +172,6 @@ def _gauss_window(window: int, sigma: float):
 
 def _filter(x, g):
     """Separable 'valid' Gaussian filter per channel of x (B, C, H, W)."""
-    import torch.nn.functional as F
-
     c = x.shape[1]
     x = F.conv2d(x, g.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
     return F.conv2d(x, g.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
@@ -180,9 +179,6 @@ def _filter(x, g):
 
 def msssim_pairs(a: np.ndarray, b: np.ndarray, scales: int | None = None) -> np.ndarray:
     """MS-SSIM of image pairs ``a[i]`` vs ``b[i]`` (uint8 N x H x W x 3), one value per pair."""
-    import torch
-    import torch.nn.functional as F
-
     if a.shape != b.shape or a.ndim != 4:
         raise ValueError(f"MS-SSIM needs two N x H x W x 3 arrays of one shape, got {a.shape} and {b.shape}")
     size = min(a.shape[1], a.shape[2])

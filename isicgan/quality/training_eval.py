@@ -28,30 +28,33 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from isicgan.config import check_select
+from isicgan.gan import load_checkpoint
+from isicgan.gan.base import GANModel, to_uint8
+from isicgan.io import atomic_path, load_split_tiles
 from isicgan.quality import metrics
 from isicgan.quality.classifier import ReferenceClassifier, load_reference_classifier
+from isicgan.quality.encoder import load_encoder
+from isicgan.quality.features import indomain_features
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ("fid_indomain_val", "kid_indomain_val", "class_fidelity", "malignancy_score")
-SELECT = ("last", "best_val")
 KID_SEED = 0          # the KID subsets: the same draws every epoch
 SNAPSHOT_RE = re.compile(r"^epoch(\d+)\.pt$")
 
 
 class TrainingEvaluation:
-    """The per-epoch hook of :func:`isicgan.gan.train.train_gan` (see the module docstring)."""
+    """The per-epoch hook of :func:`isicgan.gan.train.train_gan` (see the module docstring);
+    implements :class:`isicgan.gan.base.TrainingHook`."""
 
     columns = COLUMNS
 
     def __init__(self, encoder, classifier: ReferenceClassifier, val_malignant: np.ndarray,
                  every: int, select: str, n_samples: int, quality: dict):
-        if select not in SELECT:
-            raise ValueError(f"select must be one of {', '.join(SELECT)}, got {select!r}")
-        if select == "best_val" and every < 1:
-            raise ValueError("select: best_val needs eval_every >= 1 (the val KID of evaluated "
-                             "epochs chooses the checkpoint)")
+        check_select(select, every)
         if len(val_malignant) < 2:
             raise ValueError(f"quality over training needs real val malignant tiles, got "
                              f"{len(val_malignant)}")
@@ -68,17 +71,13 @@ class TrainingEvaluation:
     @classmethod
     def from_files(cls, encoder_path: str | Path, classifier_path: str | Path,
                    val_dir: str | Path, settings: dict, quality: dict) -> "TrainingEvaluation":
-        """Built from the rule's inputs: the encoder, the reference classifier, the val split."""
-        from isicgan.quality.encoder import load_encoder
-        from isicgan.quality.evaluate import load_split_tiles
-
+        """Built from the rule's inputs: the encoder, the reference classifier, the val split;
+        ``settings``: the generator's config section, ``quality``: the evaluation's keys."""
         return cls(load_encoder(encoder_path), load_reference_classifier(classifier_path),
-                   load_split_tiles(val_dir, ("1",)), int(settings.get("eval_every", 0)),
-                   settings.get("select", "last"), int(quality["eval_samples"]), quality)
+                   load_split_tiles(val_dir, ("1",)), int(settings["eval_every"]),
+                   settings["select"], int(quality["eval_samples"]), quality)
 
     def _features(self, images: np.ndarray) -> np.ndarray:
-        from isicgan.quality.features import indomain_features
-
         return indomain_features(np.asarray(images), self.encoder)
 
     def _kid(self, feats: np.ndarray) -> float:
@@ -86,7 +85,7 @@ class TrainingEvaluation:
                                        int(self.quality["kid_subset_size"]), KID_SEED)
 
     # ------------------------------------------------------------------ hooks
-    def start(self, model, data: dict, checkpoint_dir: str | Path, done_epochs: int) -> None:
+    def start(self, model: GANModel, data: dict, checkpoint_dir: str | Path, done_epochs: int) -> None:
         """Fix the sample inputs, set the real reference lines, and drop snapshots the resumed
         history does not reach (from epochs after the checkpoint training resumes from)."""
         self.fixed = model.fixed_inputs(data, self.n_samples)
@@ -107,17 +106,15 @@ class TrainingEvaluation:
     def due(self, epoch: int, epochs: int) -> bool:
         return self.every > 0 and ((epoch + 1) % self.every == 0 or epoch == epochs - 1)
 
-    def evaluate(self, model) -> dict[str, float]:
+    def evaluate(self, model: GANModel) -> dict[str, float]:
         """The quality columns of the fixed sample of ``model`` now."""
-        from isicgan.gan.base import to_uint8
-
-        images = to_uint8(model._eval_generate(self.fixed))
+        images = to_uint8(model.generate_eval(self.fixed))
         feats = self._features(images)
         fid = metrics.fid_from_features(feats, self.val)
         return {"fid_indomain_val": fid, "kid_indomain_val": self._kid(feats),
                 **self.classifier.fidelity(feats)}
 
-    def after_epoch(self, model, epoch: int, epochs: int, rows: list[dict],
+    def after_epoch(self, model: GANModel, epoch: int, epochs: int, rows: list[dict],
                     data_hash: str) -> dict[str, float]:
         """The quality columns of ``epoch`` (empty when not evaluated); keeps the best snapshot.
         ``rows``: the history so far, ``epoch``'s row included."""
@@ -137,7 +134,7 @@ class TrainingEvaluation:
             if best is None or epoch != best[0]:
                 path.unlink()
 
-    def write_final(self, model, final: str | Path, epochs: int, rows: list[dict],
+    def write_final(self, model: GANModel, final: str | Path, epochs: int, rows: list[dict],
                     data_hash: str) -> dict[str, Any]:
         """``final.pt``: the last epoch or the best evaluated one, with its ``selection``."""
         best = best_epoch(rows)
@@ -181,11 +178,6 @@ def best_epoch(rows: list[dict]) -> tuple[int, float] | None:
 def write_selected(snapshot: str | Path, final: str | Path, rows: list[dict],
                    selection: dict) -> None:
     """Copy a best_val snapshot to ``final`` with the full history and its ``selection``."""
-    import torch
-
-    from isicgan.gan import load_checkpoint
-    from isicgan.io import atomic_path
-
     ckpt = load_checkpoint(snapshot)
     ckpt.update(history=[dict(r) for r in rows], selection=selection)
     with atomic_path(final) as tmp:

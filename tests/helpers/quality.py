@@ -66,3 +66,18 @@ def inception_standin(path: Path, seed: int = 0, dim: int = 2048) -> Path:
     torch.manual_seed(seed)
     torch.jit.script(_StandIn(dim).eval()).save(str(path))
     return path
+
+
+def write_manifest(data: Path, path: Path, per_patient: int = 2) -> Path:
+    """A manifest (isic_id, patient_id, target, split) of the tiles under ``data/{split}/{0,1}``:
+    consecutive tiles of a class folder share a patient, ``per_patient`` each."""
+    rows = ["isic_id,patient_id,target,split"]
+    for split_dir in sorted(p for p in data.iterdir() if p.is_dir()):
+        for cls in ("0", "1"):
+            files = sorted((split_dir / cls).glob("*.png")) if (split_dir / cls).is_dir() else []
+            for i, png in enumerate(files):
+                rows.append(f"{png.stem},P_{split_dir.name}_{cls}_{i // per_patient},{cls},"
+                            f"{split_dir.name}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(rows) + "\n")
+    return path

@@ -143,7 +143,7 @@ class CycleGAN(GANModel):
 
     def epoch_batches(self, data: dict[str, torch.Tensor]) -> Iterator[dict[str, torch.Tensor]]:
         a, b = data["A"], data["B"]
-        cap = self.config.get("max_images_per_epoch")
+        cap = self.config["max_images_per_epoch"]
         idx_a = torch.randperm(len(a), generator=self.rng)
         if cap is not None:
             idx_a = idx_a[: int(cap)]
@@ -165,7 +165,7 @@ class CycleGAN(GANModel):
     @torch.no_grad()
     def sample_images(self, fixed: torch.Tensor) -> tuple[np.ndarray, int]:
         """Rows: benign input, G_AB(input) (malignant-like), G_BA(G_AB(input)) (cycle)."""
-        fake_b = self._eval_generate(fixed)
+        fake_b = self.generate_eval(fixed)
         g_ba = self.nets.get("G_BA")
         rows = [fixed.numpy(), to_uint8(fake_b)]
         if g_ba is not None:

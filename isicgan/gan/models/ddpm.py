@@ -102,6 +102,7 @@ class DDPM(GANModel):
     weight_init = None          # keep diffusers' own initialisation (under the scoped seed)
 
     def build(self, training: bool) -> None:
+        # lazy: diffusers takes seconds to import; the registry tests import this module
         from diffusers import UNet2DModel
 
         c = self.config
@@ -123,6 +124,7 @@ class DDPM(GANModel):
         self._schedulers()
 
     def _schedulers(self) -> None:
+        # lazy: diffusers takes seconds to import (see build)
         from diffusers import DDIMScheduler, DDPMScheduler
 
         c = self.config

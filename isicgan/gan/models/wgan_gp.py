@@ -1,6 +1,7 @@
 """WGAN-GP (Gulrajani et al. 2017) on malignant training tiles: the thesis design, corrected.
 
-Corrections of the thesis code (DIGEST.md fault 9):
+Corrections of the thesis code (its WGAN-GP fault: batch norm in a gradient-penalised critic
+and a perceptual loss between unpaired images):
 - no batch norm in the critic: the gradient penalty is defined per sample, and batch
   norm couples the samples of a batch. ``critic_norm``: ``layer`` (GroupNorm with one
   group, i.e. layer norm over C,H,W) or ``none``;
@@ -81,9 +82,10 @@ class WGANGP(GANModel):
         if training:
             self.nets["D"] = ConvCritic(c["ndf"], self.image_size, norm=c["critic_norm"],
                                         spectral=True)
-            if float(c.get("perceptual_weight", 0.0)) > 0:
+            if float(c["perceptual_weight"]) > 0:
+                # lazy: the perceptual term is off by default and loads VGG19 code
                 from isicgan.gan.perceptual import PerceptualStatLoss
-                self.perceptual = PerceptualStatLoss(self.vgg19_weights).to(self.device)
+                self.perceptual = PerceptualStatLoss(self.weights.get("vgg19")).to(self.device)
 
     def noise(self, n: int, gen: torch.Generator) -> torch.Tensor:
         if self.config["preset"] == "thesis":    # an image of noise, not a z vector
