@@ -9,9 +9,9 @@ import re
 import pandas as pd
 import pytest
 import yaml
+
 from helpers.study import copy_study
 from helpers.workflow import REPO, TINY_CONFIG, run_workflow
-
 from isicgan.config import load_config
 
 RULES = ["backbone_features", "classify", "classify_tables", "classify_figures", "run_info"]
