@@ -70,7 +70,8 @@ def tiny_study(tmp_path_factory):
     than a dry run) or writes into it takes ``tiny_study_copy``.
 
     ``TINY_STUDY=<folder>`` reads a finished study of an earlier session instead (a developer's
-    shortcut while editing these tests; it must match the code and tests/tiny.yaml)."""
+    shortcut while editing these tests; it must be built from the same commit and tests/tiny.yaml:
+    run_info records the commit)."""
     if os.environ.get("TINY_STUDY"):
         return Path(os.environ["TINY_STUDY"])
     return shared_study(_shared_root(tmp_path_factory))
