@@ -1,6 +1,7 @@
 """A classify stage split per phase (x seed) gives the unsplit stage's files, and two runs of
 one configuration give identical files (issue 16.8, issue 18.4)."""
 import dataclasses
+from pathlib import Path
 
 import pytest
 from helpers.classify import make_study_data
@@ -29,7 +30,7 @@ def _run(study, spec, folder):
 
 
 def _bytes(out):
-    return open(out.runs, "rb").read(), open(out.predictions, "rb").read()
+    return Path(out.runs).read_bytes(), Path(out.predictions).read_bytes()
 
 
 # the Keras model (a traced graph per job, re-initialised per fit) on the phase split only:
