@@ -109,6 +109,9 @@ def test_arms_table_covers_every_phase_and_arm_with_intervals(tables):
     assert (per_clf == 1 + 2 * 5).all()          # baseline + 2 phases x 5 arms
     assert (arms["balanced_accuracy_ci_low"] <= arms["balanced_accuracy_ci_high"]).all()
     assert set(arms.loc[arms.phase == 2, "n_added"]) == {8}
+    # every metric is a share or an area: no interval leaves [0, 1], however few the df
+    bounds = arms.filter(regex="_ci_(low|high)$")
+    assert ((bounds >= 0) & (bounds <= 1)).all().all()
 
 
 def test_thesis_reference_file_holds_tables_6_1_to_6_6():

@@ -91,6 +91,18 @@ VERDICT_MARKERS = {"better": ("^", True), "worse": ("v", True), "equivalent": ("
                    "inconclusive": ("o", False), "too few replicates": ("x", True)}
 
 
+#: the widest a difference of each metric can be (pAUC above TPR 0.8 lies in [0, 0.2])
+DIFFERENCE_RANGE = {"pauc_80": 0.2}
+
+
+def _forest_limit(differences: pd.Series, margin: float, metric: str) -> float:
+    """Half-width of a forest panel's axis: the estimates and the margin with room, never
+    wider than the metric's own range."""
+    spread = float(np.nanmax(np.abs(differences))) if len(differences) else 0.0
+    wanted = max(4 * margin if np.isfinite(margin) else 0.0, 1.5 * spread, 1e-3)
+    return min(wanted, DIFFERENCE_RANGE.get(metric, 1.0))
+
+
 def contrasts_forest(contrasts: pd.DataFrame, out: str | Path) -> None:
     """Forest plot of the primary family: generator minus each reference, per classifier.
 
@@ -124,17 +136,24 @@ def contrasts_forest(contrasts: pd.DataFrame, out: str | Path) -> None:
         margin = float(part["margin"].iloc[0])
         if np.isfinite(margin):
             ax.axvspan(-margin, margin, color="green", alpha=0.08, lw=0)
+        # a t interval on 1-2 df can reach far beyond what the metric allows: the axis shows
+        # the estimates and the margin, and an interval that leaves it ends in an arrow
+        limit = _forest_limit(part["difference"], margin, metric)
         for c in part.itertuples():
             y = y_of[(c.algorithm, c.reference)] + offsets[c.gan]
             colour = palette[c.gan]
             low = c.ci_low_adjusted if np.isfinite(c.ci_low_adjusted) else c.ci_low
             high = c.ci_high_adjusted if np.isfinite(c.ci_high_adjusted) else c.ci_high
             if np.isfinite(low):
-                ax.plot([low, high], [y, y], color=colour, lw=1.2)
+                ax.plot([max(low, -limit), min(high, limit)], [y, y], color=colour, lw=1.2)
+                for end, inside, arrow in ((low, low >= -limit, "<"), (high, high <= limit, ">")):
+                    if not inside:
+                        ax.plot(np.sign(end) * limit, y, arrow, ms=4, color=colour)
             marker, filled = VERDICT_MARKERS.get(c.verdict, ("o", False))
             ax.plot(c.difference, y, marker, ms=5, color=colour,
                     markerfacecolor=colour if filled else "white")
         ax.axvline(0, color="black", lw=0.8)
+        ax.set_xlim(-1.05 * limit, 1.05 * limit)
         ax.set_title(metric_label(metric, "none") + f" (margin +-{margin:g})", fontsize=8)
         ax.set_xlabel("generator minus reference", fontsize=7)
         for i in range(1, len(rows)):
@@ -153,11 +172,11 @@ def contrasts_forest(contrasts: pd.DataFrame, out: str | Path) -> None:
                bbox_to_anchor=(0.5, -0.4 / fig.get_size_inches()[1]))
     phase = int(primary["phase"].iloc[0])
     lines = ([f"Primary question, phase {phase}: generator minus reference, family-adjusted 95 % "
-              "intervals (patients, replicates, seeds); shaded: equivalence margin"]
+              "intervals (patients, replicates, seeds); shaded: equivalence margin; arrow: the "
+              "interval goes on beyond the axis"]
              + textwrap.wrap(headline(contrasts), 150))
     height = fig.get_size_inches()[1]
     fig.suptitle("\n".join(lines), fontsize=8, va="bottom", y=1.0 + 0.1 / height)
-    _save(fig, out)
     _save(fig, out)
 
 

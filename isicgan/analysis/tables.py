@@ -132,7 +132,10 @@ def arms_table(runs: pd.DataFrame, res: Resampled, threshold: float,
             row[m], row[f"{m}_std"] = means[i], stds[i]
             if ci["se"] == 0:               # nothing varies: the interval is the point
                 ci["ci_low"] = ci["ci_high"] = ci["difference"]
-            row[f"{m}_ci_low"], row[f"{m}_ci_high"] = ci["ci_low"], ci["ci_high"]
+            # a t interval on few degrees of freedom can pass the metric's own range (every
+            # metric here is a share or an area in [0, 1]): clipped to it
+            row[f"{m}_ci_low"] = max(ci["ci_low"], 0.0)
+            row[f"{m}_ci_high"] = min(ci["ci_high"], 1.0)
         rows.append(row)
     table = pd.DataFrame(rows)
     order = {c: i for i, c in enumerate(DISPLAY_NAMES)}
