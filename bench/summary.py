@@ -22,6 +22,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 RULE_RE = re.compile(r"^(?:rule|checkpoint)\s+(\w+)\s*:", re.M)
 BENCH_RE = re.compile(r"^    benchmark:\s*\n?\s*(?:repeat\()?\s*[\"']([^\"']+)[\"']", re.M)
+# a path built by a function of the rule files, e.g. classify_job_path("benchmarks/classify")
+# + ".tsv": one file per job under that folder (named by the job's wildcards)
+BENCH_CALL_RE = re.compile(
+    r"^    benchmark:\s*\n?\s*\w+\(\s*[\"']([^\"']+)[\"']\s*\)\s*\+\s*[\"']([^\"']+)[\"']", re.M)
 
 
 def benchmark_patterns(rule_files: list[Path]) -> list[tuple[str, re.Pattern]]:
@@ -32,15 +36,19 @@ def benchmark_patterns(rule_files: list[Path]) -> list[tuple[str, re.Pattern]]:
         starts = list(RULE_RE.finditer(text))
         for i, m in enumerate(starts):
             body = text[m.end(): starts[i + 1].start() if i + 1 < len(starts) else len(text)]
-            b = BENCH_RE.search(body)
-            if not b:
+            b, call = BENCH_RE.search(body), BENCH_CALL_RE.search(body)
+            if b:
+                path = b.group(1)
+            elif call:
+                path = f"{call.group(1)}/{{job}}{call.group(2)}"
+            else:
                 continue
             regex, pos = "", 0
-            for w in re.finditer(r"\{([^}]+)\}", b.group(1)):
+            for w in re.finditer(r"\{([^}]+)\}", path):
                 _, _, constraint = w.group(1).partition(",")
-                regex += re.escape(b.group(1)[pos:w.start()]) + f"(?:{constraint or '.+?'})"
+                regex += re.escape(path[pos:w.start()]) + f"(?:{constraint or '.+?'})"
                 pos = w.end()
-            regex += re.escape(b.group(1)[pos:])
+            regex += re.escape(path[pos:])
             patterns.append((m.group(1), re.compile(regex + "$")))
     return patterns
 
