@@ -19,7 +19,7 @@ from helpers.classify import make_study_data
 from isicgan.analysis.tables import TablesSpec, write_tables
 from isicgan.analysis.worth import front_page_line
 from isicgan.classify.metrics import THRESHOLD_METRICS, VAL_SUFFIX, compute_metrics
-from isicgan.classify.study import run_classifier
+from isicgan.classify.study import ClassifyDesign, ClassifyOutputs, run_classifier
 
 THESIS = Path(__file__).resolve().parents[1] / "resources" / "thesis_tables.csv"
 COUNTS = {"train": (12, 8), "val": (6, 3), "test": (30, 30)}
@@ -150,19 +150,10 @@ def study(tmp_path_factory):
     manifest.loc[test, "patient_id"] = [f"IP_T{i // 3}" for i in range(int(test.sum()))]
     manifest.to_csv(data["manifest"], index=False)
     run_classifier(
-        "logreg",
-        {"max_iter": 30},
-        manifest=data["manifest"],
-        synthetic_files=data["synthetic_files"],
-        gans=data["gans"],
-        arms=["oversample", "augment", "class_weight"],
-        replicates=2,
-        batches=2,
-        batch_size=4,
-        seeds=[25, 26],
-        evaluation={"threshold": 0.5, "pauc_min_tpr": 0.8},
-        runs_out=root / "runs.csv",
-        predictions_out=root / "predictions.csv.gz",
+        {"manifest": data["manifest"], "synthetic": data["synthetic_files"]},
+        ClassifyDesign("logreg", {"max_iter": 30}, gans=tuple(data["gans"]), replicates=2,
+                       batches=2, batch_size=4, seeds=(25, 26)),
+        ClassifyOutputs(root / "runs.csv", root / "predictions.csv.gz"),
     )
     runs, preds = pd.read_csv(root / "runs.csv"), pd.read_csv(root / "predictions.csv.gz")
     curve_runs, curve_preds = _known_scores(runs, preds, COUNTS["train"][1])
