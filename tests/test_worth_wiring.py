@@ -149,21 +149,10 @@ def study(tmp_path_factory):
     test = manifest["split"] == "test"
     manifest.loc[test, "patient_id"] = [f"IP_T{i // 3}" for i in range(int(test.sum()))]
     manifest.to_csv(data["manifest"], index=False)
-    spec = ClassifyDesign(
-        "logreg",
-        {"max_iter": 30},
-        gans=tuple(data["gans"]),
-        arms=("oversample", "augment", "class_weight"),
-        replicates=2,
-        batches=2,
-        batch_size=4,
-        seeds=(25, 26),
-        threshold=0.5,
-        pauc_min_tpr=0.8,
-    )
     run_classifier(
         {"manifest": data["manifest"], "synthetic": data["synthetic_files"]},
-        spec,
+        ClassifyDesign("logreg", {"max_iter": 30}, gans=tuple(data["gans"]), replicates=2,
+                       batches=2, batch_size=4, seeds=(25, 26)),
         ClassifyOutputs(root / "runs.csv", root / "predictions.csv.gz"),
     )
     runs, preds = pd.read_csv(root / "runs.csv"), pd.read_csv(root / "predictions.csv.gz")

@@ -154,14 +154,19 @@ def arms_table(runs: pd.DataFrame, res: Resampled, threshold: float,
 
 
 def phase_table(arms: pd.DataFrame, phase: int, generator: str, names: list[str]) -> pd.DataFrame:
-    """Thesis table layout for one phase: six algorithms, class metrics first, then the rest."""
+    """Thesis table layout for one phase: the algorithms in config order, class metrics first,
+    then the rest; one block of rows per test set (``test`` first, then ``external``)."""
     arm = "baseline" if phase == 0 else generator
-    sel = arms[(arms["phase"] == phase) & (arms["arm"] == arm)
-               & (arms["test_set"] == "test")].set_index("classifier")
-    missing = [n for n in names if n not in sel.index]
-    if missing:
-        raise ValueError(f"no phase {phase} / arm {arm} results for {', '.join(missing)}")
-    sel = sel.loc[names].reset_index()
+    blocks = []
+    for test_set in test_set_order(arms["test_set"]):
+        sel = arms[(arms["phase"] == phase) & (arms["arm"] == arm)
+                   & (arms["test_set"] == test_set)].set_index("classifier")
+        missing = [n for n in names if n not in sel.index]
+        if missing:
+            raise ValueError(f"no phase {phase} / arm {arm} results on {test_set} for "
+                             f"{', '.join(missing)}")
+        blocks.append(sel.loc[names].reset_index())
+    sel = pd.concat(blocks, ignore_index=True)
     further = [m for m in ALL_METRICS if m not in CLASS_METRICS]
     cols = (PHASE_COLUMNS + further + [f"{m}_std" for m in ALL_METRICS]
             + [f"{m}_{b}" for m in ALL_METRICS for b in ("ci_low", "ci_high")]
