@@ -11,14 +11,6 @@
 # a backbone's features are recomputed only when its input size, weights, init seed, the
 # images or the augmented copies change, never for a head setting.
 
-localrules:
-    classify_gather,
-
-
-# split: classifier makes classify and classify_gather both able to write the classifier's
-# files; classify does (classify_gather has no parts then)
-ruleorder: classify > classify_gather
-
 
 rule backbone_features:
     input:
@@ -65,17 +57,25 @@ rule classify:
         "../scripts/classify.py"
 
 
-rule classify_gather:
-    input:
-        unpack(classify_gather_input),
-    output:
-        runs="results/classifiers/{clf}/runs.csv",
-        predictions="results/classifiers/{clf}/predictions.csv.gz",
-    params:
-        code=code_digest("classify_gather.py"),
-    log:
-        "logs/classify/gather_{clf}.log",
-    conda:
-        "../envs/report.yaml"
-    script:
-        "../scripts/classify_gather.py"
+# Only a split stage has parts to gather: with split: classifier the classify rule writes the
+# classifier's files itself, and no second rule may claim them (an input function that stops
+# the run, e.g. a wrong weight file, would otherwise read as an ambiguity of two rules).
+if config["classifiers"]["split"] != "classifier":
+
+    localrules:
+        classify_gather,
+
+    rule classify_gather:
+        input:
+            unpack(classify_gather_input),
+        output:
+            runs="results/classifiers/{clf}/runs.csv",
+            predictions="results/classifiers/{clf}/predictions.csv.gz",
+        params:
+            code=code_digest("classify_gather.py"),
+        log:
+            "logs/classify/gather_{clf}.log",
+        conda:
+            "../envs/report.yaml"
+        script:
+            "../scripts/classify_gather.py"
