@@ -8,6 +8,7 @@ Reads top to bottom as the study:
   classify   six classifiers x phases x control arms x seeds
   report     thesis tables 6.1-6.6, arms table, figures
 """
+
 import sys
 
 from snakemake.utils import min_version
@@ -58,6 +59,6 @@ include: "rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

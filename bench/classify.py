@@ -35,6 +35,7 @@ time when the jobs run side by side.
     .venv/bin/python bench/classify.py --quick              # tiny sizes: a smoke test
     .venv/bin/python bench/classify.py --extra-gans ddpm --replicates 3 --threads 1
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,9 +45,9 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -54,18 +55,19 @@ REPO = Path(__file__).resolve().parents[1]
 @dataclass
 class Design:
     """The classify design of a config: sizes and the number of fits."""
+
     image_size: int
-    n_benign: int            # real train benign
-    n_malignant: int         # real train malignant
-    n_eval: int              # val + test tiles scored after every fit
+    n_benign: int  # real train benign
+    n_malignant: int  # real train malignant
+    n_eval: int  # val + test tiles scored after every fit
     batches: int
     batch_size: int
     seeds: int
     controls: list[str]
     gans: list[str]
     replicates: int
-    real_fractions: list[float] = field(default_factory=list)   # phase-0 learning curve
-    synthetic_only: bool = False                                # phase-0 train-on-synthetic
+    real_fractions: list[float] = field(default_factory=list)  # phase-0 learning curve
+    synthetic_only: bool = False  # phase-0 train-on-synthetic
 
     def tagged_fits(self) -> list[tuple[int, int, int, float]]:
         """(phase, seed index, training-set size, malignant share) of every fit of one
@@ -88,8 +90,10 @@ class Design:
             return out
         added = phase * self.batch_size
         grown = (base + added, (self.n_malignant + added) / (base + added))
-        out = [(base, self.n_malignant / base) if arm == "class_weight" else grown
-               for arm in self.controls]
+        out = [
+            (base, self.n_malignant / base) if arm == "class_weight" else grown
+            for arm in self.controls
+        ]
         return out + [grown] * (len(self.gans) * self.replicates)
 
     def fits(self) -> list[tuple[int, float]]:
@@ -98,8 +102,11 @@ class Design:
 
     def parts(self, split: str) -> list[list[tuple[int, float]]]:
         """The fits of each classify job of one classifier under ``classifiers.split``."""
-        key = {"classifier": lambda p, s: 0, "phase": lambda p, s: p,
-               "phase_seed": lambda p, s: (p, s)}[split]
+        key = {
+            "classifier": lambda p, s: 0,
+            "phase": lambda p, s: p,
+            "phase_seed": lambda p, s: (p, s),
+        }[split]
         jobs: dict = {}
         for phase, seed, n, share in self.tagged_fits():
             jobs.setdefault(key(phase, seed), []).append((n, share))
@@ -108,8 +115,13 @@ class Design:
     def backbone_images(self) -> int:
         """Images each frozen backbone sees once: real splits, synthetic batches, augmented copies."""
         n_aug = self.batches * self.batch_size
-        return (self.n_benign + self.n_malignant + self.n_eval
-                + len(self.gans) * self.replicates * n_aug + self.seeds * n_aug)
+        return (
+            self.n_benign
+            + self.n_malignant
+            + self.n_eval
+            + len(self.gans) * self.replicates * n_aug
+            + self.seeds * n_aug
+        )
 
 
 def thesis_design(extra_gans: list[str], replicates: int | None) -> tuple[Design, dict]:
@@ -121,15 +133,20 @@ def thesis_design(extra_gans: list[str], replicates: int | None) -> tuple[Design
     needs = SplitCounts.from_config(data["counts"], data["val_fraction"])
     reps = replicates or int(cfg.get("gan", {}).get("replicates", 3))
     gans = list(cfg["gans"]) + [g for g in extra_gans if g not in cfg["gans"]]
-    design = Design(image_size=int(data["image_size"]), n_benign=needs.train_benign,
-                    n_malignant=needs.train_malignant,
-                    n_eval=(needs.val_benign + needs.val_malignant + needs.test_benign
-                            + needs.test_malignant),
-                    batches=int(cfg["synthesis"]["batches"]),
-                    batch_size=int(cfg["synthesis"]["batch_size"]), seeds=len(cfg["seeds"]),
-                    controls=list(cfg["arms"]), gans=gans, replicates=reps,
-                    real_fractions=list(cfg["arms_real_fractions"]),
-                    synthetic_only=bool(cfg["arms_synthetic_only"]))
+    design = Design(
+        image_size=int(data["image_size"]),
+        n_benign=needs.train_benign,
+        n_malignant=needs.train_malignant,
+        n_eval=(needs.val_benign + needs.val_malignant + needs.test_benign + needs.test_malignant),
+        batches=int(cfg["synthesis"]["batches"]),
+        batch_size=int(cfg["synthesis"]["batch_size"]),
+        seeds=len(cfg["seeds"]),
+        controls=list(cfg["arms"]),
+        gans=gans,
+        replicates=reps,
+        real_fractions=list(cfg["arms_real_fractions"]),
+        synthetic_only=bool(cfg["arms_synthetic_only"]),
+    )
     return design, cfg["classifiers"]
 
 
@@ -147,7 +164,7 @@ def tiles(n: int, malignant: int, size: int, seed: int):
     yy, xx = np.mgrid[:size, :size]
     blob = ((yy - size / 2) ** 2 + (xx - size / 2) ** 2) < (size / 5) ** 2
     y = np.zeros(n, np.int64)
-    y[n - malignant:] = 1
+    y[n - malignant :] = 1
     marked = rng.random(n) < np.where(y == 1, 0.75, 0.25)
     x[np.ix_(marked, blob.any(1), blob.any(0))] //= 2
     return x.astype(np.uint8), y
@@ -159,8 +176,9 @@ def cpu_seconds(fn) -> float:
     return time.process_time() - start
 
 
-def time_sklearn(name: str, params: dict, design: Design, fractions: list[float],
-                 threads: int) -> dict[str, float]:
+def time_sklearn(
+    name: str, params: dict, design: Design, fractions: list[float], threads: int
+) -> dict[str, float]:
     """Projected seconds of one full-size fit at phase 0 and at the last phase (power law)."""
     import numpy as np
 
@@ -171,7 +189,10 @@ def time_sklearn(name: str, params: dict, design: Design, fractions: list[float]
     eval_sets = {"eval": model.prepare(ev)}
     base = design.n_benign + design.n_malignant
     added = design.batches * design.batch_size
-    anchors = {"phase0": (base, design.n_malignant), "last": (base + added, design.n_malignant + added)}
+    anchors = {
+        "phase0": (base, design.n_malignant),
+        "last": (base + added, design.n_malignant + added),
+    }
     out = {}
     for key, (n, mal) in anchors.items():
         points = []
@@ -180,23 +201,28 @@ def time_sklearn(name: str, params: dict, design: Design, fractions: list[float]
             k = max(2, int(round(mal * f)))
             x, y = tiles(m, k, design.image_size, seed=2)
             x = model.prepare(x)
-            s = cpu_seconds(lambda: model.fit_predict(25, x, y, np.ones(m, np.float32), eval_sets))
+            s = cpu_seconds(
+                lambda x=x, y=y, m=m: model.fit_predict(25, x, y, np.ones(m, np.float32), eval_sets)
+            )
             note = ""
             est = model.make(25)
             if getattr(est, "max_iter", -1) > 0 and hasattr(est, "tol"):
                 # an iterative solver: real tiles run it to max_iter (the thesis saw the warning)
                 with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")         # the ConvergenceWarning is the point
+                    warnings.simplefilter("ignore")  # the ConvergenceWarning is the point
                     est.fit(x, y)
                 scale = max(1.0, est.max_iter / max(1, int(np.max(est.n_iter_))))
                 s *= scale
                 note = f" (scaled x{scale:.1f}: {int(np.max(est.n_iter_))} of {est.max_iter} iterations)"
 
             points.append((m, s))
-            print(f"  {name}: {m} tiles ({k} malignant) fit + score {len(ev)}: {s:.1f} s{note}", flush=True)
+            print(
+                f"  {name}: {m} tiles ({k} malignant) fit + score {len(ev)}: {s:.1f} s{note}",
+                flush=True,
+            )
         (n1, s1), (n2, s2) = points[0], points[-1]
         b = math.log(s2 / s1) / math.log(n2 / n1) if n2 != n1 and s1 > 0 and s2 > 0 else 1.0
-        b = min(max(b, 1.0), 3.0)       # at least linear, at most cubic: noise guard
+        b = min(max(b, 1.0), 3.0)  # at least linear, at most cubic: noise guard
         out[key] = s2 * (n / n2) ** b
         out[f"{key}_exponent"] = b
     out["n_phase0"], out["n_last"] = base, base + added
@@ -212,6 +238,7 @@ def sklearn_cost(fit: dict[str, float]) -> Callable[[int], float]:
     def cost(n: int) -> float:
         w = (math.log(n) - l0) / (l1 - l0) if l1 > l0 else 0.0
         return math.exp(t0 + w * (t1 - t0))
+
     return cost
 
 
@@ -230,13 +257,15 @@ def time_keras(name: str, params: dict, design: Design, n_images: int) -> dict[s
 
     size = design.image_size
     model = make_classifier(name, params)
-    trainer = KerasTrainer(lambda: model.build((size, size, 3)), params["learning_rate"], 1,
-                           params["batch_size"])
+    trainer = KerasTrainer(
+        lambda: model.build((size, size, 3)), params["learning_rate"], 1, params["batch_size"]
+    )
     x, y = tiles(n_images, n_images // 2, size, seed=3)
     x = model.prepare(x)
     w = np.ones(n_images, np.float32)
-    trainer.fit_predict(25, x[:params["batch_size"]], y[:params["batch_size"]], w[:params["batch_size"]],
-                        {})                                    # warm-up: trace the graph
+    trainer.fit_predict(
+        25, x[: params["batch_size"]], y[: params["batch_size"]], w[: params["batch_size"]], {}
+    )  # warm-up: trace the graph
     trainer.predict(x[:8])
     half = n_images // 2
     # two sizes: the slope is the cost per image, free of the per-fit re-initialisation
@@ -245,16 +274,22 @@ def time_keras(name: str, params: dict, design: Design, n_images: int) -> dict[s
     per_image = max(t_full - t_half, 1e-9) / (n_images - half)
     setup = max(0.0, t_full - per_image * n_images)
     score = cpu_seconds(lambda: trainer.predict(x))
-    print(f"  {name}: one epoch over {half} / {n_images} tiles {t_half:.1f} / {t_full:.1f} s "
-          f"({per_image * 1000:.0f} ms per image-epoch, {setup:.1f} s per fit to re-initialise); "
-          f"scoring {n_images}: {score:.1f} s", flush=True)
+    print(
+        f"  {name}: one epoch over {half} / {n_images} tiles {t_half:.1f} / {t_full:.1f} s "
+        f"({per_image * 1000:.0f} ms per image-epoch, {setup:.1f} s per fit to re-initialise); "
+        f"scoring {n_images}: {score:.1f} s",
+        flush=True,
+    )
     return {"train_per_image_epoch": per_image, "setup": setup, "score_per_image": score / n_images}
 
 
 def keras_cost(t: dict[str, float], params: dict, design: Design) -> Callable[[int], float]:
     """Seconds of one fit of ``n`` tiles: epochs over them, scoring val + test, re-initialising."""
-    return lambda n: (n * int(params["epochs"]) * t["train_per_image_epoch"]
-                      + design.n_eval * t["score_per_image"] + t["setup"])
+    return lambda n: (
+        n * int(params["epochs"]) * t["train_per_image_epoch"]
+        + design.n_eval * t["score_per_image"]
+        + t["setup"]
+    )
 
 
 def project_keras(t: dict[str, float], params: dict, design: Design) -> float:
@@ -273,7 +308,7 @@ def time_backbone(name: str, params: dict, design: Design, n_images: int) -> dic
     size = int(params["input_size"])
     extract = make_extractor(name, size, None, batch=min(64, n_images))
     x, _ = tiles(n_images, n_images // 2, design.image_size, seed=4)
-    feats = extract(x[:4])                                      # warm-up: trace
+    feats = extract(x[:4])  # warm-up: trace
     per_image = cpu_seconds(lambda: extract(x)) / n_images
     dim = feats.shape[1]
     n = design.n_benign + design.n_malignant + design.batches * design.batch_size
@@ -281,18 +316,30 @@ def time_backbone(name: str, params: dict, design: Design, n_images: int) -> dic
     fx = rng.normal(size=(n, dim)).astype(np.float32)
     fy = (rng.random(n) < 0.5).astype(np.int64)
     head = make_classifier(name, params)
-    trainer = KerasTrainer(lambda: head.build((dim,)), params["learning_rate"], 1, params["batch_size"])
+    trainer = KerasTrainer(
+        lambda: head.build((dim,)), params["learning_rate"], 1, params["batch_size"]
+    )
     trainer.fit_predict(25, fx[:64], fy[:64], np.ones(64, np.float32), {})
     half = n // 2
-    t_half = cpu_seconds(lambda: trainer.fit_predict(25, fx[:half], fy[:half], np.ones(half, np.float32), {}))
-    t_full = cpu_seconds(lambda: trainer.fit_predict(25, fx, fy, np.ones(n, np.float32),
-                                                     {"eval": fx[:design.n_eval]}))
+    t_half = cpu_seconds(
+        lambda: trainer.fit_predict(25, fx[:half], fy[:half], np.ones(half, np.float32), {})
+    )
+    t_full = cpu_seconds(
+        lambda: trainer.fit_predict(
+            25, fx, fy, np.ones(n, np.float32), {"eval": fx[: design.n_eval]}
+        )
+    )
     per_example = max(t_full - t_half, 1e-9) / (n - half)
-    print(f"  {name}: {size} px input, {dim} features: {per_image * 1000:.0f} ms per image; "
-          f"head, one epoch over {half} / {n} (+ scoring {design.n_eval}): {t_half:.1f} / {t_full:.1f} s",
-          flush=True)
-    return {"per_image": per_image, "head_per_example_epoch": per_example,
-            "head_fixed": max(0.0, t_full - per_example * n)}
+    print(
+        f"  {name}: {size} px input, {dim} features: {per_image * 1000:.0f} ms per image; "
+        f"head, one epoch over {half} / {n} (+ scoring {design.n_eval}): {t_half:.1f} / {t_full:.1f} s",
+        flush=True,
+    )
+    return {
+        "per_image": per_image,
+        "head_per_example_epoch": per_example,
+        "head_fixed": max(0.0, t_full - per_example * n),
+    }
 
 
 def head_cost(t: dict[str, float], params: dict) -> Callable[[int], float]:
@@ -315,8 +362,10 @@ def job_startup() -> dict[str, float]:
     from isicgan.io import load_png_folder, save_png
 
     out = {}
-    for family, code in (("sklearn", "import pandas, sklearn.svm, sklearn.ensemble, scipy"),
-                         ("keras", "import pandas, sklearn.metrics, tensorflow, keras")):
+    for family, code in (
+        ("sklearn", "import pandas, sklearn.svm, sklearn.ensemble, scipy"),
+        ("keras", "import pandas, sklearn.metrics, tensorflow, keras"),
+    ):
         start = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
         out[family] = time.perf_counter() - start
@@ -335,16 +384,16 @@ def job_startup() -> dict[str, float]:
 @dataclass
 class Job:
     name: str
-    seconds: float       # wall seconds on ``cores`` cores
+    seconds: float  # wall seconds on ``cores`` cores
     cores: int
-    after: str = ""      # a job that must finish first (a head's feature job)
+    after: str = ""  # a job that must finish first (a head's feature job)
 
 
 def makespan(jobs: list[Job], nodes: int, cores: int) -> float:
     """Wall seconds of ``jobs`` on ``nodes`` nodes of ``cores`` cores: list scheduling, longest
     job first, each on the node where it can finish first (a job needs its cores on one
     node; a head job starts after its feature job)."""
-    free = [[0.0] * cores for _ in range(nodes)]      # when each core of each node is free
+    free = [[0.0] * cores for _ in range(nodes)]  # when each core of each node is free
     done: dict[str, float] = {}
     order = sorted(jobs, key=lambda j: (bool(j.after), -j.seconds))
     for job in order:
@@ -363,8 +412,9 @@ def makespan(jobs: list[Job], nodes: int, cores: int) -> float:
     return max(done.values(), default=0.0)
 
 
-def stage_jobs(costs: dict[str, dict], design: Design, split: str, threads: int,
-               startup: dict[str, float]) -> list[Job]:
+def stage_jobs(
+    costs: dict[str, dict], design: Design, split: str, threads: int, startup: dict[str, float]
+) -> list[Job]:
     """Every job of the classify stage under ``split``; a job on ``threads`` cores runs
     ``threads`` times faster where the classifier uses threads (Random Forest, Keras) and no
     faster where it does not (the SVM's and logistic regression's solvers)."""
@@ -372,13 +422,18 @@ def stage_jobs(costs: dict[str, dict], design: Design, split: str, threads: int,
     for name, c in costs.items():
         cores = threads if c["threaded"] else 1
         if c.get("features"):
-            jobs.append(Job(f"{name}/features", (c["features"] + startup["keras"]) / cores,
-                            cores))
+            jobs.append(Job(f"{name}/features", (c["features"] + startup["keras"]) / cores, cores))
         for i, part in enumerate(design.parts(split)):
             fit = sum(c["cost"](n) for n, _ in part) / cores
             load = startup["per_png"] * design.backbone_images() if not c.get("features") else 0
-            jobs.append(Job(f"{name}/{i}", fit + load + startup[c["family"]], cores,
-                            f"{name}/features" if c.get("features") else ""))
+            jobs.append(
+                Job(
+                    f"{name}/{i}",
+                    fit + load + startup[c["family"]],
+                    cores,
+                    f"{name}/features" if c.get("features") else "",
+                )
+            )
     return jobs
 
 
@@ -392,37 +447,61 @@ def print_cluster_table(costs: dict[str, dict], design: Design, args, params: di
     startup = job_startup()
     nodes, cores = args.nodes, args.cores_per_node
     print()
-    print(f"Classify stage wall time by classifiers.split (as configured; jobs of Random Forest "
-          f"and the Keras models on {threads} cores, assumed to scale perfectly; SVM and "
-          f"logistic regression on 1; per job {startup['sklearn']:.1f} s (scikit-learn) / "
-          f"{startup['keras']:.1f} s (TensorFlow) start-up and {startup['per_png'] * 1000:.1f} "
-          f"ms per tile it decodes, measured here; list scheduling, longest job first):")
+    print(
+        f"Classify stage wall time by classifiers.split (as configured; jobs of Random Forest "
+        f"and the Keras models on {threads} cores, assumed to scale perfectly; SVM and "
+        f"logistic regression on 1; per job {startup['sklearn']:.1f} s (scikit-learn) / "
+        f"{startup['keras']:.1f} s (TensorFlow) start-up and {startup['per_png'] * 1000:.1f} "
+        f"ms per tile it decodes, measured here; list scheduling, longest job first):"
+    )
     print()
-    print(f"| split | jobs | longest job | 1 node x {cores} cores "
-          f"| {nodes} nodes x {cores} cores |")
+    print(
+        f"| split | jobs | longest job | 1 node x {cores} cores | {nodes} nodes x {cores} cores |"
+    )
     print("|---|---:|---:|---:|---:|")
     for split in ("classifier", "phase", "phase_seed"):
         jobs = stage_jobs(costs, design, split, threads, startup)
-        print(f"| {split} | {len(jobs)} | {hours(max(j.seconds for j in jobs))} | "
-              f"{hours(makespan(jobs, 1, cores))} | {hours(makespan(jobs, nodes, cores))} |")
+        print(
+            f"| {split} | {len(jobs)} | {hours(max(j.seconds for j in jobs))} | "
+            f"{hours(makespan(jobs, 1, cores))} | {hours(makespan(jobs, nodes, cores))} |"
+        )
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--classifiers", help="comma-separated (default: classifiers.names of the thesis config)")
-    ap.add_argument("--threads", type=int, default=1, help="threads per fit (the classify rule uses 1)")
-    ap.add_argument("--replicates", type=int, help="generator replicates (default: gan.replicates, else 3)")
-    ap.add_argument("--extra-gans", default="ddpm",
-                    help="generator arms to add to the config's gans in a second projection ('' for none)")
-    ap.add_argument("--fractions", default="0.125,0.25", help="subset fractions for the scikit-learn fits")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--classifiers", help="comma-separated (default: classifiers.names of the thesis config)"
+    )
+    ap.add_argument(
+        "--threads", type=int, default=1, help="threads per fit (the classify rule uses 1)"
+    )
+    ap.add_argument(
+        "--replicates", type=int, help="generator replicates (default: gan.replicates, else 3)"
+    )
+    ap.add_argument(
+        "--extra-gans",
+        default="ddpm",
+        help="generator arms to add to the config's gans in a second projection ('' for none)",
+    )
+    ap.add_argument(
+        "--fractions", default="0.125,0.25", help="subset fractions for the scikit-learn fits"
+    )
     ap.add_argument("--cnn-images", type=int, default=128)
     ap.add_argument("--backbone-images", type=int, default=64)
     ap.add_argument("--nodes", type=int, default=20, help="cluster nodes of the projection")
     ap.add_argument("--cores-per-node", type=int, default=16, help="cores of each node")
-    ap.add_argument("--job-threads", type=int,
-                    help="threads of a classify job (default: classifiers.threads of the config)")
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke test: 32 px, tiny subsets (the projection is then meaningless)")
+    ap.add_argument(
+        "--job-threads",
+        type=int,
+        help="threads of a classify job (default: classifiers.threads of the config)",
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: 32 px, tiny subsets (the projection is then meaningless)",
+    )
     args = ap.parse_args()
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
@@ -434,27 +513,36 @@ def main() -> None:
     design, params = thesis_design([], args.replicates)
     design_extra, _ = thesis_design(extra, args.replicates)
     fractions = [float(f) for f in args.fractions.split(",")]
-    names = ([c for c in args.classifiers.split(",") if c] if args.classifiers
-             else list(params["names"]))
+    names = (
+        [c for c in args.classifiers.split(",") if c] if args.classifiers else list(params["names"])
+    )
     if args.quick:
-        params = {**params, "inception_v3": {**params["inception_v3"], "input_size": 75},
-                  "efficientnet_b5": {**params["efficientnet_b5"], "input_size": 32},
-                  "cnn": {**params["cnn"], "filters": [4, 4, 4], "dense": 8},
-                  "rf": {**params["rf"], "n_estimators": 5}}
+        params = {
+            **params,
+            "inception_v3": {**params["inception_v3"], "input_size": 75},
+            "efficientnet_b5": {**params["efficientnet_b5"], "input_size": 32},
+            "cnn": {**params["cnn"], "filters": [4, 4, 4], "dense": 8},
+            "rf": {**params["rf"], "n_estimators": 5},
+        }
         for d in (design, design_extra):
             d.image_size = 32
         fractions = [0.01, 0.02]
         args.cnn_images, args.backbone_images = 16, 4
-    phase0 = (f"1 + {len(design.real_fractions)} real fractions"
-              + (f" + {len(design.gans)} GANs x {design.replicates} replicates synthetic-only"
-                 if design.synthetic_only else ""))
-    print(f"design: {design.seeds} seeds x (phase 0: {phase0}; {design.batches} phases x "
-          f"({len(design.controls)} control arms + {len(design.gans)} GANs x "
-          f"{design.replicates} replicates)) = "
-          f"{len(design.fits())} fits per classifier ({len(design_extra.fits())} with "
-          f"{', '.join(extra) or 'nothing'} added); {design.image_size} px, real train "
-          f"{design.n_benign}+{design.n_malignant}, {design.n_eval} val+test tiles scored per fit; "
-          f"{args.threads} thread(s)", flush=True)
+    phase0 = f"1 + {len(design.real_fractions)} real fractions" + (
+        f" + {len(design.gans)} GANs x {design.replicates} replicates synthetic-only"
+        if design.synthetic_only
+        else ""
+    )
+    print(
+        f"design: {design.seeds} seeds x (phase 0: {phase0}; {design.batches} phases x "
+        f"({len(design.controls)} control arms + {len(design.gans)} GANs x "
+        f"{design.replicates} replicates)) = "
+        f"{len(design.fits())} fits per classifier ({len(design_extra.fits())} with "
+        f"{', '.join(extra) or 'nothing'} added); {design.image_size} px, real train "
+        f"{design.n_benign}+{design.n_malignant}, {design.n_eval} val+test tiles scored per fit; "
+        f"{args.threads} thread(s)",
+        flush=True,
+    )
     from isicgan.classify.classifiers import classifier_class
     from isicgan.classify.classifiers.base import KerasClassifier, SklearnClassifier
 
@@ -468,15 +556,21 @@ def main() -> None:
         if issubclass(family, SklearnClassifier):
             t = time_sklearn(name, p, design, fractions, args.threads)
             costs[name] = {"cost": sklearn_cost(t), "family": "sklearn"}
-            one = f"{t['last']:.0f} s at {t['n_last']} tiles (n^{t['last_exponent']:.2f}), " \
-                  f"{t['phase0']:.0f} s at {t['n_phase0']}"
+            one = (
+                f"{t['last']:.0f} s at {t['n_last']} tiles (n^{t['last_exponent']:.2f}), "
+                f"{t['phase0']:.0f} s at {t['n_phase0']}"
+            )
             stage = [project_sklearn(t, d) for d in (design, design_extra)]
         elif issubclass(family, KerasClassifier) and not family.uses_features:
             t = time_keras(name, p, design, args.cnn_images)
             costs[name] = {"cost": keras_cost(t, p, design), "family": "keras"}
             n_last = design.n_benign + design.n_malignant + design.batches * design.batch_size
-            one = (f"{n_last * int(p['epochs']) * t['train_per_image_epoch'] + design.n_eval * t['score_per_image'] + t['setup']:.0f} s "
-                   f"at {n_last} tiles x {p['epochs']} epochs")
+            seconds = (
+                n_last * int(p["epochs"]) * t["train_per_image_epoch"]
+                + design.n_eval * t["score_per_image"]
+                + t["setup"]
+            )
+            one = f"{seconds:.0f} s at {n_last} tiles x {p['epochs']} epochs"
             stage = [project_keras(t, p, d) for d in (design, design_extra)]
         else:
             t = time_backbone(name, p, design, args.backbone_images)
@@ -484,15 +578,19 @@ def main() -> None:
             costs[name] = {"cost": head_cost(t, p), "family": "keras", "features": feats[0][0]}
             n_last = design.n_benign + design.n_malignant + design.batches * design.batch_size
             head_fit = n_last * int(p["epochs"]) * t["head_per_example_epoch"] + t["head_fixed"]
-            one = (f"features {t['per_image'] * 1000:.0f} ms/image x {design.backbone_images()} images "
-                   f"= {hours(feats[0][0])} once; head {head_fit:.0f} s at {n_last} x {p['epochs']} epochs")
+            one = (
+                f"features {t['per_image'] * 1000:.0f} ms/image x {design.backbone_images()} images "
+                f"= {hours(feats[0][0])} once; head {head_fit:.0f} s at {n_last} x {p['epochs']} epochs"
+            )
             stage = [sum(f) for f in feats]
         costs[name]["threaded"] = threaded
         rows.append((name, one, stage[0], stage[1]))
     extra_label = f"+ {', '.join(extra)}" if extra else "(same)"
     print()
-    print(f"| classifier | one fit at thesis shape (this machine, {args.threads} thread) | "
-          f"stage, as configured ({len(design.fits())} fits) | stage {extra_label} ({len(design_extra.fits())} fits) |")
+    print(
+        f"| classifier | one fit at thesis shape (this machine, {args.threads} thread) | "
+        f"stage, as configured ({len(design.fits())} fits) | stage {extra_label} ({len(design_extra.fits())} fits) |"
+    )
     print("|---|---|---:|---:|")
     for name, one, a, b in rows:
         flag = " **> 1 h**" if a > 3600 else ""

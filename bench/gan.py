@@ -32,6 +32,7 @@ instead (scaled per tile: the CPU figure) and ``--ddpm-sample-n`` sets how many 
 sampling figure times. ``--device cuda`` without a GPU prints that it skips the CUDA figures
 and exits cleanly.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,15 @@ def tiles(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     return rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8)
 
 
-def bench_one(gan: str, cfg: dict, arrays: dict[str, np.ndarray], size: int, reps: int,
-              workdir: Path, device: str) -> dict[str, float]:
+def bench_one(
+    gan: str,
+    cfg: dict,
+    arrays: dict[str, np.ndarray],
+    size: int,
+    reps: int,
+    workdir: Path,
+    device: str,
+) -> dict[str, float]:
     model = build_model(gan, cfg, size, device=device)
     data = {k: torch.from_numpy(v).to(model.device) for k, v in arrays.items()}
     sync = torch.cuda.synchronize if model.device.type == "cuda" else (lambda: None)
@@ -87,7 +95,7 @@ def bench_one(gan: str, cfg: dict, arrays: dict[str, np.ndarray], size: int, rep
         _, n, _ = run_epoch(model, data)
         return n / (clock() - t0)
 
-    bare_epoch(), loop_epoch()                      # warm-up
+    bare_epoch(), loop_epoch()  # warm-up
     bare, loop = [], []
     for _ in range(reps):
         bare.append(bare_epoch())
@@ -110,8 +118,9 @@ def bench_one(gan: str, cfg: dict, arrays: dict[str, np.ndarray], size: int, rep
     return {"bare": b, "loop": lp, "overhead": b / lp - 1, "job": images / spent}
 
 
-def thesis_projection(n_batches: int, device: str, size: int = 0, batch: int = 0,
-                      amp: bool | None = None) -> dict[str, float]:
+def thesis_projection(
+    n_batches: int, device: str, size: int = 0, batch: int = 0, amp: bool | None = None
+) -> dict[str, float]:
     """Time ``n_batches`` thesis-CycleGAN steps and project the thesis run; returns the figures.
 
     ``size`` / ``batch``: time at this tile size / batch instead of the thesis's (scaled per
@@ -127,8 +136,10 @@ def thesis_projection(n_batches: int, device: str, size: int = 0, batch: int = 0
     bs = int(cfg["batch_size"])
     timed_bs = int(batch) or bs
     rng = np.random.default_rng(1)
-    batch = {"A": to_float(torch.from_numpy(tiles(timed_bs, size, rng)).to(model.device)),
-             "B": to_float(torch.from_numpy(tiles(timed_bs, size, rng)).to(model.device))}
+    batch = {
+        "A": to_float(torch.from_numpy(tiles(timed_bs, size, rng)).to(model.device)),
+        "B": to_float(torch.from_numpy(tiles(timed_bs, size, rng)).to(model.device)),
+    }
     sync = torch.cuda.synchronize if model.device.type == "cuda" else (lambda: None)
     for _ in range(3):
         model.batch = batch
@@ -142,12 +153,18 @@ def thesis_projection(n_batches: int, device: str, size: int = 0, batch: int = 0
     per_batch = (time.perf_counter() - t0) / n_batches * bs / timed_bs
     epochs, tiles_per_epoch = int(cfg["epochs"]), 3000
     hours = per_batch * -(-tiles_per_epoch // bs) * epochs / 3600
-    scaled = (f", timed at {size} px, batch {timed_bs}, scaled per tile"
-              if (size, timed_bs) != (thesis_size, bs) else "")
-    print(f"thesis CycleGAN ({cfg['preset']}, ngf {cfg['ngf']}, batch {bs}, {thesis_size} px, "
-          f"{device}{', bf16 autocast' if model.amp else ''}{scaled}): "
-          f"{per_batch * 1000:.1f} ms/batch, {bs / per_batch:.1f} img/s -> {epochs} epochs x "
-          f"{tiles_per_epoch} tiles: {hours:.2f} h projected", flush=True)
+    scaled = (
+        f", timed at {size} px, batch {timed_bs}, scaled per tile"
+        if (size, timed_bs) != (thesis_size, bs)
+        else ""
+    )
+    print(
+        f"thesis CycleGAN ({cfg['preset']}, ngf {cfg['ngf']}, batch {bs}, {thesis_size} px, "
+        f"{device}{', bf16 autocast' if model.amp else ''}{scaled}): "
+        f"{per_batch * 1000:.1f} ms/batch, {bs / per_batch:.1f} img/s -> {epochs} epochs x "
+        f"{tiles_per_epoch} tiles: {hours:.2f} h projected",
+        flush=True,
+    )
     return {"ms_per_batch": per_batch * 1000, "img_per_s": bs / per_batch, "hours": hours}
 
 
@@ -165,8 +182,9 @@ def ddpm_sampling(cfg: dict, size: int, n: int, device: str) -> tuple[float, flo
     return n / spent, spent
 
 
-def ddpm_projection(n_batches: int, device: str, batch: int = 0, sample_n: int = 0,
-                    size: int = 0) -> dict[str, float]:
+def ddpm_projection(
+    n_batches: int, device: str, batch: int = 0, sample_n: int = 0, size: int = 0
+) -> dict[str, float]:
     """Time thesis-preset DDPM training steps at the thesis size and project the whole run.
 
     ``batch``: time steps of this many tiles instead of the preset's batch size and scale per
@@ -179,11 +197,12 @@ def ddpm_projection(n_batches: int, device: str, batch: int = 0, sample_n: int =
     model = build_model("ddpm", cfg, size, device=device)
     bs = int(cfg["batch_size"])
     timed_bs = int(batch) or bs
-    real = to_float(torch.from_numpy(tiles(timed_bs, size, np.random.default_rng(1)))
-                    .to(model.device))
+    real = to_float(
+        torch.from_numpy(tiles(timed_bs, size, np.random.default_rng(1))).to(model.device)
+    )
     sync = torch.cuda.synchronize if model.device.type == "cuda" else (lambda: None)
     clock = time.perf_counter if model.device.type == "cuda" else time.process_time
-    for _ in range(3 if model.device.type == "cuda" else 1):       # warm-up
+    for _ in range(3 if model.device.type == "cuda" else 1):  # warm-up
         model.batch = {"real": real}
         model.optimize_parameters()
     sync()
@@ -198,18 +217,30 @@ def ddpm_projection(n_batches: int, device: str, batch: int = 0, sample_n: int =
     steps = int(cfg["epochs"]) * -(-n_train // bs)
     hours = per_tile * bs * steps / 3600
     params = sum(p.numel() for p in model.nets["unet"].parameters()) / 1e6
-    what = "wall" if model.device.type == "cuda" else f"CPU time, {torch.get_num_threads()} thread(s)"
+    what = (
+        "wall" if model.device.type == "cuda" else f"CPU time, {torch.get_num_threads()} thread(s)"
+    )
     scaled = f", timed at batch {timed_bs} and scaled per tile" if timed_bs != bs else ""
-    print(f"thesis DDPM (widths {cfg['widths']}, {params:.1f} M parameters, {size} px, {device}"
-          f"{', bf16 autocast' if model.amp else ''}): {per_tile * bs:.2f} s per step of {bs} "
-          f"({what}{scaled}), {1 / per_tile:.1f} img/s -> {cfg['epochs']} epochs x {n_train} "
-          f"tiles = {steps} steps: {hours:.1f} h projected", flush=True)
+    print(
+        f"thesis DDPM (widths {cfg['widths']}, {params:.1f} M parameters, {size} px, {device}"
+        f"{', bf16 autocast' if model.amp else ''}): {per_tile * bs:.2f} s per step of {bs} "
+        f"({what}{scaled}), {1 / per_tile:.1f} img/s -> {cfg['epochs']} epochs x {n_train} "
+        f"tiles = {steps} steps: {hours:.1f} h projected",
+        flush=True,
+    )
     n = int(config["synthesis"]["batch_size"])
     rate, spent = ddpm_sampling(cfg, size, int(sample_n) or min(n, 64), device)
-    print(f"thesis DDPM sampling ({cfg['sampling_steps']} DDIM steps, {size} px): {rate:.3f} img/s "
-          f"-> {n} tiles per synthesis batch: {n / rate:.0f} s", flush=True)
-    return {"s_per_step": per_tile * bs, "img_per_s": 1 / per_tile, "hours": hours,
-            "sampling_img_per_s": rate}
+    print(
+        f"thesis DDPM sampling ({cfg['sampling_steps']} DDIM steps, {size} px): {rate:.3f} img/s "
+        f"-> {n} tiles per synthesis batch: {n / rate:.0f} s",
+        flush=True,
+    )
+    return {
+        "s_per_step": per_tile * bs,
+        "img_per_s": 1 / per_tile,
+        "hours": hours,
+        "sampling_img_per_s": rate,
+    }
 
 
 def main() -> None:
@@ -219,28 +250,49 @@ def main() -> None:
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--gans", default="cyclegan,wgan_gp,dcgan,ddpm")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--thesis-slice", type=int, default=0,
-                   help="also time this many thesis-CycleGAN batches and project the thesis run")
-    p.add_argument("--ddpm-slice", type=int, default=0,
-                   help="also time this many thesis-DDPM steps and project its training time")
-    p.add_argument("--ddpm-slice-batch", type=int, default=0,
-                   help="tiles per timed thesis-DDPM step (default: the preset's batch size)")
-    p.add_argument("--ddpm-sample-n", type=int, default=0,
-                   help="images whose thesis-DDPM sampling is timed (default: up to 64)")
+    p.add_argument(
+        "--thesis-slice",
+        type=int,
+        default=0,
+        help="also time this many thesis-CycleGAN batches and project the thesis run",
+    )
+    p.add_argument(
+        "--ddpm-slice",
+        type=int,
+        default=0,
+        help="also time this many thesis-DDPM steps and project its training time",
+    )
+    p.add_argument(
+        "--ddpm-slice-batch",
+        type=int,
+        default=0,
+        help="tiles per timed thesis-DDPM step (default: the preset's batch size)",
+    )
+    p.add_argument(
+        "--ddpm-sample-n",
+        type=int,
+        default=0,
+        help="images whose thesis-DDPM sampling is timed (default: up to 64)",
+    )
     args = p.parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
-        print(f"bench/gan.py: --device {args.device} but no CUDA device is available: the GPU "
-              "figures (AMP step times, thesis projections on a GPU) are skipped")
+        print(
+            f"bench/gan.py: --device {args.device} but no CUDA device is available: the GPU "
+            "figures (AMP step times, thesis projections on a GPU) are skipped"
+        )
         return
     torch.set_num_threads(args.threads)
     config = load_config()
     rng = np.random.default_rng(0)
     clock = "wall time" if args.device.startswith("cuda") else "process CPU time"
-    print(f"GAN loop bench: {args.size} px, {args.device}, torch threads {args.threads}, "
-          f"median of {args.reps} alternating epochs, images per second of {clock}; "
-          "demo widths from config.yaml")
-    print(f"{'gan':10s} {'bare img/s':>11s} {'loop img/s':>11s} {'overhead':>9s} "
-          f"{'job img/s':>10s}")
+    print(
+        f"GAN loop bench: {args.size} px, {args.device}, torch threads {args.threads}, "
+        f"median of {args.reps} alternating epochs, images per second of {clock}; "
+        "demo widths from config.yaml"
+    )
+    print(
+        f"{'gan':10s} {'bare img/s':>11s} {'loop img/s':>11s} {'overhead':>9s} {'job img/s':>10s}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for gan in filter(None, args.gans.split(",")):
             cfg = dict(config["gan"][gan])
@@ -250,13 +302,19 @@ def main() -> None:
             else:
                 arrays = {"real": tiles(64, args.size, rng)}
             r = bench_one(gan, cfg, arrays, args.size, args.reps, Path(tmp), args.device)
-            print(f"{gan:10s} {r['bare']:11.1f} {r['loop']:11.1f} {100 * r['overhead']:8.1f}% "
-                  f"{r['job']:10.1f}", flush=True)
+            print(
+                f"{gan:10s} {r['bare']:11.1f} {r['loop']:11.1f} {100 * r['overhead']:8.1f}% "
+                f"{r['job']:10.1f}",
+                flush=True,
+            )
         if "ddpm" in args.gans.split(","):
             cfg, n = config["gan"]["ddpm"], int(config["synthesis"]["batch_size"])
             rate, spent = ddpm_sampling(cfg, args.size, n, args.device)
-            print(f"ddpm sampling: {cfg['sampling_steps']} DDIM steps, {args.size} px: {rate:.1f} "
-                  f"img/s ({clock}); one synthesis batch of {n}: {spent:.1f} s", flush=True)
+            print(
+                f"ddpm sampling: {cfg['sampling_steps']} DDIM steps, {args.size} px: {rate:.1f} "
+                f"img/s ({clock}); one synthesis batch of {n}: {spent:.1f} s",
+                flush=True,
+            )
     if args.thesis_slice:
         thesis_projection(args.thesis_slice, args.device)
     if args.ddpm_slice:

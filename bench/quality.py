@@ -14,6 +14,7 @@ measure the pipeline (I/O, resize, FID) and not Inception's ~6 GFLOPs per image.
 
     .venv/bin/python bench/quality.py [--n 200] [--size 32] [--weights FILE] [--threads 2]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ import torch
 from isicgan.io import load_png_folder, save_png
 from isicgan.quality import features as qf
 from isicgan.quality import metrics
-from isicgan.quality.encoder import train_encoder, load_encoder
+from isicgan.quality.encoder import load_encoder, train_encoder
 
 
 class _Layers(torch.nn.Module):
@@ -75,7 +76,9 @@ def main() -> None:
         if args.weights:
             net_dir = Path(args.weights).resolve().parent
             if Path(args.weights).name != qf.INCEPTION_FILE:
-                raise SystemExit(f"--weights must be named {qf.INCEPTION_FILE} (clean-fid's wrapper reads that name)")
+                raise SystemExit(
+                    f"--weights must be named {qf.INCEPTION_FILE} (clean-fid's wrapper reads that name)"
+                )
             label = f"Inception {args.weights}"
         else:
             net_dir = work
@@ -90,18 +93,37 @@ def main() -> None:
                 save_png(d / f"ISIC_{j:07d}.png", img)
             dirs.append(d)
         total = 2 * args.n
-        print(f"two folders of {args.n} PNG tiles at {args.size} px; network: {label}; "
-              f"CPU, {args.threads} threads")
+        print(
+            f"two folders of {args.n} PNG tiles at {args.size} px; network: {label}; "
+            f"CPU, {args.threads} threads"
+        )
 
         wrapper = InceptionV3W(str(net_dir), download=False).eval()
         t0 = time.perf_counter()
-        feats_cf = [cfid.get_folder_features(str(d), wrapper, num_workers=0, batch_size=32,
-                                             device=torch.device("cpu"), mode="clean", verbose=False)
-                    for d in dirs]
+        feats_cf = [
+            cfid.get_folder_features(
+                str(d),
+                wrapper,
+                num_workers=0,
+                batch_size=32,
+                device=torch.device("cpu"),
+                mode="clean",
+                verbose=False,
+            )
+            for d in dirs
+        ]
         t_cf_feat = time.perf_counter() - t0
         t0 = time.perf_counter()
-        fid_cf = cfid.compute_fid(str(dirs[0]), str(dirs[1]), mode="clean", custom_feat_extractor=wrapper,
-                                  num_workers=0, batch_size=32, device=torch.device("cpu"), verbose=False)
+        fid_cf = cfid.compute_fid(
+            str(dirs[0]),
+            str(dirs[1]),
+            mode="clean",
+            custom_feat_extractor=wrapper,
+            num_workers=0,
+            batch_size=32,
+            device=torch.device("cpu"),
+            verbose=False,
+        )
         t_cf = time.perf_counter() - t0
 
         net = qf.load_inception(net_dir / qf.INCEPTION_FILE)
@@ -121,15 +143,18 @@ def main() -> None:
         t_ind = time.perf_counter() - t0
 
         print(f"{'path':58s} {'seconds':>8s} {'images/s':>9s}")
-        for name, sec in [("clean-fid get_folder_features (features only)", t_cf_feat),
-                          ("clean-fid compute_fid (features + FID)", t_cf),
-                          ("ours: load_png_folder + inception_features", t_ours_feat),
-                          ("ours: + fid_from_features", t_ours),
-                          ("ours: in-domain encoder features", t_ind_feat),
-                          ("ours: in-domain encoder features + FID (64-d)", t_ind)]:
+        for name, sec in [
+            ("clean-fid get_folder_features (features only)", t_cf_feat),
+            ("clean-fid compute_fid (features + FID)", t_cf),
+            ("ours: load_png_folder + inception_features", t_ours_feat),
+            ("ours: + fid_from_features", t_ours),
+            ("ours: in-domain encoder features", t_ind_feat),
+            ("ours: in-domain encoder features + FID (64-d)", t_ind),
+        ]:
             print(f"{name:58s} {sec:8.2f} {total / sec:9.1f}")
-        print(f"FID clean-fid {fid_cf:.6f}  ours {fid_ours:.6f}  "
-              f"(max |feature difference| {gap:.2e})")
+        print(
+            f"FID clean-fid {fid_cf:.6f}  ours {fid_ours:.6f}  (max |feature difference| {gap:.2e})"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

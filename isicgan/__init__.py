@@ -3,6 +3,7 @@
 The Snakemake rules under ``rules/`` call thin scripts under ``scripts/``;
 all the real work lives in this package so that tests call it directly.
 """
+
 import os
 
 # Idle OpenMP threads sleep instead of spinning. Every script imports this package

@@ -5,6 +5,7 @@ study and the ``placebo`` generator draw them the same way.
 so a prefix of the copies serves a smaller need); :func:`augment_tiles` gives each copy one draw of
 flips, a 90-degree rotation and colour jitter (brightness, contrast, saturation in 0.9..1.1).
 """
+
 from __future__ import annotations
 
 import numpy as np

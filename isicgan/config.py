@@ -5,11 +5,13 @@ mistyped or unknown key stops the run before any job starts, with a message
 naming the key. Tests and benches call :func:`load_config` to get exactly the
 settings a workflow run would see, defaults included.
 """
+
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema
 import yaml
@@ -72,8 +74,10 @@ def build_schema() -> dict[str, Any]:
     for s in classifiers.values():
         if s["weights"]:
             props["weights"]["properties"][s["weights"]["key"]] = {
-                "$ref": "#/$defs/weight_path", "default": None,
-                "description": f"{s['display_name']}: {s['weights']['note']}"}
+                "$ref": "#/$defs/weight_path",
+                "default": None,
+                "description": f"{s['display_name']}: {s['weights']['note']}",
+            }
     return schema
 
 
@@ -88,8 +92,10 @@ def validate_config(config: dict[str, Any], source: str = "config") -> dict[str,
         lines = []
         for e in errors:
             if e.validator == "additionalProperties":
-                lines.append(f"unknown config key '{_key_path(e)}' (allowed here: "
-                             f"{', '.join(sorted(e.schema.get('properties', {})))})")
+                lines.append(
+                    f"unknown config key '{_key_path(e)}' (allowed here: "
+                    f"{', '.join(sorted(e.schema.get('properties', {})))})"
+                )
             else:
                 lines.append(f"config key '{_key_path(e)}': {e.message}")
         raise ConfigError(f"invalid {source}:\n  " + "\n  ".join(lines))
@@ -103,7 +109,8 @@ def _check_consistency(config: dict[str, Any]) -> None:
     if gen not in config["gans"]:
         raise ConfigError(
             f"config key 'synthesis.generator': '{gen}' is not one of the trained GANs "
-            f"in 'gans' ({', '.join(config['gans'])})")
+            f"in 'gans' ({', '.join(config['gans'])})"
+        )
     for name in config["classifiers"]["names"]:
         if name not in config["classifiers"]:
             raise ConfigError(f"config key 'classifiers.names': no settings for '{name}'")
@@ -120,11 +127,14 @@ def check_select(select: str, eval_every: int, key: str = "") -> None:
     """``select`` is known, and ``best_val`` has evaluated epochs to choose from
     (``eval_every`` >= 1); else a :class:`ConfigError` naming the keys (prefix ``key``)."""
     if select not in SELECT:
-        raise ConfigError(f"config key '{key}select': must be one of {', '.join(SELECT)}, "
-                          f"got {select!r}")
+        raise ConfigError(
+            f"config key '{key}select': must be one of {', '.join(SELECT)}, got {select!r}"
+        )
     if select == "best_val" and not eval_every:
-        raise ConfigError(f"config key '{key}select': best_val needs '{key}eval_every' >= 1 "
-                          "(the val KID of evaluated epochs chooses the checkpoint)")
+        raise ConfigError(
+            f"config key '{key}select': best_val needs '{key}eval_every' >= 1 "
+            "(the val KID of evaluated epochs chooses the checkpoint)"
+        )
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -138,8 +148,9 @@ def deep_merge(base: dict, override: dict) -> dict:
     return out
 
 
-def load_config(paths: Iterable[str | Path] = (DEFAULT_CONFIG,),
-                overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def load_config(
+    paths: Iterable[str | Path] = (DEFAULT_CONFIG,), overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Read YAML files in order (later ones win), apply ``overrides``, validate."""
     config: dict[str, Any] = {}
     names = []

@@ -10,6 +10,7 @@ or TensorFlow initialise CUDA. Under SLURM (``--gpus``) or when the user has set
     with gpu_slot(snakemake.resources.get("gpu", 0)):
         train(...)   # torch / keras see only the claimed card(s)
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -19,8 +20,8 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,13 @@ def visible_gpu_count() -> int:
 
 
 @contextlib.contextmanager
-def gpu_slot(n: int = 1, lock_dir: str | Path = DEFAULT_LOCK_DIR, total: int | None = None,
-             timeout: float | None = None, poll: float = 1.0) -> Iterator[list[str]]:
+def gpu_slot(
+    n: int = 1,
+    lock_dir: str | Path = DEFAULT_LOCK_DIR,
+    total: int | None = None,
+    timeout: float | None = None,
+    poll: float = 1.0,
+) -> Iterator[list[str]]:
     """Claim ``n`` free GPUs for the duration of the block; yield their ids ([] = CPU).
 
     ``total`` is the number of cards (default: :func:`visible_gpu_count`). Waits for
@@ -83,8 +89,9 @@ def gpu_slot(n: int = 1, lock_dir: str | Path = DEFAULT_LOCK_DIR, total: int | N
                 os.close(fd)
             held = []
             if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"no {n} free GPU(s) of {total} after {timeout} s "
-                                   f"(locks in {lock_dir})")
+                raise TimeoutError(
+                    f"no {n} free GPU(s) of {total} after {timeout} s (locks in {lock_dir})"
+                )
             time.sleep(poll)
         ids = [i for i, _ in held]
         os.environ["CUDA_VISIBLE_DEVICES"] = ",".join(ids)

@@ -4,6 +4,7 @@ Snakemake deletes the declared outputs of a failed job, but a job killed with
 SIGKILL gets no chance to clean up. Writing to a temporary name in the same
 folder and renaming at the end means a reader only ever sees a whole file.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,8 +16,8 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from PIL import Image
@@ -29,8 +30,10 @@ ISIC_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 def check_id(isic_id: str, where: str = "") -> str:
     """Return ``isic_id`` if it is safe to use as a file name, else raise ValueError."""
     if not isinstance(isic_id, str) or not ISIC_ID_RE.match(isic_id) or isic_id in {".", ".."}:
-        raise ValueError(f"{where}isic_id {isic_id!r} is not a valid id "
-                         "(letters, digits, '_' and '-' only; ids are never used as paths)")
+        raise ValueError(
+            f"{where}isic_id {isic_id!r} is not a valid id "
+            "(letters, digits, '_' and '-' only; ids are never used as paths)"
+        )
     return isic_id
 
 
@@ -94,7 +97,8 @@ def save_png(path: str | Path, array: np.ndarray) -> None:
     which matters when ingest writes thousands of class-folder tiles.
     """
     Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8), mode="RGB").save(
-        path, format="PNG", optimize=False, compress_level=1)
+        path, format="PNG", optimize=False, compress_level=1
+    )
 
 
 def load_png_folder(folder: str | Path) -> tuple[np.ndarray, list[str]]:
@@ -124,5 +128,9 @@ def redirect_log(log_path: str | Path | None) -> None:
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
         sys.stderr = open(log_path, "w", buffering=1)
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )

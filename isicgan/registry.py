@@ -16,12 +16,13 @@ with :func:`load_class`. A test checks that what is read equals what is imported
 Adding a model is therefore one new module (plus its config section and tests): nothing
 else names it.
 """
+
 from __future__ import annotations
 
 import ast
 import importlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +37,28 @@ FAMILIES: dict[str, tuple[str, str]] = {
 }
 #: attributes that must be literals (read from the source); a model inherits those of the
 #: base classes in the family's base module. ``rank`` orders the models (then the name).
-STATIC = ("name", "display_name", "config_schema", "translates", "optional_weights",
-          "uses_features", "weights", "rank", "placebo")
+STATIC = (
+    "name",
+    "display_name",
+    "config_schema",
+    "translates",
+    "optional_weights",
+    "uses_features",
+    "weights",
+    "rank",
+    "placebo",
+)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     """What the workflow knows of one model without importing it."""
+
     family: str
     name: str
-    module: str          # dotted module name
-    path: Path           # its source file
-    cls: str             # class name in the module
+    module: str  # dotted module name
+    path: Path  # its source file
+    cls: str  # class name in the module
     attrs: dict[str, Any]
 
     def __getitem__(self, key: str) -> Any:
@@ -66,8 +77,12 @@ class ModelSpec:
             raise ValueError(f"{self.path}: config_schema must be a YAML mapping")
         if "$ref" in body:
             return {"$ref": body["$ref"], "default": {}}
-        return {"type": "object", "additionalProperties": False, "default": {},
-                "properties": {**(common or {}), **body}}
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            "default": {},
+            "properties": {**(common or {}), **body},
+        }
 
 
 def _literal_attrs(node: ast.ClassDef, where: str) -> dict[str, Any]:
@@ -85,18 +100,24 @@ def _literal_attrs(node: ast.ClassDef, where: str) -> dict[str, Any]:
             attrs[target.id] = ast.literal_eval(value)
         except ValueError:
             if target.id in STATIC:
-                raise ValueError(f"{where}: class attribute {target.id} must be a literal "
-                                 "(the workflow reads it without importing the module)") from None
+                raise ValueError(
+                    f"{where}: class attribute {target.id} must be a literal "
+                    "(the workflow reads it without importing the module)"
+                ) from None
     return attrs
 
 
 def _classes(path: Path) -> dict[str, tuple[list[str], dict[str, Any]]]:
     """Top-level classes of a module: name -> (base class names, literal attributes)."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    return {node.name: ([b.id if isinstance(b, ast.Name) else getattr(b, "attr", "")
-                         for b in node.bases],
-                        _literal_attrs(node, f"{path}: class {node.name}"))
-            for node in tree.body if isinstance(node, ast.ClassDef)}
+    return {
+        node.name: (
+            [b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases],
+            _literal_attrs(node, f"{path}: class {node.name}"),
+        )
+        for node in tree.body
+        if isinstance(node, ast.ClassDef)
+    }
 
 
 def _module_path(root: Path, module: str) -> Path:
@@ -119,21 +140,24 @@ def _read_module(family: str, path: Path, base_classes: dict) -> ModelSpec | Non
     package = FAMILIES[family][0]
     classes = _classes(path)
     known = {**base_classes, **classes}
-    found = [(cls, {**_inherited(known, bases), **own})
-             for cls, (bases, own) in classes.items()
-             if own.get("name")]                       # a model: a class with a literal name
+    found = [
+        (cls, {**_inherited(known, bases), **own})
+        for cls, (bases, own) in classes.items()
+        if own.get("name")
+    ]  # a model: a class with a literal name
     if not found:
         return None
     if len(found) > 1:
         raise ValueError(f"{path}: one model per module, found {', '.join(n for n, _ in found)}")
     cls, attrs = found[0]
     if attrs["name"] != path.stem:
-        raise ValueError(f"{path}: model name {attrs['name']!r} must equal the module name "
-                         f"{path.stem!r}")
+        raise ValueError(
+            f"{path}: model name {attrs['name']!r} must equal the module name {path.stem!r}"
+        )
     return ModelSpec(family, attrs["name"], f"{package}.{path.stem}", path, cls, attrs)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _specs(family: str, root: str) -> dict[str, ModelSpec]:
     package, base_module = FAMILIES[family]
     folder = Path(root).joinpath(*package.split(".")[1:])
@@ -160,8 +184,10 @@ def spec(family: str, name: str) -> ModelSpec:
     known = specs(family)
     if name not in known:
         kind = family[:-1]
-        raise ValueError(f"unknown {kind} {name!r} (known: {', '.join(known)}; a new {kind} is "
-                         f"a module in {FAMILIES[family][0].replace('.', '/')}/)")
+        raise ValueError(
+            f"unknown {kind} {name!r} (known: {', '.join(known)}; a new {kind} is "
+            f"a module in {FAMILIES[family][0].replace('.', '/')}/)"
+        )
     return known[name]
 
 

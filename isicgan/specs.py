@@ -8,6 +8,7 @@ rebuilds the object with ``from_dict``. They live here, not beside the stage fun
 the workflow builds them while it parses: this module imports no torch, scikit-learn or
 matplotlib. A new setting is two edits: the schema and the settings object.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,6 +41,7 @@ class GanRun:
     per-epoch evaluation (``eval_samples``, ``kid_subsets``, ``kid_subset_size``);
     ``checkpoint_dir``: the resumable checkpoints (None: ``checkpoints/`` beside final.pt).
     """
+
     gan: str
     replicate: int
     settings: dict[str, Any]
@@ -49,18 +51,25 @@ class GanRun:
     checkpoint_dir: str | None = None
 
     @classmethod
-    def of(cls, config: dict[str, Any], gan: str, replicate: int,
-           checkpoint_dir: str | None = None) -> "GanRun":
+    def of(
+        cls, config: dict[str, Any], gan: str, replicate: int, checkpoint_dir: str | None = None
+    ) -> GanRun:
         """Replicate ``replicate`` of generator ``gan`` from the validated workflow config."""
-        quality = {k: config["quality"][k]
-                   for k in ("eval_samples", "kid_subsets", "kid_subset_size")}
-        return cls(gan=gan, replicate=int(replicate),
-                   settings=replicate_config(config["gan"][gan], int(replicate)),
-                   image_size=int(config["data"]["image_size"]), device=config["gan"]["device"],
-                   quality=quality, checkpoint_dir=checkpoint_dir)
+        quality = {
+            k: config["quality"][k] for k in ("eval_samples", "kid_subsets", "kid_subset_size")
+        }
+        return cls(
+            gan=gan,
+            replicate=int(replicate),
+            settings=replicate_config(config["gan"][gan], int(replicate)),
+            image_size=int(config["data"]["image_size"]),
+            device=config["gan"]["device"],
+            quality=quality,
+            checkpoint_dir=checkpoint_dir,
+        )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "GanRun":
+    def from_dict(cls, data: dict[str, Any]) -> GanRun:
         """The run from ``dataclasses.asdict`` of one (a Snakemake param)."""
         return cls(**plain(dict(data)))
 
@@ -72,6 +81,7 @@ class SynthesisSpec:
     ``batches``: how many batches the study has (``synthesis.batches``: it sets the source slice
     of a translating generator's tries); ``quality``: the ``quality`` config section.
     """
+
     gan: str
     replicate: int
     batches: int
@@ -84,15 +94,22 @@ class SynthesisSpec:
     device: str = "cpu"
 
     @classmethod
-    def of(cls, config: dict[str, Any], gan: str, replicate: int) -> "SynthesisSpec":
+    def of(cls, config: dict[str, Any], gan: str, replicate: int) -> SynthesisSpec:
         """Replicate ``replicate`` of generator ``gan`` from the validated workflow config."""
         s = config["synthesis"]
-        return cls(gan=gan, replicate=int(replicate), batches=int(s["batches"]),
-                   batch_size=int(s["batch_size"]), seed=int(s["seed"]),
-                   fid_threshold=s["fid_threshold"], gate_on=s["gate_on"],
-                   max_tries=int(s["max_tries"]), quality=dict(config["quality"]))
+        return cls(
+            gan=gan,
+            replicate=int(replicate),
+            batches=int(s["batches"]),
+            batch_size=int(s["batch_size"]),
+            seed=int(s["seed"]),
+            fid_threshold=s["fid_threshold"],
+            gate_on=s["gate_on"],
+            max_tries=int(s["max_tries"]),
+            quality=dict(config["quality"]),
+        )
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SynthesisSpec":
+    def from_dict(cls, data: dict[str, Any]) -> SynthesisSpec:
         """The spec from ``dataclasses.asdict`` of one (a Snakemake param)."""
         return cls(**plain(dict(data)))

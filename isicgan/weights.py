@@ -20,6 +20,7 @@ Downloads are written to a temporary name in the target folder and renamed only
 once every known checksum matches, so a broken or wrong download never leaves a
 file that looks complete.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,11 +43,11 @@ class WeightError(RuntimeError):
 
 @dataclass(frozen=True)
 class WeightSpec:
-    key: str                 # the config key under ``weights:``
+    key: str  # the config key under ``weights:``
     filename: str
     url: str
-    sha256: str | None       # None: recorded on first fetch/use (``<file>.sha256``)
-    md5: str | None = None   # the publisher's own checksum, where it gives one
+    sha256: str | None  # None: recorded on first fetch/use (``<file>.sha256``)
+    md5: str | None = None  # the publisher's own checksum, where it gives one
     size: int | None = None
     note: str = ""
 
@@ -55,27 +56,34 @@ def _backbone_weights() -> tuple[WeightSpec, ...]:
     """The ImageNet files that backbone classifiers declare (their ``weights`` attribute)."""
     from isicgan import registry
 
-    return tuple(WeightSpec(sha256=None, **s["weights"])
-                 for s in registry.specs("classifiers").values() if s["weights"])
+    return tuple(
+        WeightSpec(sha256=None, **s["weights"])
+        for s in registry.specs("classifiers").values()
+        if s["weights"]
+    )
 
 
 REGISTRY: dict[str, WeightSpec] = {
-    spec.key: spec for spec in (
+    spec.key: spec
+    for spec in (
         WeightSpec(
             key="fid_inception",
             filename="inception-2015-12-05.pt",
             url="https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/"
-                "inception-2015-12-05.pt",
+            "inception-2015-12-05.pt",
             sha256=None,
-            note="TorchScript Inception of the TF FID graph, as used by clean-fid"),
+            note="TorchScript Inception of the TF FID graph, as used by clean-fid",
+        ),
         WeightSpec(
             key="vgg19",
             filename="vgg19-dcbb9e9d.pth",
             url="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
             sha256="dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44",
             size=574_673_361,
-            note="torchvision VGG19 ImageNet weights (perceptual loss)"),
-    ) + _backbone_weights()
+            note="torchvision VGG19 ImageNet weights (perceptual loss)",
+        ),
+    )
+    + _backbone_weights()
 }
 
 FILENAMES: dict[str, WeightSpec] = {spec.filename: spec for spec in REGISTRY.values()}
@@ -87,8 +95,9 @@ def spec_for(path: str | Path) -> WeightSpec:
     try:
         return FILENAMES[name]
     except KeyError:
-        raise WeightError(f"{path}: unknown weight file name '{name}' "
-                          f"(known: {', '.join(sorted(FILENAMES))})") from None
+        raise WeightError(
+            f"{path}: unknown weight file name '{name}' (known: {', '.join(sorted(FILENAMES))})"
+        ) from None
 
 
 def digests(path: str | Path) -> dict[str, str]:
@@ -113,7 +122,9 @@ def _read_sidecar(path: Path) -> str | None:
         return None
     text = side.read_text().split()
     if not text or len(text[0]) != 64:
-        raise WeightError(f"{side}: expected '<sha256>  <file name>', got {side.read_text()[:80]!r}")
+        raise WeightError(
+            f"{side}: expected '<sha256>  <file name>', got {side.read_text()[:80]!r}"
+        )
     return text[0].lower()
 
 
@@ -129,19 +140,30 @@ def _write_sidecar(path: Path, sha256: str) -> None:
     _write_atomic(sidecar(path), f"{sha256}  {path.name}\n")
 
 
-def _check(found: dict[str, str], size: int, spec: WeightSpec, where: str,
-           recorded: str | None = None) -> None:
+def _check(
+    found: dict[str, str], size: int, spec: WeightSpec, where: str, recorded: str | None = None
+) -> None:
     expected = {"sha256": spec.sha256 or recorded, "md5": spec.md5}
-    problems = [f"{algo} is {found[algo]}, expected {want}"
-                for algo, want in expected.items() if want and found[algo] != want.lower()]
+    problems = [
+        f"{algo} is {found[algo]}, expected {want}"
+        for algo, want in expected.items()
+        if want and found[algo] != want.lower()
+    ]
     if spec.size is not None and size != spec.size:
         problems.insert(0, f"size is {size} bytes, expected {spec.size}")
     if problems:
-        source = " (recorded in " + str(sidecar(where)) + ")" if recorded and not spec.sha256 else ""
-        raise WeightError(f"{where}: checksum mismatch for {spec.filename}{source}: "
-                          + "; ".join(problems)
-                          + (" (nothing was written)" if where.startswith("download of ")
-                             else f". Delete it and fetch it again from {spec.url}"))
+        source = (
+            " (recorded in " + str(sidecar(where)) + ")" if recorded and not spec.sha256 else ""
+        )
+        raise WeightError(
+            f"{where}: checksum mismatch for {spec.filename}{source}: "
+            + "; ".join(problems)
+            + (
+                " (nothing was written)"
+                if where.startswith("download of ")
+                else f". Delete it and fetch it again from {spec.url}"
+            )
+        )
 
 
 def _stamp(path: Path) -> Path:
@@ -168,7 +190,8 @@ def verify(path: str | Path, spec: WeightSpec | None = None, use_stamp: bool = T
         raise WeightError(
             f"{path}: pretrained weight '{spec.key}' not found. Online: "
             f"`snakemake --cores 1 {path}` fetches it from {spec.url}; "
-            f"offline: download that file elsewhere and copy it to {path}")
+            f"offline: download that file elsewhere and copy it to {path}"
+        )
     stamp = _stamp(path)
     if use_stamp and stamp.is_file():
         size, mtime, sha = (stamp.read_text().split() + ["", "", ""])[:3]
@@ -180,8 +203,12 @@ def verify(path: str | Path, spec: WeightSpec | None = None, use_stamp: bool = T
     _check(found, path.stat().st_size, spec, str(path), recorded)
     if not spec.sha256 and recorded is None:
         _write_sidecar(path, found["sha256"])
-        log.warning("%s: no published sha256; recorded %s in %s (checked from now on)",
-                    path, found["sha256"], sidecar(path))
+        log.warning(
+            "%s: no published sha256; recorded %s in %s (checked from now on)",
+            path,
+            found["sha256"],
+            sidecar(path),
+        )
     _write_atomic(stamp, f"{_stat_key(path)} {found['sha256']}\n")
     return found["sha256"]
 
@@ -211,7 +238,7 @@ def download(url: str, dest: str | Path, spec: WeightSpec, timeout: float = 60) 
         out.flush()
         os.fsync(out.fileno())
         found = {"sha256": sha.hexdigest(), "md5": md5.hexdigest()}
-        _check(found, size, spec, f"download of {url}")   # a mismatch leaves nothing at dest
+        _check(found, size, spec, f"download of {url}")  # a mismatch leaves nothing at dest
     if not spec.sha256:
         _write_sidecar(dest, found["sha256"])
     _write_atomic(_stamp(dest), f"{_stat_key(dest)} {found['sha256']}\n")

@@ -21,16 +21,16 @@ rule backbone_features:
     output:
         features="results/features/{backbone}/features.npy",
         index="results/features/{backbone}/index.csv",
-    params:
-        code=code_digest("backbone_features.py", "backbone"),
-        backbone=backbone_params,
     log:
         "logs/classify/features_{backbone}.log",
     benchmark:
         "benchmarks/classify/features_{backbone}.tsv"
-    threads: 1
     conda:
         "../envs/keras.yaml"
+    threads: 1
+    params:
+        code=code_digest("backbone_features.py", "backbone"),
+        backbone=backbone_params,
     script:
         "../scripts/backbone_features.py"
 
@@ -41,18 +41,18 @@ rule classify:
     output:
         runs=classify_job_path("runs.csv"),
         predictions=classify_job_path("predictions.csv.gz"),
-    params:
-        code=code_digest("classify.py", "clf"),
-        design=classify_params,
     log:
         classify_job_path("logs/classify") + ".log",
     benchmark:
         classify_job_path("benchmarks/classify") + ".tsv"
     wildcard_constraints:
         part=r"phase\d+(_seed-?\d+)?",
-    threads: config["classifiers"]["threads"]
     conda:
         "../envs/keras.yaml"
+    threads: config["classifiers"]["threads"]
+    params:
+        code=code_digest("classify.py", "clf"),
+        design=classify_params,
     script:
         "../scripts/classify.py"
 
@@ -71,11 +71,11 @@ if config["classifiers"]["split"] != "classifier":
         output:
             runs="results/classifiers/{clf}/runs.csv",
             predictions="results/classifiers/{clf}/predictions.csv.gz",
-        params:
-            code=code_digest("classify_gather.py"),
         log:
             "logs/classify/gather_{clf}.log",
         conda:
             "../envs/report.yaml"
+        params:
+            code=code_digest("classify_gather.py"),
         script:
             "../scripts/classify_gather.py"

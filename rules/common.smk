@@ -133,8 +133,12 @@ def gan_run(wildcards):
 
     A changed setting reruns only that generator; adding replicates reruns no existing one.
     """
-    run = GanRun.of(config, wildcards.gan, int(wildcards.rep),
-                    checkpoint_dir=f"results/gan/{wildcards.gan}/rep{wildcards.rep}/checkpoints")
+    run = GanRun.of(
+        config,
+        wildcards.gan,
+        int(wildcards.rep),
+        checkpoint_dir=f"results/gan/{wildcards.gan}/rep{wildcards.rep}/checkpoints",
+    )
     return asdict(run)
 
 
@@ -463,7 +467,7 @@ def figures_spec():
 
 
 CLASSIFY_FIGURES = ["contrasts", "metrics_by_phase", "arms", "roc_curves", "confusion_matrices"]
-WORTH_FIGURES = ["learning_curve", "worth"]   # drawn by classify_tables (they need the resamples)
+WORTH_FIGURES = ["learning_curve", "worth"]  # drawn by classify_tables (they need the resamples)
 
 
 def report_targets():

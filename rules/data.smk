@@ -9,15 +9,15 @@ rule demo_data:
         metadata="resources/demo/train-metadata.csv",
         hdf5="resources/demo/train-image.hdf5",
         jpegs=directory("resources/demo/train-image"),
-    params:
-        code=code_digest("make_demo_data.py"),
-        demo=config["data"]["demo"],
     log:
         "logs/data/demo_data.log",
     benchmark:
         "benchmarks/data/demo_data.tsv"
     conda:
         "../envs/data.yaml"
+    params:
+        code=code_digest("make_demo_data.py"),
+        demo=config["data"]["demo"],
     script:
         "../scripts/make_demo_data.py"
 
@@ -26,6 +26,7 @@ rule ingest:
     input:
         unpack(ingest_input),
     output:
+        **{split: directory(f"results/data/{split}") for split in SPLITS},
         manifest="results/data/manifest.csv",
         counts=report(
             "results/data/counts.csv",
@@ -38,17 +39,16 @@ rule ingest:
             caption="../report/data_institutions.rst",
             category="Data",
         ),
-        **{split: directory(f"results/data/{split}") for split in SPLITS},
-    params:
-        code=code_digest("ingest.py"),
-        spec=ingest_spec(),
     log:
         "logs/data/ingest.log",
     benchmark:
         "benchmarks/data/ingest.tsv"
-    threads: 4
     conda:
         "../envs/data.yaml"
+    threads: 4
+    params:
+        code=code_digest("ingest.py"),
+        spec=ingest_spec(),
     script:
         "../scripts/ingest.py"
 
@@ -64,12 +64,12 @@ rule data:
 rule download:
     output:
         record="resources/download/isic2024.json",
-    params:
-        raw_dir=config["data"]["raw_dir"],
-        competition="isic-2024-challenge",
     log:
         "logs/data/download.log",
     conda:
         "../envs/download.yaml"
+    params:
+        raw_dir=config["data"]["raw_dir"],
+        competition="isic-2024-challenge",
     script:
         "../scripts/download_kaggle.py"

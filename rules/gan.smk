@@ -25,17 +25,17 @@ rule train_gan:
             category="GAN training",
             subcategory="{gan}",
         ),
-    params:
-        code=code_digest("train_gan.py", "gan"),
-        run=gan_run,
     log:
         "logs/gan/{gan}_rep{rep}.log",
     benchmark:
         "benchmarks/gan/{gan}_rep{rep}.tsv"
+    conda:
+        "../envs/torch.yaml"
     # one thread: two small-conv trainings side by side use 2 cores better than one job on two
     # threads (the demo WGAN-GP used 16 CPU-s in 35 s wall on two); a GPU does the work anyway
     threads: 1
-    conda:
-        "../envs/torch.yaml"
+    params:
+        code=code_digest("train_gan.py", "gan"),
+        run=gan_run,
     script:
         "../scripts/train_gan.py"

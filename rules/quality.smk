@@ -11,17 +11,17 @@ rule train_encoder:
         train="results/data/train",
     output:
         "results/quality/encoder.pt",
-    params:
-        code=code_digest("train_encoder.py"),
-        quality=encoder_params(),
-        seed=config["data"]["seed"],
     log:
         "logs/quality/train_encoder.log",
     benchmark:
         "benchmarks/quality/train_encoder.tsv"
-    threads: 2
     conda:
         "../envs/torch.yaml"
+    threads: 2
+    params:
+        code=code_digest("train_encoder.py"),
+        quality=encoder_params(),
+        seed=config["data"]["seed"],
     script:
         "../scripts/train_encoder.py"
 
@@ -34,16 +34,16 @@ rule reference_classifier:
         encoder="results/quality/encoder.pt",
     output:
         "results/quality/reference_classifier.json",
-    params:
-        code=code_digest("reference_classifier.py"),
-        C=config["quality"]["classifier_C"],
     log:
         "logs/quality/reference_classifier.log",
     benchmark:
         "benchmarks/quality/reference_classifier.tsv"
-    threads: 1
     conda:
         "../envs/torch.yaml"
+    threads: 1
+    params:
+        code=code_digest("reference_classifier.py"),
+        C=config["quality"]["classifier_C"],
     script:
         "../scripts/reference_classifier.py"
 
@@ -54,17 +54,17 @@ rule quality_reference:
     output:
         features=quality_reference_files(),
         real="results/quality/reference/real.json",
-    params:
-        code=code_digest("reference_features.py"),
-        quality=config["quality"],
-        seed=config["synthesis"]["seed"],
     log:
         "logs/quality/quality_reference.log",
     benchmark:
         "benchmarks/quality/quality_reference.tsv"
-    threads: 1
     conda:
         "../envs/torch.yaml"
+    threads: 1
+    params:
+        code=code_digest("reference_features.py"),
+        quality=config["quality"],
+        seed=config["synthesis"]["seed"],
     script:
         "../scripts/reference_features.py"
 
@@ -84,11 +84,11 @@ rule quality_table:
             caption="../report/quality_across_batches.rst",
             category="Synthetic quality",
         ),
-    params:
-        code=code_digest("quality_table.py"),
     log:
         "logs/quality/quality_table.log",
     conda:
         "../envs/report.yaml"
+    params:
+        code=code_digest("quality_table.py"),
     script:
         "../scripts/quality_table.py"

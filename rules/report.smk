@@ -60,15 +60,15 @@ rule classify_tables:
             caption="../report/worth_figure.rst",
             category="Worth in real tiles",
         ),
-    params:
-        code=code_digest("classify_tables.py"),
-        spec=tables_spec(),
     log:
         "logs/report/classify_tables.log",
     benchmark:
         "benchmarks/report/classify_tables.tsv"
     conda:
         "../envs/report.yaml"
+    params:
+        code=code_digest("classify_tables.py"),
+        spec=tables_spec(),
     script:
         "../scripts/classify_tables.py"
 
@@ -109,13 +109,13 @@ rule classify_figures:
             category="Classifiers",
             subcategory="Figures",
         ),
-    params:
-        code=code_digest("classify_figures.py"),
-        spec=figures_spec(),
     log:
         "logs/report/classify_figures.log",
     conda:
         "../envs/report.yaml"
+    params:
+        code=code_digest("classify_figures.py"),
+        spec=figures_spec(),
     script:
         "../scripts/classify_figures.py"
 
@@ -127,13 +127,13 @@ rule run_info:
             caption="../report/run_info.rst",
             category="Run information",
         ),
-    params:
-        code=code_digest("run_info.py"),
-        config=config,
-        code_version=code_version(),
     log:
         "logs/report/run_info.log",
     conda:
         "../envs/report.yaml"
+    params:
+        code=code_digest("run_info.py"),
+        config=config,
+        code_version=code_version(),
     script:
         "../scripts/run_info.py"

@@ -13,24 +13,22 @@ rule synthesize:
         batches=directory(
             expand("results/synthetic/{{gan}}/rep{{rep}}/batch{k}", k=batch_numbers())
         ),
-        quality=expand(
-            "results/synthetic/{{gan}}/rep{{rep}}/batch{k}.json", k=batch_numbers()
-        ),
+        quality=expand("results/synthetic/{{gan}}/rep{{rep}}/batch{k}.json", k=batch_numbers()),
         figures=report(
             expand("results/figures/quality/{{gan}}_rep{{rep}}_batch{k}.png", k=batch_numbers()),
             caption="../report/quality_batch.rst",
             category="Synthetic quality",
             subcategory="{gan}",
         ),
-    params:
-        code=code_digest("synthesize.py", "gan"),
-        spec=synthesis_spec,
     log:
         "logs/synthesis/{gan}_rep{rep}.log",
     benchmark:
         "benchmarks/synthesis/{gan}_rep{rep}.tsv"
-    threads: 1
     conda:
         "../envs/torch.yaml"
+    threads: 1
+    params:
+        code=code_digest("synthesize.py", "gan"),
+        spec=synthesis_spec,
     script:
         "../scripts/synthesize.py"

@@ -1,4 +1,5 @@
 """Adapter: frozen-backbone features of every image the classifier study uses."""
+
 from isicgan.io import redirect_log
 
 redirect_log(snakemake.log[0])

@@ -1,4 +1,5 @@
 """Adapter: one classifier over its part of the design -> runs.csv + predictions.csv.gz."""
+
 from isicgan.io import redirect_log
 
 redirect_log(snakemake.log[0])

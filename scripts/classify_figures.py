@@ -1,4 +1,5 @@
 """Adapter: the classify figures (primary verdicts, trends, arms, ROC, confusion matrices)."""
+
 from isicgan.io import redirect_log
 
 redirect_log(snakemake.log[0])

@@ -1,4 +1,5 @@
 """Adapter: a split classify stage's part files -> the classifier's runs.csv, predictions."""
+
 from isicgan.io import redirect_log
 
 redirect_log(snakemake.log[0])

@@ -1,4 +1,5 @@
 """Fetch one pretrained weight file (rule fetch_weights) and verify its checksums."""
+
 from isicgan.io import redirect_log
 
 redirect_log(snakemake.log[0])

@@ -1,4 +1,5 @@
 """Adapter: the run's config, code version and package versions as an HTML page for the report."""
+
 from isicgan.io import redirect_log
 
 redirect_log(snakemake.log[0])

@@ -81,4 +81,3 @@ def tiny_study(tmp_path_factory):
 def tiny_study_copy(tiny_study, tmp_path):
     """A private copy of the finished tiny study (mtimes and .snakemake kept: it plans nothing)."""
     return copy_study(tiny_study, tmp_path / "study")
-

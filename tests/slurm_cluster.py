@@ -10,6 +10,7 @@ The node declares more CPUs and memory than the machine has
 (``SlurmdParameters=config_overrides``), so a profile's real per-rule requests
 (``mem_mb``, ``cpus_per_task``) are submitted unchanged and still fit.
 """
+
 from __future__ import annotations
 
 import os
@@ -93,7 +94,7 @@ class SingleNodeSlurm:
     def env(self) -> dict[str, str]:
         return {**os.environ, "SLURM_CONF": str(self.conf)}
 
-    def __enter__(self) -> "SingleNodeSlurm":
+    def __enter__(self) -> SingleNodeSlurm:
         try:
             self.start()
         except BaseException:
@@ -113,11 +114,17 @@ class SingleNodeSlurm:
         for d in ("state", "spool"):
             (self.root / d).mkdir(exist_ok=True)
         self._spawn("slurmctld", ["slurmctld", "-D", "-i", "-f", str(self.conf)])
-        self._wait(lambda: self._ok(["scontrol", "ping"]) and "UP" in self._out(["scontrol", "ping"]),
-                   timeout, "slurmctld to answer scontrol ping")
+        self._wait(
+            lambda: self._ok(["scontrol", "ping"]) and "UP" in self._out(["scontrol", "ping"]),
+            timeout,
+            "slurmctld to answer scontrol ping",
+        )
         self._spawn("slurmd", ["slurmd", "-D", "-f", str(self.conf), "-N", self.host])
-        self._wait(lambda: self._node_state() in {"idle", "mixed", "allocated"}, timeout,
-                   "the node to become idle")
+        self._wait(
+            lambda: self._node_state() in {"idle", "mixed", "allocated"},
+            timeout,
+            "the node to become idle",
+        )
 
     def _start_munge(self) -> None:
         munge = pwd.getpwnam("munge")
@@ -127,10 +134,20 @@ class SingleNodeSlurm:
         os.chmod(key, 0o600)
         for p in (self.munge_dir, key):
             os.chown(p, munge.pw_uid, munge.pw_gid)
-        self._spawn("munged", [
-            "munged", "--foreground", f"--socket={self.munge_socket}", f"--key-file={key}",
-            f"--pid-file={self.munge_dir / 'munged.pid'}", f"--log-file={self.munge_dir / 'munged.log'}",
-            f"--seed-file={self.munge_dir / 'munged.seed'}"], user=munge.pw_uid, group=munge.pw_gid)
+        self._spawn(
+            "munged",
+            [
+                "munged",
+                "--foreground",
+                f"--socket={self.munge_socket}",
+                f"--key-file={key}",
+                f"--pid-file={self.munge_dir / 'munged.pid'}",
+                f"--log-file={self.munge_dir / 'munged.log'}",
+                f"--seed-file={self.munge_dir / 'munged.seed'}",
+            ],
+            user=munge.pw_uid,
+            group=munge.pw_gid,
+        )
         self._wait(self.munge_socket.exists, 20, "munged to open its socket")
 
     def _write_conf(self) -> None:
@@ -171,8 +188,10 @@ class SingleNodeSlurm:
             "Waittime": 0,
         }
         text = "".join(f"{k}={v}\n" for k, v in lines.items())
-        text += (f"NodeName={self.host} NodeAddr=127.0.0.1 CPUs={self.cpus} "
-                 f"RealMemory={self.mem_mb} State=UNKNOWN\n")
+        text += (
+            f"NodeName={self.host} NodeAddr=127.0.0.1 CPUs={self.cpus} "
+            f"RealMemory={self.mem_mb} State=UNKNOWN\n"
+        )
         text += "PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP\n"
         self.conf.write_text(text)
 
@@ -182,8 +201,9 @@ class SingleNodeSlurm:
         if target.is_symlink() and "isicgan" in os.readlink(target):
             target.unlink()  # left behind by an earlier test run that was killed
         if target.exists() or target.is_symlink():
-            raise ClusterUnavailable(f"{target} already exists (a real SLURM set-up?); "
-                                     "the test does not overwrite it")
+            raise ClusterUnavailable(
+                f"{target} already exists (a real SLURM set-up?); the test does not overwrite it"
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
         target.symlink_to(self.conf)
         self.linked_system_conf = True
@@ -192,8 +212,12 @@ class SingleNodeSlurm:
     def stop(self) -> None:
         """Cancel leftover jobs, then stop slurmd, slurmctld, munged by their PIDs."""
         if "slurmctld" in self.procs and self.procs["slurmctld"].poll() is None:
-            subprocess.run(["scancel", "--full", "--user", "root"], env=self.env,
-                           capture_output=True, timeout=20)
+            subprocess.run(
+                ["scancel", "--full", "--user", "root"],
+                env=self.env,
+                capture_output=True,
+                timeout=20,
+            )
         for name in ("slurmd", "slurmctld", "munged"):
             proc = self.procs.pop(name, None)
             if proc is None or proc.poll() is not None:
@@ -213,8 +237,14 @@ class SingleNodeSlurm:
     def _spawn(self, name: str, cmd: list[str], **kwargs) -> None:
         # the child keeps its own descriptor: ours is closed at once (no ResourceWarning)
         with open(self.root / f"{name}.stdout", "w") as log:
-            self.procs[name] = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                                stdin=subprocess.DEVNULL, env=self.env, **kwargs)
+            self.procs[name] = subprocess.Popen(
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                **kwargs,
+            )
 
     def _ok(self, cmd: list[str]) -> bool:
         return subprocess.run(cmd, env=self.env, capture_output=True, timeout=20).returncode == 0
@@ -230,8 +260,10 @@ class SingleNodeSlurm:
         while time.monotonic() < deadline:
             for name, proc in self.procs.items():
                 if proc.poll() is not None:
-                    raise RuntimeError(f"{name} exited with {proc.returncode} while waiting for {what}:\n"
-                                       + self.logs())
+                    raise RuntimeError(
+                        f"{name} exited with {proc.returncode} while waiting for {what}:\n"
+                        + self.logs()
+                    )
             if ready():
                 return
             time.sleep(0.3)
@@ -239,7 +271,10 @@ class SingleNodeSlurm:
 
     def logs(self, tail: int = 3000) -> str:
         out = []
-        for f in sorted(self.root.glob("*.log")) + sorted(self.root.glob("*.stdout")) + \
-                sorted(self.munge_dir.glob("*.log")):
+        for f in (
+            sorted(self.root.glob("*.log"))
+            + sorted(self.root.glob("*.stdout"))
+            + sorted(self.munge_dir.glob("*.log"))
+        ):
             out.append(f"--- {f.name}\n{f.read_text(errors='replace')[-tail:]}")
         return "\n".join(out)

@@ -1,4 +1,5 @@
 """bench/summary.py: benchmark TSVs of a run become one row per rule (seconds, peak memory)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -23,7 +24,8 @@ def test_benchmarks_are_summed_per_rule_with_the_peak_memory(tmp_path, capsys):
         'rule train_gan:\n    output:\n        "x"\n    benchmark:\n'
         '        "benchmarks/gan/{gan}.tsv"\n    script:\n        "s.py"\n\n'
         'rule synthesize:\n    output:\n        "y"\n    benchmark:\n'
-        '        "benchmarks/synthesis/{gan}_batch{k}.tsv"\n')
+        '        "benchmarks/synthesis/{gan}_batch{k}.tsv"\n'
+    )
     _bench(tmp_path / "benchmarks/gan/cyclegan.tsv", 10.0, 500.0)
     _bench(tmp_path / "benchmarks/gan/dcgan.tsv", 4.0, 900.0)
     _bench(tmp_path / "benchmarks/synthesis/dcgan_batch2.tsv", 1.5, 100.0)

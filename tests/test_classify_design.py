@@ -1,4 +1,5 @@
 """Training sets of the study: phases, arms, seeds; real data loading; nothing leaks to val/test."""
+
 import os
 import shutil
 from pathlib import Path
@@ -6,20 +7,37 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers.classify import make_study_data
 
-from isicgan.classify.datasets import (Group, augmented_group, design, image_groups, load_real,
-                                       load_synthetic, malignant_copies, synthetic_batch_dirs)
+from helpers.classify import make_study_data
+from isicgan.classify.datasets import (
+    Group,
+    augmented_group,
+    design,
+    image_groups,
+    load_real,
+    load_synthetic,
+    malignant_copies,
+    synthetic_batch_dirs,
+)
 from isicgan.classify.study import ClassifyDesign
 
 ARMS = ["oversample", "augment", "class_weight", "cyclegan", "dcgan"]
 CONTROLS = ("oversample", "augment", "class_weight")
 
 
-def spec(seeds=(25, 26), replicates=1, batches=2, batch_size=4, gans=("cyclegan", "dcgan"),
-         **kw) -> ClassifyDesign:
-    return ClassifyDesign("logreg", gans=tuple(gans), arms=CONTROLS, replicates=replicates,
-                          batches=batches, batch_size=batch_size, seeds=tuple(seeds), **kw)
+def spec(
+    seeds=(25, 26), replicates=1, batches=2, batch_size=4, gans=("cyclegan", "dcgan"), **kw
+) -> ClassifyDesign:
+    return ClassifyDesign(
+        "logreg",
+        gans=tuple(gans),
+        arms=CONTROLS,
+        replicates=replicates,
+        batches=batches,
+        batch_size=batch_size,
+        seeds=tuple(seeds),
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +74,13 @@ def test_every_arm_adds_k_times_batch_size_malignant_examples_to_train_only(grou
 def test_phase_k_uses_gan_batches_1_to_k_and_nested_copies(groups):
     sets = {(s.phase, s.arm, s.seed): s for s in design(spec(seeds=[25]), groups["train"])}
     assert [p[0] for p in sets[(2, "dcgan", 25)].parts] == [
-        "train", "dcgan/rep1/batch1", "dcgan/rep1/batch2"]
+        "train",
+        "dcgan/rep1/batch1",
+        "dcgan/rep1/batch2",
+    ]
     one = sets[(1, "oversample", 25)].parts[1][1]
     two = sets[(2, "oversample", 25)].parts[1][1]
-    assert np.array_equal(two[:len(one)], one)
+    assert np.array_equal(two[: len(one)], one)
     assert (groups["train"].y[two] == 1).all()
 
 
@@ -96,14 +117,18 @@ class _ReverseSortedScandir:
 
 def test_synthetic_batches_are_read_in_sorted_name_order(study, monkeypatch):
     dirs = synthetic_batch_dirs(study["synthetic_files"])
-    assert sorted(dirs) == ["cyclegan/rep1/batch1", "cyclegan/rep1/batch2", "dcgan/rep1/batch1",
-                            "dcgan/rep1/batch2"]
+    assert sorted(dirs) == [
+        "cyclegan/rep1/batch1",
+        "cyclegan/rep1/batch2",
+        "dcgan/rep1/batch1",
+        "dcgan/rep1/batch2",
+    ]
     folder = dirs["dcgan/rep1/batch1"]
     names = sorted(p.name for p in folder.iterdir())
     real_scandir, real_listdir = os.scandir, os.listdir
     monkeypatch.setattr(os, "scandir", lambda path=".": _ReverseSortedScandir(real_scandir, path))
     monkeypatch.setattr(os, "listdir", lambda path=".": sorted(real_listdir(path), reverse=True))
-    assert [p.name for p in folder.glob("*.png")] == names[::-1]     # the listing is reversed
+    assert [p.name for p in folder.glob("*.png")] == names[::-1]  # the listing is reversed
     assert [p.name for p in folder.iterdir()] == names[::-1]
     group = load_synthetic({"x": folder})["x"]
     assert group.ids == [Path(n).stem for n in names]
@@ -135,23 +160,28 @@ def test_an_unsafe_id_in_the_manifest_is_refused(tmp_path):
 
 
 def test_a_short_synthetic_batch_is_refused(study, tmp_path):
-    shutil.copytree(study["synthetic_files"][0].replace(".json", ""), tmp_path / "cyclegan" / "batch1")
+    shutil.copytree(
+        study["synthetic_files"][0].replace(".json", ""), tmp_path / "cyclegan" / "batch1"
+    )
     groups = load_synthetic({"cyclegan/rep1/batch1": tmp_path / "cyclegan" / "batch1"})
     with pytest.raises(ValueError, match="expected synthesis.batch_size = 5"):
-        design(spec(seeds=[1], batches=1, batch_size=5, gans=["cyclegan"]),
-               Group(np.zeros((3, 1)), np.array([0, 0, 1]), ["a", "b", "c"]),
-               {"cyclegan/rep1/batch1": len(groups["cyclegan/rep1/batch1"].ids)})
+        design(
+            spec(seeds=[1], batches=1, batch_size=5, gans=["cyclegan"]),
+            Group(np.zeros((3, 1)), np.array([0, 0, 1]), ["a", "b", "c"]),
+            {"cyclegan/rep1/batch1": len(groups["cyclegan/rep1/batch1"].ids)},
+        )
 
 
 def test_generator_arms_run_on_every_replicate_and_control_arms_once(groups):
     sets = design(spec(replicates=3), groups["train"])
     runs = {(s.phase, s.arm, s.seed, s.replicate): s for s in sets}
-    assert len(runs) == len(sets)                       # no configuration twice
-    for (phase, arm, seed, rep), ts in runs.items():
+    assert len(runs) == len(sets)  # no configuration twice
+    for (phase, arm, _seed, rep), ts in runs.items():
         if arm in ("cyclegan", "dcgan"):
             assert rep in (1, 2, 3)
-            assert [p[0] for p in ts.parts[1:]] == [f"{arm}/rep{rep}/batch{b}"
-                                                     for b in range(1, phase + 1)]
+            assert [p[0] for p in ts.parts[1:]] == [
+                f"{arm}/rep{rep}/batch{b}" for b in range(1, phase + 1)
+            ]
         else:
             assert rep == 0
     n_control = len(ARMS) - 2
@@ -174,15 +204,18 @@ def test_real_fraction_arms_draw_exact_counts_by_patient_nested_and_seeded():
 
     train = _patient_train()
     patients = np.array(train.patients)
-    n_mal = int(train.y.sum())                                             # 23
+    n_mal = int(train.y.sum())  # 23
     for seed in (25, 26):
         draws = {f: real_fraction(train, f, seed) for f in (0.25, 0.5, 0.75, 1.0)}
         for f, kept in draws.items():
-            assert len(kept) == int(np.floor(f * n_mal + 0.5))           # 6, 12, 17, 23
+            assert len(kept) == int(np.floor(f * n_mal + 0.5))  # 6, 12, 17, 23
             assert (train.y[kept] == 1).all() and len(set(kept)) == len(kept)
             # by patient: at most one patient is taken in part
-            partial = [p for p in set(patients[kept])
-                       if (patients[kept] == p).sum() < ((patients == p) & (train.y == 1)).sum()]
+            partial = [
+                p
+                for p in set(patients[kept])
+                if (patients[kept] == p).sum() < ((patients == p) & (train.y == 1)).sum()
+            ]
             assert len(partial) <= 1, (f, partial)
         assert set(draws[0.25]) <= set(draws[0.5]) <= set(draws[0.75]) <= set(draws[1.0])
     assert np.array_equal(real_fraction(train, 0.5, 25), real_fraction(train, 0.5, 25))
@@ -191,12 +224,16 @@ def test_real_fraction_arms_draw_exact_counts_by_patient_nested_and_seeded():
 
 def test_phase_zero_holds_the_learning_curve_and_synthetic_only_arms(groups):
     train = groups["train"]
-    n_ben, n_mal = int((train.y == 0).sum()), int(train.y.sum())           # 12, 6
+    n_ben, n_mal = int((train.y == 0).sum()), int(train.y.sum())  # 12, 6
     sizes = {k: len(g.ids) for k, g in groups.items()}
     sets = design(spec(replicates=1, real_fractions=(0.5,), synthetic_only=True), train, sizes)
     zero = {(s.arm, s.seed, s.replicate): s for s in sets if s.phase == 0}
-    assert sorted({a for a, _, _ in zero}) == ["baseline", "real_50", "synthetic_only_cyclegan",
-                                              "synthetic_only_dcgan"]
+    assert sorted({a for a, _, _ in zero}) == [
+        "baseline",
+        "real_50",
+        "synthetic_only_cyclegan",
+        "synthetic_only_dcgan",
+    ]
     half = zero[("real_50", 25, 0)]
     x, y, w = half.assemble(groups)
     assert (y == 0).sum() == n_ben and (y == 1).sum() == half.n_real_malignant == 3
@@ -206,7 +243,9 @@ def test_phase_zero_holds_the_learning_curve_and_synthetic_only_arms(groups):
     # the real benign side, then as many synthetic tiles as real malignant ones: batch 1 (4),
     # then the first 2 of batch 2 (batch_size 4)
     assert [(name, list(idx)) for name, idx in only.parts[1:]] == [
-        ("dcgan/rep1/batch1", [0, 1, 2, 3]), ("dcgan/rep1/batch2", [0, 1])]
+        ("dcgan/rep1/batch1", [0, 1, 2, 3]),
+        ("dcgan/rep1/batch2", [0, 1]),
+    ]
     assert np.array_equal(only.parts[0][1], np.flatnonzero(train.y == 0))
     assert (y == 1).sum() == n_mal and only.n_real_malignant == 0 and (w == 1).all()
     assert np.array_equal(x[y == 1][:4], groups["dcgan/rep1/batch1"].x)
@@ -224,15 +263,19 @@ def test_every_fit_is_scored_on_the_external_test_set_too(tmp_path):
     counts = {"train": (12, 6), "val": (6, 3), "test": (6, 6), "external": (5, 4)}
     study = make_study_data(tmp_path, gans=("dcgan",), batches=2, counts=counts)
     out = ClassifyOutputs(tmp_path / "runs.csv", tmp_path / "predictions.csv.gz")
-    runs = run_classifier({"manifest": study["manifest"], "synthetic": study["synthetic_files"]},
-                          spec(seeds=[25], gans=["dcgan"], real_fractions=(0.5,),
-                               synthetic_only=True), out)
-    n_fits = 1 + 1 + 1 + 2 * (3 + 1)              # baseline, real_50, synthetic_only, phases
+    runs = run_classifier(
+        {"manifest": study["manifest"], "synthetic": study["synthetic_files"]},
+        spec(seeds=[25], gans=["dcgan"], real_fractions=(0.5,), synthetic_only=True),
+        out,
+    )
+    n_fits = 1 + 1 + 1 + 2 * (3 + 1)  # baseline, real_50, synthetic_only, phases
     assert len(runs) == 3 * n_fits
     assert runs["split"].tolist()[:3] == ["val", "test", "external"]
     preds = pd.read_csv(out.predictions)
-    assert preds.groupby("test_set").size().to_dict() == {"external": 9 * n_fits,
-                                                         "test": 12 * n_fits}
+    assert preds.groupby("test_set").size().to_dict() == {
+        "external": 9 * n_fits,
+        "test": 12 * n_fits,
+    }
     manifest = pd.read_csv(study["manifest"])
     external = set(manifest.loc[manifest.split == "external", "isic_id"])
     assert set(preds.loc[preds.test_set == "external", "isic_id"]) == external

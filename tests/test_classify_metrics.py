@@ -1,21 +1,40 @@
 """Metrics of the classifier study against scikit-learn and the ISIC 2024 definition."""
+
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import (average_precision_score, balanced_accuracy_score,
-                             precision_recall_fscore_support, roc_auc_score)
+from sklearn.metrics import (
+    average_precision_score,
+    balanced_accuracy_score,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
 
-from isicgan.classify.metrics import (METRICS, THRESHOLD_METRICS, choose_threshold,
-                                      compute_metrics, interval, partial_auc, patient_resamples,
-                                      weighted_metrics)
-from isicgan.analysis.contrasts import (ContrastDesign, PrimarySpec, benjamini_hochberg,
-                                       contrasts_table, difference, holm)
+from isicgan.analysis.contrasts import (
+    ContrastDesign,
+    PrimarySpec,
+    benjamini_hochberg,
+    contrasts_table,
+    difference,
+    holm,
+)
 from isicgan.analysis.resampling import configuration_distributions, resample_configurations
+from isicgan.classify.metrics import (
+    METRICS,
+    THRESHOLD_METRICS,
+    choose_threshold,
+    compute_metrics,
+    interval,
+    partial_auc,
+    patient_resamples,
+    weighted_metrics,
+)
 
 
 def _isic_reference_pauc(y, score, min_tpr=0.8):
     """Partial AUC written out from the competition's recipe, with sklearn's roc_curve/auc."""
     from sklearn.metrics import auc, roc_curve
+
     fpr, tpr, _ = roc_curve(1 - np.asarray(y), 1 - np.asarray(score))
     max_fpr = 1 - min_tpr
     stop = np.searchsorted(fpr, max_fpr, "right")
@@ -39,8 +58,12 @@ def test_threshold_metrics_equal_sklearn_per_class_report(scored):
     m = compute_metrics(y, score, threshold=0.5)
     pred = (score > 0.5).astype(int)
     p, r, f, _ = precision_recall_fscore_support(y, pred, labels=[0, 1], zero_division=0)
-    assert m["benign_precision"] == pytest.approx(p[0]) and m["malignant_precision"] == pytest.approx(p[1])
-    assert m["benign_recall"] == pytest.approx(r[0]) and m["malignant_recall"] == pytest.approx(r[1])
+    assert m["benign_precision"] == pytest.approx(p[0]) and m[
+        "malignant_precision"
+    ] == pytest.approx(p[1])
+    assert m["benign_recall"] == pytest.approx(r[0]) and m["malignant_recall"] == pytest.approx(
+        r[1]
+    )
     assert m["benign_f1"] == pytest.approx(f[0]) and m["malignant_f1"] == pytest.approx(f[1])
     assert m["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred))
     assert m["roc_auc"] == pytest.approx(roc_auc_score(y, score))
@@ -50,8 +73,8 @@ def test_threshold_metrics_equal_sklearn_per_class_report(scored):
 def test_partial_auc_follows_the_isic_2024_definition(scored):
     y, score = scored
     assert partial_auc(y, score) == pytest.approx(_isic_reference_pauc(y, score))
-    assert partial_auc(y, y.astype(float)) == pytest.approx(0.2)        # perfect ranking
-    assert partial_auc(y, 1.0 - y) == pytest.approx(0.0)                # inverted ranking
+    assert partial_auc(y, y.astype(float)) == pytest.approx(0.2)  # perfect ranking
+    assert partial_auc(y, 1.0 - y) == pytest.approx(0.0)  # inverted ranking
     # constant scores: the diagonal, area between TPR 0.8 and 1 of a random classifier
     assert partial_auc(y, np.full(50, 0.5)) == pytest.approx(0.02)
 
@@ -66,8 +89,12 @@ def test_weighted_metrics_of_a_resample_equal_the_metrics_of_its_repeated_tiles(
     rng = np.random.default_rng(5)
     n = 45
     y = np.array([0] * 25 + [1] * 20)
-    scores = np.stack([np.round(np.clip(0.3 * y + rng.normal(0.35, 0.25, n), 0, 1), 1),  # ties
-                       rng.random(n)])
+    scores = np.stack(
+        [
+            np.round(np.clip(0.3 * y + rng.normal(0.35, 0.25, n), 0, 1), 1),  # ties
+            rng.random(n),
+        ]
+    )
     patients = rng.integers(0, 15, n)
     weights = patient_resamples(patients, y, 30, seed=2)
     val_t = np.array([0.42, 0.61])
@@ -101,8 +128,14 @@ def test_resampling_patients_keeps_their_tiles_together():
 def test_two_patients_with_many_tiles_give_a_wider_interval_than_independent_tiles():
     """Patient A's 20 tiles are all scored right, patient B's 20 all wrong: two patients."""
     y = np.array([0] * 10 + [1] * 10 + [0] * 10 + [1] * 10)
-    score = np.concatenate([np.full(10, 0.2), np.full(10, 0.8),      # A: right
-                            np.full(10, 0.8), np.full(10, 0.2)])     # B: wrong
+    score = np.concatenate(
+        [
+            np.full(10, 0.2),
+            np.full(10, 0.8),  # A: right
+            np.full(10, 0.8),
+            np.full(10, 0.2),
+        ]
+    )  # B: wrong
     two = np.array(["A"] * 20 + ["B"] * 20)
     independent = np.array([f"T{i}" for i in range(40)])
     widths = {}
@@ -111,7 +144,7 @@ def test_two_patients_with_many_tiles_give_a_wider_interval_than_independent_til
         lo, hi = interval(dist["balanced_accuracy"])
         assert lo <= 0.5 <= hi
         widths[name] = hi - lo
-    assert widths["two"] >= 0.9              # all right, half right or all wrong
+    assert widths["two"] >= 0.9  # all right, half right or all wrong
     assert widths["independent"] < 0.4
     assert widths["two"] > 2 * widths["independent"]
 
@@ -125,12 +158,32 @@ def _arm_frames(scores: dict[str, np.ndarray], ids: list[str], y: np.ndarray):
         gan = arm not in ("baseline", "oversample")
         for i, s in enumerate(per_run):
             seed, rep = (0, i + 1) if gan else (i, 0)
-            preds.append(pd.DataFrame({"classifier": "logreg", "phase": phase, "arm": arm,
-                                       "seed": seed, "replicate": rep, "isic_id": ids,
-                                       "target": y, "score": s}))
-            runs.append({"classifier": "logreg", "algorithm": "Logistic Regression",
-                         "phase": phase, "arm": arm, "seed": seed, "replicate": rep,
-                         "split": "test", "val_threshold": 0.5})
+            preds.append(
+                pd.DataFrame(
+                    {
+                        "classifier": "logreg",
+                        "phase": phase,
+                        "arm": arm,
+                        "seed": seed,
+                        "replicate": rep,
+                        "isic_id": ids,
+                        "target": y,
+                        "score": s,
+                    }
+                )
+            )
+            runs.append(
+                {
+                    "classifier": "logreg",
+                    "algorithm": "Logistic Regression",
+                    "phase": phase,
+                    "arm": arm,
+                    "seed": seed,
+                    "replicate": rep,
+                    "split": "test",
+                    "val_threshold": 0.5,
+                }
+            )
     return pd.concat(preds, ignore_index=True), pd.DataFrame(runs)
 
 
@@ -148,23 +201,31 @@ def test_a_paired_contrast_whose_true_difference_is_zero_covers_zero():
     base = np.clip(0.25 * y + rng.normal(0.4, 0.2, size=(3, n)), 0.001, 0.999)
     control = np.clip(0.3 * y + rng.normal(0.4, 0.2, size=(3, n)), 0.001, 0.999)
     swapped = control.copy()
-    for cls in (0, 1):                      # same multiset of scores within each class
+    for cls in (0, 1):  # same multiset of scores within each class
         members = np.flatnonzero(y == cls)
         swapped[:, members] = control[:, rng.permutation(members)]
     better = np.where(y == 1, 0.95, 0.05) + rng.normal(0, 0.01, size=(3, n))
-    preds, runs = _arm_frames({"baseline": base, "oversample": control, "cyclegan": swapped,
-                               "dcgan": better}, ids, y)
-    res = resample_configurations(preds, runs, {"test": patients}, n_boot=400, seed=4,
-                                  threshold=0.5, pauc_min_tpr=0.8)
-    design = ContrastDesign(gans=("cyclegan", "dcgan"), controls=("oversample",), placebos=(),
-                            primary=PrimarySpec(references=("oversample",)), last_phase=1,
-                            threshold=0.5)
-    con = contrasts_table(res, configuration_distributions(res),
-                          {"logreg": ("Logistic Regression", "n/a")}, design)
+    preds, runs = _arm_frames(
+        {"baseline": base, "oversample": control, "cyclegan": swapped, "dcgan": better}, ids, y
+    )
+    res = resample_configurations(
+        preds, runs, {"test": patients}, n_boot=400, seed=4, threshold=0.5, pauc_min_tpr=0.8
+    )
+    design = ContrastDesign(
+        gans=("cyclegan", "dcgan"),
+        controls=("oversample",),
+        placebos=(),
+        primary=PrimarySpec(references=("oversample",)),
+        last_phase=1,
+        threshold=0.5,
+    )
+    con = contrasts_table(
+        res, configuration_distributions(res), {"logreg": ("Logistic Regression", "n/a")}, design
+    )
     con = con[con.level == "method"]
     null = con[(con.gan == "cyclegan") & (con.reference == "oversample")]
     assert len(null) == 9 and (null["difference"].abs() < 1e-9).all()
-    assert ((null["ci_low"] < 0) & (null["ci_high"] > 0)).all()      # covers 0, not degenerate
+    assert ((null["ci_low"] < 0) & (null["ci_high"] > 0)).all()  # covers 0, not degenerate
     assert not null["verdict"].isin(["better", "worse"]).any()
     real = con[(con.gan == "dcgan") & (con.reference == "oversample") & (con.metric == "roc_auc")]
     assert real["ci_low"].iloc[0] > 0 and real["verdict"].iloc[0] == "better"
@@ -197,10 +258,10 @@ def test_a_zero_standard_error_gives_no_p_value_never_zero():
 def test_the_val_threshold_maximises_balanced_accuracy_and_prefers_the_nearest_to_half():
     y = np.array([0, 0, 0, 1, 1, 1])
     t = choose_threshold(y, np.array([0.1, 0.2, 0.3, 0.35, 0.4, 0.9]))
-    assert t == pytest.approx(0.325)            # midway between the classes: accuracy 1
+    assert t == pytest.approx(0.325)  # midway between the classes: accuracy 1
     # scores that cannot separate the classes: every cut is as good, 0.5 is kept
     assert choose_threshold(y, np.full(6, 0.7)) in (0.35, 0.85)
-    assert choose_threshold(np.zeros(4), np.arange(4) / 4) == 0.5       # one class only
+    assert choose_threshold(np.zeros(4), np.arange(4) / 4) == 0.5  # one class only
     # the chosen cut separates val exactly as counted, also at scores of 0 and 1
     y2, s2 = np.array([0, 1, 0, 1]), np.array([0.0, 0.0, 1.0, 1.0])
     t2 = choose_threshold(y2, s2)

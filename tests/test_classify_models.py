@@ -1,13 +1,19 @@
 """Classifiers and frozen backbones: seeded Keras fits, weight files through the real loader."""
+
 import math
 
 import h5py
-import pandas as pd
 import numpy as np
+import pandas as pd
 import pytest
 
-from isicgan.classify.backbones import (RANDOM_INIT, build_backbone, make_extractor, preprocess,
-                                        weights_label)
+from isicgan.classify.backbones import (
+    RANDOM_INIT,
+    build_backbone,
+    make_extractor,
+    preprocess,
+    weights_label,
+)
 from isicgan.classify.classifiers import make_classifier
 from isicgan.classify.classifiers.cnn import build_cnn
 from isicgan.classify.classifiers.efficientnet_b5 import IMAGENET_STDDEV_RGB
@@ -31,6 +37,7 @@ def _data(n=40, d=12, seed=0):
 def _save_legacy_h5(model, path):
     """Write weights in the legacy Keras HDF5 layout of the published *_notop.h5 files."""
     from keras.src.legacy.saving import legacy_h5_format
+
     with h5py.File(path, "w") as f:
         legacy_h5_format.save_weights_to_hdf5_group(f, model)
 
@@ -49,8 +56,7 @@ def _weighted_arms():
     y = np.array([0] * 30 + [1] * 10)
     x = (rng.normal(size=(40, 12)) + y[:, None] * 0.6).astype(np.float32)
     groups = {"train": Group(x, y, [f"ISIC_{i:07d}" for i in range(40)])}
-    spec = ClassifyDesign("logreg", arms=("class_weight",), batches=1, batch_size=10,
-                          seeds=(25,))
+    spec = ClassifyDesign("logreg", arms=("class_weight",), batches=1, batch_size=10, seeds=(25,))
     sets = {ts.arm: ts for ts in design(spec, groups["train"])}
     assert set(sets) == {"baseline", "class_weight"}
     held_out = (rng.normal(size=(30, 12)) + 0.3).astype(np.float32)
@@ -59,17 +65,22 @@ def _weighted_arms():
 
 def _fit_both_arms(model, arms, held_out):
     """Scores on ``held_out`` after fitting each arm the way study.run_classifier does."""
-    return [model.fit_predict(25, *arms[arm], {"t": held_out})["t"]
-            for arm in ("baseline", "class_weight")]
+    return [
+        model.fit_predict(25, *arms[arm], {"t": held_out})["t"]
+        for arm in ("baseline", "class_weight")
+    ]
 
 
 def test_class_weight_arm_changes_the_sklearn_fit_towards_malignant():
     arms, held_out = _weighted_arms()
     (xb, yb, wb), (xc, yc, wc) = arms["baseline"], arms["class_weight"]
-    assert np.array_equal(xb, xc) and np.array_equal(yb, yc)    # same examples, other weights
+    assert np.array_equal(xb, xc) and np.array_equal(yb, yc)  # same examples, other weights
     assert (wb == 1).all() and np.allclose(wc[yc == 1], 2.0) and (wc[yc == 0] == 1).all()
-    for name, params in (("logreg", {"max_iter": 200}), ("svm", {"C": 1.0}),
-                         ("rf", {"n_estimators": 20})):
+    for name, params in (
+        ("logreg", {"max_iter": 200}),
+        ("svm", {"C": 1.0}),
+        ("rf", {"n_estimators": 20}),
+    ):
         base, weighted = _fit_both_arms(make_classifier(name, params), arms, held_out)
         assert base.shape == weighted.shape == (30,)
         assert ((0 <= weighted) & (weighted <= 1)).all()
@@ -80,8 +91,10 @@ def test_class_weight_arm_changes_the_sklearn_fit_towards_malignant():
 
 def test_class_weight_arm_changes_the_keras_fit_towards_malignant():
     arms, held_out = _weighted_arms()
-    head = make_classifier("inception_v3", {"dense": 8, "dropout": 0.0, "epochs": 3,
-                                            "batch_size": 8, "learning_rate": 1e-2})
+    head = make_classifier(
+        "inception_v3",
+        {"dense": 8, "dropout": 0.0, "epochs": 3, "batch_size": 8, "learning_rate": 1e-2},
+    )
     base, weighted = _fit_both_arms(head, arms, held_out)
     assert not np.allclose(base, weighted)
     assert weighted.mean() > base.mean()
@@ -90,18 +103,20 @@ def test_class_weight_arm_changes_the_keras_fit_towards_malignant():
 def test_keras_fit_depends_on_its_seed_only_not_on_earlier_fits():
     x, y = _data()
     w = np.ones(len(y), np.float32)
-    trainer = KerasTrainer(lambda: build_head(12, dense=8, dropout=0.5), 1e-2, epochs=3, batch_size=8)
+    trainer = KerasTrainer(
+        lambda: build_head(12, dense=8, dropout=0.5), 1e-2, epochs=3, batch_size=8
+    )
     first = trainer.fit_predict(25, x, y, w, {"t": x})["t"]
     other = trainer.fit_predict(26, x, y, w, {"t": x})["t"]
     again = trainer.fit_predict(25, x, y, w, {"t": x})["t"]
     assert np.array_equal(first, again)
     assert not np.array_equal(first, other)
-    assert first[y == 1].mean() > first[y == 0].mean()          # it learned the signal
+    assert first[y == 1].mean() > first[y == 0].mean()  # it learned the signal
 
 
 def test_thesis_cnn_shape_and_small_demo_variant_train():
     model = build_cnn((32, 32, 3))
-    assert [l.filters for l in model.layers if hasattr(l, "filters")] == [64, 128, 224]
+    assert [layer.filters for layer in model.layers if hasattr(layer, "filters")] == [64, 128, 224]
     rng = np.random.default_rng(0)
     x = rng.random((16, 32, 32, 3), dtype=np.float32)
     y = np.array([0, 1] * 8)
@@ -115,9 +130,9 @@ def test_backbone_inputs_are_rgb_in_each_models_own_scale():
     red[..., 0] = 255
     inc = preprocess("inception_v3", red, 16)
     assert inc.shape == (1, 16, 16, 3)
-    assert np.allclose(inc[..., 0], 1.0) and np.allclose(inc[..., 1:], -1.0)   # RGB, [-1, 1]
+    assert np.allclose(inc[..., 0], 1.0) and np.allclose(inc[..., 1:], -1.0)  # RGB, [-1, 1]
     eff = preprocess("efficientnet_b5", red, 8)
-    assert np.allclose(eff[..., 0], 255.0) and np.allclose(eff[..., 1:], 0.0)   # RGB, 0-255
+    assert np.allclose(eff[..., 0], 255.0) and np.allclose(eff[..., 1:], 0.0)  # RGB, 0-255
 
 
 def test_random_init_is_said_and_a_missing_weight_file_is_a_clear_error(tmp_path):
@@ -130,9 +145,11 @@ def test_random_init_is_said_and_a_missing_weight_file_is_a_clear_error(tmp_path
 
 def test_inception_weight_file_is_loaded_through_the_real_loader(tmp_path):
     import keras
+
     keras.utils.set_random_seed(7)
-    source = keras.applications.InceptionV3(include_top=False, weights=None,
-                                            input_shape=(75, 75, 3), pooling="avg")
+    source = keras.applications.InceptionV3(
+        include_top=False, weights=None, input_shape=(75, 75, 3), pooling="avg"
+    )
     path = tmp_path / "test_inception_notop.h5"
     _save_legacy_h5(source, path)
     keras.utils.set_random_seed(8)
@@ -151,9 +168,11 @@ def test_efficientnet_local_weights_get_keras_imagenet_input_scaling(tmp_path):
     """keras.applications adds a 1/sqrt(std) rescaling only for its own download: we fold it
     into the stem kernel, and every other weight is the file's."""
     import keras
+
     keras.utils.set_random_seed(3)
-    source = keras.applications.EfficientNetB5(include_top=False, weights=None,
-                                               input_shape=(32, 32, 3), pooling="avg")
+    source = keras.applications.EfficientNetB5(
+        include_top=False, weights=None, input_shape=(32, 32, 3), pooling="avg"
+    )
     path = tmp_path / "test_efficientnet_notop.h5"
     _save_legacy_h5(source, path)
     loaded = build_backbone("efficientnet_b5", 32, path)
@@ -170,7 +189,6 @@ def test_random_init_backbone_features_are_the_same_in_two_runs(backbone, size, 
     """issue 16.8: the frozen base without ImageNet weights is seeded (init_seed), through the
     rule's own function; a different init_seed gives other features."""
     from helpers.classify import make_study_data
-
     from isicgan.classify.backbones import FeatureSpec, compute_features
 
     counts = {"train": (4, 3), "val": (2, 2), "test": (2, 2), "external": (2, 1)}
@@ -186,8 +204,14 @@ def test_random_init_backbone_features_are_the_same_in_two_runs(backbone, size, 
     assert np.array_equal(features["a"], features["b"])
     assert not np.allclose(features["a"], features["other"])
     index = pd.read_csv(tmp_path / "a" / "index.csv", keep_default_na=False)
-    assert set(index["group"]) == {"train", "val", "test", "external", "augment/seed25",
-                                   "dcgan/rep1/batch1"}
+    assert set(index["group"]) == {
+        "train",
+        "val",
+        "test",
+        "external",
+        "augment/seed25",
+        "dcgan/rep1/batch1",
+    }
     real = index["group"].isin(["train", "val", "test", "external"])
     assert (index.loc[real, "patient_id"] != "").all()
     assert (index.loc[~real, "patient_id"] == "").all()

@@ -1,9 +1,10 @@
 """The config contract: defaults, types, ranges and unknown keys."""
+
 import pytest
 import yaml
 
-from isicgan.config import ConfigError, load_config
 from helpers.workflow import REPO, TINY_CONFIG
+from isicgan.config import ConfigError, load_config
 
 
 def test_default_config_validates_and_fills_defaults():
@@ -28,17 +29,20 @@ def test_tiny_test_config_validates():
     load_config([REPO / "config.yaml", TINY_CONFIG])
 
 
-@pytest.mark.parametrize("override, key", [
-    ({"data": {"image_size": "big"}}, "data.image_size"),
-    ({"data": {"imagesize": 64}}, "data.imagesize"),
-    ({"data": {"val_fraction": 1.5}}, "data.val_fraction"),
-    ({"data": {"source": "kaggle"}}, "data.source"),
-    ({"gan": {"cyclegan": {"epochs": 0}}}, "gan.cyclegan.epochs"),
-    ({"gan": {"wgan_gp": {"diffaugment": "colour"}}}, "gan.wgan_gp.diffaugment"),
-    ({"gan": {"ddpm": {"beta_schedule": "cosine"}}}, "gan.ddpm.beta_schedule"),
-    ({"seeds": []}, "seeds"),
-    ({"typo_section": {}}, "typo_section"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ({"data": {"image_size": "big"}}, "data.image_size"),
+        ({"data": {"imagesize": 64}}, "data.imagesize"),
+        ({"data": {"val_fraction": 1.5}}, "data.val_fraction"),
+        ({"data": {"source": "kaggle"}}, "data.source"),
+        ({"gan": {"cyclegan": {"epochs": 0}}}, "gan.cyclegan.epochs"),
+        ({"gan": {"wgan_gp": {"diffaugment": "colour"}}}, "gan.wgan_gp.diffaugment"),
+        ({"gan": {"ddpm": {"beta_schedule": "cosine"}}}, "gan.ddpm.beta_schedule"),
+        ({"seeds": []}, "seeds"),
+        ({"typo_section": {}}, "typo_section"),
+    ],
+)
 def test_bad_config_values_name_the_key(override, key):
     with pytest.raises(ConfigError) as err:
         load_config(overrides=override)

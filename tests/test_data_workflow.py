@@ -3,6 +3,7 @@
 helpers.workflow.run_workflow puts extra arguments after the --configfile list, so targets follow
 "--" here (otherwise Snakemake would read "data" as one more config file).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -21,7 +22,9 @@ pytestmark = pytest.mark.slow
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def write_config(path: Path, data: dict) -> Path:
@@ -53,7 +56,7 @@ def test_data_target_builds_manifest_counts_and_class_folders(first_run):
     assert institutions["isic_id"].tolist() == manifest["isic_id"].tolist()
     assert institutions["attribution"].nunique() == 5
     with Image.open(first_run / "results" / "figures" / "data" / "institutions.png") as im:
-        assert im.format == "PNG" and im.size[1] > 300          # one row per institution
+        assert im.format == "PNG" and im.size[1] > 300  # one row per institution
     assert (first_run / "resources" / "demo" / "train-image.hdf5").is_file()
     assert (first_run / "logs" / "data" / "ingest.log").is_file()
 
@@ -73,7 +76,9 @@ def test_changing_a_data_setting_reruns_ingest_but_not_the_demo_data(first_run, 
 
 
 def test_missing_raw_dir_stops_before_any_job_naming_the_key(tmp_path):
-    cfg = write_config(tmp_path / "real.yaml", {"source": "isic2024", "raw_dir": str(tmp_path / "absent")})
+    cfg = write_config(
+        tmp_path / "real.yaml", {"source": "isic2024", "raw_dir": str(tmp_path / "absent")}
+    )
     proc = run_workflow(tmp_path, "--", "data", configfiles=[cfg], check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
@@ -102,10 +107,20 @@ def test_corrupt_jpeg_fails_the_ingest_job_and_leaves_no_outputs(first_run, tmp_
 
 def test_unknown_external_attribution_fails_ingest_listing_every_attribution(first_run, tmp_path):
     cfg = tmp_path / "external.yaml"
-    cfg.write_text(yaml.safe_dump({"data": {"external_test": {
-        "attributions": ["St Nowhere Hospital"], "counts": {"benign": 2, "malignant": 2}}}}))
+    cfg.write_text(
+        yaml.safe_dump(
+            {
+                "data": {
+                    "external_test": {
+                        "attributions": ["St Nowhere Hospital"],
+                        "counts": {"benign": 2, "malignant": 2},
+                    }
+                }
+            }
+        )
+    )
     work = tmp_path / "work"
-    shutil.copytree(first_run / "resources", work / "resources")   # the demo data, not redrawn
+    shutil.copytree(first_run / "resources", work / "resources")  # the demo data, not redrawn
     proc = run_workflow(work, "--", "data", configfiles=[cfg], check=False)
     assert proc.returncode != 0
     log = (work / "logs" / "data" / "ingest.log").read_text()

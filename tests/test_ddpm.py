@@ -1,19 +1,20 @@
 """The diffusion generator (ddpm) on tiny real 32 px PNG class folders: two-epoch training,
 weights_only checkpoints, sampling from the EMA weights, determinism and batch-size
 independence of DDIM sampling, resume after an interruption, clear config errors."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from test_gan_training import make_class_folders
 
 from isicgan.config import load_config
 from isicgan.gan import build_model, generate, load_checkpoint
 from isicgan.gan import train as train_module
 from isicgan.gan.train import GanOutputs, train_gan
 from isicgan.specs import GanRun
-from test_gan_training import make_class_folders
 
 SIZE = 32
 
@@ -23,8 +24,17 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 def tiny_ddpm(**overrides) -> dict:
     cfg = load_config()["gan"]["ddpm"]
-    cfg.update(epochs=2, batch_size=4, widths=[8, 16], attention=[False, True], norm_groups=4,
-               attention_head_dim=4, sampling_steps=3, checkpoint_every=1, sample_epochs=[0, -1])
+    cfg.update(
+        epochs=2,
+        batch_size=4,
+        widths=[8, 16],
+        attention=[False, True],
+        norm_groups=4,
+        attention_head_dim=4,
+        sampling_steps=3,
+        checkpoint_every=1,
+        sample_epochs=[0, -1],
+    )
     cfg.update(overrides)
     return cfg
 
@@ -36,8 +46,9 @@ def train(cfg: dict, data, out):
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return make_class_folders(tmp_path_factory.mktemp("ddpm_data") / "train", n_benign=2,
-                              n_malignant=9, size=SIZE)
+    return make_class_folders(
+        tmp_path_factory.mktemp("ddpm_data") / "train", n_benign=2, n_malignant=9, size=SIZE
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +70,11 @@ def test_two_epochs_give_finite_losses_and_a_weights_only_checkpoint(trained):
     # the EMA moved away from the trained weights (it is a real average, not a copy)
     assert any(not torch.equal(v, ckpt["nets"]["unet"][k]) for k, v in ckpt["nets"]["ema"].items())
     last = load_checkpoint(trained / "checkpoints" / "last.pt")
-    assert last["extra"] == {"ema_steps": 4}         # 9 tiles, batch 4: 2 steps per epoch
-    assert sorted(p.name for p in (trained / "samples").iterdir()) == ["epoch0000.png",
-                                                                       "epoch0001.png"]
+    assert last["extra"] == {"ema_steps": 4}  # 9 tiles, batch 4: 2 steps per epoch
+    assert sorted(p.name for p in (trained / "samples").iterdir()) == [
+        "epoch0000.png",
+        "epoch0001.png",
+    ]
 
 
 def test_sampling_is_deterministic_for_a_seed_and_independent_of_batch_size(trained):
@@ -78,12 +91,13 @@ def test_per_step_noise_with_eta_is_drawn_per_image_from_the_seed(trained):
     def sample(eta: float, seed: int, batch_size: int) -> torch.Tensor:
         model = build_model("ddpm", {**ckpt["config"], "eta": eta}, SIZE, training=False)
         model.nets["ema"].load_state_dict(ckpt["nets"]["ema"])
-        return model.generate_eval(model.noise(4, torch.Generator().manual_seed(seed)),
-                                    batch_size=batch_size)
+        return model.generate_eval(
+            model.noise(4, torch.Generator().manual_seed(seed)), batch_size=batch_size
+        )
 
     noisy = sample(1.0, 7, 4)
-    assert torch.equal(noisy, sample(1.0, 7, 3))                 # batch size does not matter
-    assert not torch.equal(noisy, sample(0.0, 7, 4))             # the per-step noise is used
+    assert torch.equal(noisy, sample(1.0, 7, 3))  # batch size does not matter
+    assert not torch.equal(noisy, sample(0.0, 7, 4))  # the per-step noise is used
 
 
 def test_samples_come_from_the_ema_weights(trained):
@@ -106,7 +120,7 @@ def test_interrupted_training_resumes_bit_for_bit(data, tmp_path, monkeypatch):
 
     real_save_grid = train_module.save_grid
 
-    def crash(path, *args, **kwargs):      # the job dies at epoch 2, after 2 checkpointed epochs
+    def crash(path, *args, **kwargs):  # the job dies at epoch 2, after 2 checkpointed epochs
         raise KeyboardInterrupt("killed")
 
     monkeypatch.setattr(train_module, "save_grid", crash)
@@ -123,17 +137,21 @@ def test_interrupted_training_resumes_bit_for_bit(data, tmp_path, monkeypatch):
     a = pd.read_csv(tmp_path / "straight" / "history.csv")
     b = pd.read_csv(tmp_path / "resumed" / "history.csv")
     assert a["loss"].tolist() == b["loss"].tolist()
-    assert (tmp_path / "straight/samples/epoch0002.png").read_bytes() == \
-        (tmp_path / "resumed/samples/epoch0002.png").read_bytes()
+    assert (tmp_path / "straight/samples/epoch0002.png").read_bytes() == (
+        tmp_path / "resumed/samples/epoch0002.png"
+    ).read_bytes()
 
 
 def test_config_the_unet_cannot_build_is_named():
-    with pytest.raises(ValueError, match=r"image size 140 is not divisible by 2\^\(levels - 1\) = 8"):
+    with pytest.raises(
+        ValueError, match=r"image size 140 is not divisible by 2\^\(levels - 1\) = 8"
+    ):
         build_model("ddpm", tiny_ddpm(widths=[8, 8, 8, 8], attention=[False] * 4), 140)
     with pytest.raises(ValueError, match=r"gan.ddpm.attention has 1 entries"):
         build_model("ddpm", tiny_ddpm(attention=[True]), SIZE)
     with pytest.raises(ValueError, match=r"\[6\] not divisible by gan.ddpm.norm_groups 4"):
         build_model("ddpm", tiny_ddpm(widths=[8, 6]), SIZE)
     # 140 = 4 x 35: three levels build
-    build_model("ddpm", tiny_ddpm(widths=[4, 4, 8], attention=[False, False, True]), 140,
-                training=False)
+    build_model(
+        "ddpm", tiny_ddpm(widths=[4, 4, 8], attention=[False, False, True]), 140, training=False
+    )

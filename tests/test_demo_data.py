@@ -1,4 +1,5 @@
 """The synthetic demo data: Kaggle layout, realistic tiles, a learnable ABCD signal, determinism."""
+
 from __future__ import annotations
 
 import io
@@ -9,10 +10,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from isicgan.demo import ATTRIBUTIONS, SHIFTED_ATTRIBUTION, make_demo_data
 from isicgan.data import METADATA_COLUMNS
+from isicgan.demo import ATTRIBUTIONS, SHIFTED_ATTRIBUTION, make_demo_data
 
-N_PATIENTS, N_BENIGN, N_MALIGNANT, SEED = 40, 120, 34, 2024   # tests/tiny.yaml sizes
+N_PATIENTS, N_BENIGN, N_MALIGNANT, SEED = 40, 120, 34, 2024  # tests/tiny.yaml sizes
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +29,18 @@ def test_metadata_has_the_55_kaggle_columns_in_the_real_order(demo):
     assert len(METADATA_COLUMNS) == 55
     assert list(meta.columns) == METADATA_COLUMNS
     assert METADATA_COLUMNS[:3] == ["isic_id", "target", "patient_id"]
-    assert METADATA_COLUMNS[-10:] == ["lesion_id", "iddx_full", "iddx_1", "iddx_2", "iddx_3", "iddx_4",
-                                      "iddx_5", "mel_mitotic_index", "mel_thick_mm",
-                                      "tbp_lv_dnn_lesion_confidence"]
+    assert METADATA_COLUMNS[-10:] == [
+        "lesion_id",
+        "iddx_full",
+        "iddx_1",
+        "iddx_2",
+        "iddx_3",
+        "iddx_4",
+        "iddx_5",
+        "mel_mitotic_index",
+        "mel_thick_mm",
+        "tbp_lv_dnn_lesion_confidence",
+    ]
     assert len(meta) == N_BENIGN + N_MALIGNANT
     assert sorted(meta["target"].unique()) == [0, 1] and meta["target"].sum() == N_MALIGNANT
     assert meta["isic_id"].is_unique and meta["isic_id"].is_monotonic_increasing
@@ -57,7 +67,7 @@ def test_hdf5_holds_one_scalar_fixed_length_bytes_dataset_per_id_equal_to_the_jp
             assert ds.shape == () and ds.dtype.kind == "S"
             data = bytes(ds[()])
             assert ds.dtype.itemsize == len(data)
-            assert data[:2] == b"\xff\xd8"                     # JPEG start-of-image
+            assert data[:2] == b"\xff\xd8"  # JPEG start-of-image
             assert data == (out / "train-image" / "image" / f"{isic_id}.jpg").read_bytes()
 
 
@@ -82,10 +92,17 @@ def _lesion_stats(path) -> tuple[float, float]:
 
 def test_malignant_tiles_show_larger_multicoloured_lesions(demo):
     out, meta = demo
-    stats = {cls: np.array([_lesion_stats(out / "train-image" / "image" / f"{i}.jpg")
-                            for i in meta.loc[meta["target"] == cls, "isic_id"]]) for cls in (0, 1)}
-    assert np.median(stats[1][:, 0]) > 2 * np.median(stats[0][:, 0])      # D: larger
-    assert np.median(stats[1][:, 1]) > np.median(stats[0][:, 1])          # C: more colours
+    stats = {
+        cls: np.array(
+            [
+                _lesion_stats(out / "train-image" / "image" / f"{i}.jpg")
+                for i in meta.loc[meta["target"] == cls, "isic_id"]
+            ]
+        )
+        for cls in (0, 1)
+    }
+    assert np.median(stats[1][:, 0]) > 2 * np.median(stats[0][:, 0])  # D: larger
+    assert np.median(stats[1][:, 1]) > np.median(stats[0][:, 1])  # C: more colours
     # learnable but not trivially separable on area alone: the ranges overlap a little
     assert stats[0][:, 0].max() > stats[1][:, 0].min()
 
@@ -140,6 +157,6 @@ def test_the_shifted_institution_is_cooler_darker_and_softer(demo):
     shifted = stats(tiles[SHIFTED_ATTRIBUTION])
     others = [stats(group) for name, group in tiles.items() if name != SHIFTED_ATTRIBUTION]
     for other in others:
-        assert shifted[0] < 0.85 * other[0], (shifted, other)      # cooler
-        assert shifted[1] < 0.95 * other[1], (shifted, other)      # darker
-        assert shifted[2] < 0.85 * other[2], (shifted, other)      # softer
+        assert shifted[0] < 0.85 * other[0], (shifted, other)  # cooler
+        assert shifted[1] < 0.95 * other[1], (shifted, other)  # darker
+        assert shifted[2] < 0.85 * other[2], (shifted, other)  # softer

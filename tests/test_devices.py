@@ -1,4 +1,5 @@
 """Local GPU assignment: concurrent GPU jobs get different cards, SLURM's choice is kept."""
+
 from __future__ import annotations
 
 import os
@@ -19,11 +20,14 @@ def test_concurrent_jobs_get_different_cards_and_a_third_waits(tmp_path):
     with gpu_slot(1, tmp_path, total=2) as first:
         assert os.environ["CUDA_VISIBLE_DEVICES"] == first[0]
         # another job (a separate process, as Snakemake runs them) gets the other card
-        code = ("from isicgan.devices import gpu_slot\n"
-                f"with gpu_slot(1, {str(tmp_path)!r}, total=2) as ids: print(ids[0])")
+        code = (
+            "from isicgan.devices import gpu_slot\n"
+            f"with gpu_slot(1, {str(tmp_path)!r}, total=2) as ids: print(ids[0])"
+        )
         env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
-        other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                               check=True, env=env)
+        other = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+        )
         assert other.stdout.strip() != first[0]
         del os.environ["CUDA_VISIBLE_DEVICES"]  # as seen by a fresh job process
         with gpu_slot(1, tmp_path, total=2) as second:

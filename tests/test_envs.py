@@ -7,12 +7,13 @@ requirements.txt.
 The scan reads whatever rule files exist when the tests run, so it guards each stage
 as it lands. (``--use-conda`` itself cannot run here: no conda channels.)
 """
+
 from __future__ import annotations
 
 import ast
 import re
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,16 @@ from helpers.workflow import REPO
 PACKAGE = "isicgan"
 # import name -> distribution name where they differ
 DISTRIBUTION = {
-    "PIL": "pillow", "sklearn": "scikit-learn", "yaml": "pyyaml", "cv2": "opencv-python",
-    "cleanfid": "clean-fid", "skimage": "scikit-image", "tensorflow": "tensorflow",
-    "keras": "keras", "torch": "torch", "torchvision": "torchvision",
+    "PIL": "pillow",
+    "sklearn": "scikit-learn",
+    "yaml": "pyyaml",
+    "cv2": "opencv-python",
+    "cleanfid": "clean-fid",
+    "skimage": "scikit-image",
+    "tensorflow": "tensorflow",
+    "keras": "keras",
+    "torch": "torch",
+    "torchvision": "torchvision",
 }
 NOT_PACKAGES = {"python", "pip"}
 
@@ -44,7 +52,7 @@ def parse_rules(path: Path) -> dict[str, dict[str, str]]:
     text = path.read_text()
     matches = list(RULE_RE.finditer(text))
     for i, m in enumerate(matches):
-        body = text[m.end(): matches[i + 1].start() if i + 1 < len(matches) else len(text)]
+        body = text[m.end() : matches[i + 1].start() if i + 1 < len(matches) else len(text)]
         directives: dict[str, str] = {}
         lines = body.splitlines()
         for j, line in enumerate(lines):
@@ -105,11 +113,11 @@ def _module_file(module: str) -> Path | None:
     return None
 
 
-MODULE = "<module>"     # the unit of a module's import-time code
-LOAD_CLASS = "load_class"   # isicgan.registry.load_class(family, name): imports a model by name
+MODULE = "<module>"  # the unit of a module's import-time code
+LOAD_CLASS = "load_class"  # isicgan.registry.load_class(family, name): imports a model by name
 
 
-@lru_cache(maxsize=None)
+@cache
 def registry_packages() -> dict[str, str]:
     """Family -> the package of its model modules, read from FAMILIES in isicgan/registry.py
     (a model module is imported by name at run time, so no import statement names it)."""
@@ -117,9 +125,13 @@ def registry_packages() -> dict[str, str]:
     for node in tree.body:
         target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
         if isinstance(target, ast.Name) and target.id == "FAMILIES":
-            return {family: package for family, (package, _) in ast.literal_eval(node.value).items()}
+            return {
+                family: package for family, (package, _) in ast.literal_eval(node.value).items()
+            }
     raise AssertionError("isicgan/registry.py defines no FAMILIES")
-EVERYTHING = "*"        # every unit of a module (a script; a module used as a whole)
+
+
+EVERYTHING = "*"  # every unit of a module (a script; a module used as a whole)
 
 
 class _Unit(ast.NodeVisitor):
@@ -130,7 +142,7 @@ class _Unit(ast.NodeVisitor):
     def __init__(self) -> None:
         self.imports: list[ast.Import | ast.ImportFrom] = []
         self.names: set[str] = set()
-        self.registry_families: set[str] = set()     # registry.load_class(family, ...) calls
+        self.registry_families: set[str] = set()  # registry.load_class(family, ...) calls
 
     def visit_Import(self, node: ast.Import) -> None:
         self.imports.append(node)
@@ -145,8 +157,9 @@ class _Unit(ast.NodeVisitor):
         func = node.func
         if (func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)) == LOAD_CLASS:
             family = node.args[0] if node.args else None
-            assert isinstance(family, ast.Constant) and isinstance(family.value, str), \
+            assert isinstance(family, ast.Constant) and isinstance(family.value, str), (
                 f"{LOAD_CLASS}() with a family the scan cannot read (line {node.lineno})"
+            )
             self.registry_families.add(family.value)
         self.generic_visit(node)
 
@@ -159,7 +172,12 @@ class _Unit(ast.NodeVisitor):
             self.visit(node.value)
 
     def _visit_def(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        for child in [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults, *node.body]:
+        for child in [
+            *node.decorator_list,
+            *node.args.defaults,
+            *node.args.kw_defaults,
+            *node.body,
+        ]:
             if child is not None:
                 self.visit(child)
 
@@ -173,14 +191,15 @@ class _Module:
     def __init__(self, path: Path) -> None:
         tree = ast.parse(path.read_text(), filename=str(path))
         rel = path.relative_to(REPO)
-        self.package = ".".join(rel.parent.parts if path.name == "__init__.py"
-                                else rel.with_suffix("").parts[:-1])
+        self.package = ".".join(
+            rel.parent.parts if path.name == "__init__.py" else rel.with_suffix("").parts[:-1]
+        )
         self.units: dict[str, _Unit] = {MODULE: _Unit()}
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 unit = self.units[node.name] = _Unit()
                 unit.visit(node)
-                for deco in node.decorator_list:      # decorators run at import time
+                for deco in node.decorator_list:  # decorators run at import time
                     self.units[MODULE].visit(deco)
             else:
                 self.units[MODULE].visit(node)
@@ -222,16 +241,17 @@ class _Module:
         module = self.absolute(node)
         if module.split(".")[0] != PACKAGE:
             return []
-        return [module] + [f"{module}.{a.name}" for a in node.names
-                           if _module_file(f"{module}.{a.name}")]
+        return [module] + [
+            f"{module}.{a.name}" for a in node.names if _module_file(f"{module}.{a.name}")
+        ]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parse(path: Path) -> _Module:
     return _Module(path)
 
 
-@lru_cache(maxsize=None)
+@cache
 def third_party_imports(script: Path) -> frozenset[str]:
     """Distribution names a rule's script needs: every import, lazy ones inside functions
     included, of the code the script can reach, followed transitively through the package.
@@ -249,7 +269,7 @@ def third_party_imports(script: Path) -> frozenset[str]:
 
     def reach_module(dotted: str, name: str) -> None:
         parts = dotted.split(".")
-        for i in range(1, len(parts) + 1):        # parents' __init__ run first
+        for i in range(1, len(parts) + 1):  # parents' __init__ run first
             f = _module_file(".".join(parts[:i]))
             if f:
                 todo.append((f, name if i == len(parts) else MODULE))
@@ -269,7 +289,7 @@ def third_party_imports(script: Path) -> frozenset[str]:
         if name == EVERYTHING:
             todo.extend((path, unit) for unit in mod.units)
             continue
-        if name not in mod.units:                  # a constant (import-time) or a re-export
+        if name not in mod.units:  # a constant (import-time) or a re-export
             todo.append((path, MODULE))
             for target in mod.bindings.get(name, []):
                 reach_target(target)
@@ -284,7 +304,7 @@ def third_party_imports(script: Path) -> frozenset[str]:
                 found.add((node.module or "").split(".")[0])
             for dotted in mod.executed_modules(node):
                 reach_module(dotted, MODULE)
-        for family in unit.registry_families:     # any model of the family may be loaded
+        for family in unit.registry_families:  # any model of the family may be loaded
             package = REPO.joinpath(*registry_packages()[family].split("."))
             for model in sorted(package.glob("*.py")):
                 todo.append((model, EVERYTHING))
@@ -294,8 +314,11 @@ def third_party_imports(script: Path) -> frozenset[str]:
                 todo.append((path, read))
             for target in mod.bindings.get(read, []):
                 reach_target(target)
-    found = {x for x in found if x and x != PACKAGE and x not in sys.stdlib_module_names
-             and x != "snakemake"}
+    found = {
+        x
+        for x in found
+        if x and x != PACKAGE and x not in sys.stdlib_module_names and x != "snakemake"
+    }
     return frozenset(_norm(DISTRIBUTION.get(x, x)) for x in found)
 
 
@@ -317,8 +340,9 @@ def test_the_scanner_follows_lazy_imports_through_the_package_by_name():
     # any classifier module, Keras ones (lazy tensorflow, keras) and scikit-learn ones
     assert {"tensorflow", "keras", "scikit-learn"} <= third_party_imports(scripts / "classify.py")
     # synthesize.py -> quality.evaluate -> features/metrics/figures (lazy cleanfid, prdc, matplotlib)
-    assert {"clean-fid", "prdc", "matplotlib", "torch"} <= \
-        third_party_imports(scripts / "synthesize.py")
+    assert {"clean-fid", "prdc", "matplotlib", "torch"} <= third_party_imports(
+        scripts / "synthesize.py"
+    )
     # tables.py reads only DISPLAY_NAMES of models.py and read_runs of study.py: no Keras
     assert not {"tensorflow", "keras"} & third_party_imports(scripts / "classify_tables.py")
 
@@ -327,11 +351,14 @@ def test_the_scanner_follows_lazy_imports_through_the_package_by_name():
 def test_every_rule_that_runs_code_names_an_existing_env(rule):
     smk, directives = ACTION_RULES[rule]
     if "run" in directives:
-        pytest.fail(f"rule {rule} ({smk.name}) uses run:, which cannot have a conda env; use script:")
+        pytest.fail(
+            f"rule {rule} ({smk.name}) uses run:, which cannot have a conda env; use script:"
+        )
     assert "conda" in directives, f"rule {rule} in {smk.name} names no conda env"
     env = (smk.parent / directives["conda"]).resolve()
-    assert env.is_file() and env.parent == REPO / "envs", \
+    assert env.is_file() and env.parent == REPO / "envs", (
         f"rule {rule}: conda env {directives['conda']} is not a file in envs/"
+    )
 
 
 @pytest.mark.parametrize("rule", sorted(n for n, (_, d) in ACTION_RULES.items() if "script" in d))
@@ -341,8 +368,10 @@ def test_env_lists_every_package_the_rules_script_imports(rule):
     assert script.is_file(), f"rule {rule}: script {directives['script']} not found"
     env = (smk.parent / directives["conda"]).resolve()
     missing = sorted(third_party_imports(script) - set(env_pins(env)))
-    assert not missing, (f"rule {rule}: {script.relative_to(REPO)} (and the isicgan modules it "
-                         f"imports) need {', '.join(missing)}, not listed in {env.relative_to(REPO)}")
+    assert not missing, (
+        f"rule {rule}: {script.relative_to(REPO)} (and the isicgan modules it "
+        f"imports) need {', '.join(missing)}, not listed in {env.relative_to(REPO)}"
+    )
 
 
 @pytest.mark.parametrize("env", sorted(p.name for p in (REPO / "envs").glob("*.yaml")))
@@ -352,8 +381,10 @@ def test_env_pins_agree_with_requirements(env):
         if name in NOT_PACKAGES:
             continue
         if name not in wanted:  # a tool only this env needs (e.g. kaggle): still pinned exactly
-            assert re.fullmatch(r"[0-9][0-9A-Za-z.]*", version), \
+            assert re.fullmatch(r"[0-9][0-9A-Za-z.]*", version), (
                 f"envs/{env}: {name} is not pinned to one version ({version or 'no version'})"
+            )
             continue
-        assert version == wanted[name], \
+        assert version == wanted[name], (
             f"envs/{env}: {name}={version}, but requirements.txt pins {wanted[name]}"
+        )

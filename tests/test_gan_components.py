@@ -1,4 +1,5 @@
 """GAN building blocks: gradient penalty, DiffAugment, perceptual loss, network sizes."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,8 +9,8 @@ from torch import nn
 from isicgan.config import load_config
 from isicgan.gan import build_model
 from isicgan.gan.diffaugment import diff_augment, parse_policy
-from isicgan.gan.perceptual import PerceptualStatLoss, vgg19_features
 from isicgan.gan.models.wgan_gp import gradient_penalty
+from isicgan.gan.perceptual import PerceptualStatLoss, vgg19_features
 
 torch.set_num_threads(1)
 
@@ -19,10 +20,10 @@ def test_gradient_penalty_equals_hand_computed_value_on_linear_critic():
     torch.manual_seed(0)
     critic = nn.Sequential(nn.Flatten(), nn.Linear(3 * 4 * 4, 1))
     with torch.no_grad():
-        critic[1].weight.copy_(torch.full((1, 48), 0.5))          # ||w|| = 0.5 * sqrt(48)
+        critic[1].weight.copy_(torch.full((1, 48), 0.5))  # ||w|| = 0.5 * sqrt(48)
     real, fake = torch.randn(5, 3, 4, 4), torch.randn(5, 3, 4, 4)
     gp = gradient_penalty(critic, real, fake, torch.Generator().manual_seed(1))
-    expected = (0.5 * 48 ** 0.5 - 1.0) ** 2
+    expected = (0.5 * 48**0.5 - 1.0) ** 2
     assert gp.item() == pytest.approx(expected, rel=1e-6)
 
 
@@ -67,7 +68,7 @@ def test_diffaugment_draws_come_from_the_given_generator():
 
 
 def test_cutout_zeroes_a_half_side_square_inside_every_image():
-    x = torch.rand(6, 3, 16, 16) + 0.5          # no zeros before
+    x = torch.rand(6, 3, 16, 16) + 0.5  # no zeros before
     y = diff_augment(x, "cutout", torch.Generator().manual_seed(0))
     zeros = (y == 0).all(dim=1).flatten(1).sum(1)
     assert torch.equal(zeros, torch.full((6,), 64))
@@ -96,10 +97,12 @@ def test_perceptual_loss_matches_batch_statistics_from_a_local_vgg19_file(tmp_pa
 
 def test_vgg19_feature_layout_matches_torchvision():
     from torchvision.models import vgg19
+
     with torch.device("meta"):
         ours, theirs = vgg19_features(26), vgg19(weights=None).features[:27]
-    assert {k: v.shape for k, v in ours.state_dict().items()} == \
-        {k: v.shape for k, v in theirs.state_dict().items()}
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {
+        k: v.shape for k, v in theirs.state_dict().items()
+    }
     assert [type(m) for m in ours] == [type(m) for m in theirs]
 
 
@@ -111,9 +114,16 @@ def test_perceptual_loss_names_a_missing_or_wrong_weight_file(tmp_path):
         PerceptualStatLoss(tmp_path / "wrong.pth")
 
 
-@pytest.mark.parametrize("gan,preset", [("cyclegan", "resnet"), ("cyclegan", "thesis"),
-                                        ("wgan_gp", "latent"), ("wgan_gp", "thesis"),
-                                        ("dcgan", None)])
+@pytest.mark.parametrize(
+    "gan,preset",
+    [
+        ("cyclegan", "resnet"),
+        ("cyclegan", "thesis"),
+        ("wgan_gp", "latent"),
+        ("wgan_gp", "thesis"),
+        ("dcgan", None),
+    ],
+)
 def test_networks_build_at_thesis_and_test_sizes(gan, preset):
     cfg = load_config()["gan"][gan]
     cfg.update(ngf=4, ndf=4)
@@ -121,8 +131,11 @@ def test_networks_build_at_thesis_and_test_sizes(gan, preset):
         cfg["preset"] = preset
     for size in (16, 140):
         model = build_model(gan, cfg, size)
-        inputs = (torch.zeros(2, 3, size, size) if gan == "cyclegan"
-                  else model.noise(2, torch.Generator().manual_seed(0)))
+        inputs = (
+            torch.zeros(2, 3, size, size)
+            if gan == "cyclegan"
+            else model.noise(2, torch.Generator().manual_seed(0))
+        )
         with torch.no_grad():
             out = model.generate_batch(inputs)
             assert out.shape == (2, 3, size, size)
@@ -137,5 +150,6 @@ def test_wgan_gp_critic_has_no_batch_norm_and_is_spectrally_normalised():
     critic = model.nets["D"]
     assert not any(isinstance(m, nn.BatchNorm2d) for m in critic.modules())
     convs = [m for m in critic.modules() if isinstance(m, nn.Conv2d)]
-    assert convs and all(hasattr(m, "parametrizations") and "weight" in m.parametrizations
-                         for m in convs)
+    assert convs and all(
+        hasattr(m, "parametrizations") and "weight" in m.parametrizations for m in convs
+    )

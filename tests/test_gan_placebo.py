@@ -1,5 +1,6 @@
 """The placebo generator: augmented copies of real train malignant tiles, drawn as the augment
 arm draws them; every replicate draws its own; the memorisation audit calls its batches copies."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from helpers.quality import tiles, write_tiles
 from isicgan import registry
 from isicgan.augment import augment_tiles, malignant_copies
 from isicgan.config import load_config
@@ -17,7 +19,6 @@ from isicgan.gan.train import GanOutputs
 from isicgan.io import load_split_tiles
 from isicgan.quality import memorisation
 from isicgan.specs import GanRun
-from helpers.quality import tiles, write_tiles
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,17 +36,27 @@ def trained(tmp_path_factory):
         out = root / f"rep{rep}"
         train_gan(run, root / "train", GanOutputs.in_folder(out), progress=False)
         finals[rep] = out / "final.pt"
-    return {"root": root, "finals": finals, "val": pool[70:130], "heldout": pool[130:200],
-            "train": load_split_tiles(root / "train"),
-            "malignant": load_split_tiles(root / "train", ("1",))}
+    return {
+        "root": root,
+        "finals": finals,
+        "val": pool[70:130],
+        "heldout": pool[130:200],
+        "train": load_split_tiles(root / "train"),
+        "malignant": load_split_tiles(root / "train", ("1",)),
+    }
 
 
 def test_placebo_is_a_generator_marked_placebo_and_the_others_are_not():
     assert registry.spec("generators", "placebo")["placebo"] is True
-    assert not any(registry.spec("generators", g)["placebo"]
-                   for g in registry.names("generators") if g != "placebo")
+    assert not any(
+        registry.spec("generators", g)["placebo"]
+        for g in registry.names("generators")
+        if g != "placebo"
+    )
     assert "placebo" in load_config()["gans"]
-    assert "placebo" in load_config([REPO / "config.yaml", REPO / "configs" / "thesis.yaml"])["gans"]
+    assert (
+        "placebo" in load_config([REPO / "config.yaml", REPO / "configs" / "thesis.yaml"])["gans"]
+    )
 
 
 def test_placebo_tiles_are_augmented_copies_drawn_as_the_augment_arm_draws_them(trained):
@@ -56,8 +67,10 @@ def test_placebo_tiles_are_augmented_copies_drawn_as_the_augment_arm_draws_them(
     assert np.array_equal(images, generate(trained["finals"][1], 12, seed=7))
     assert not np.array_equal(images, generate(trained["finals"][1], 12, seed=8))
     # the augment arm's draw: malignant_copies picks the tiles, augment_tiles changes them
-    seed = draw_seed(int(ckpt["config"]["seed"]),
-                     int(torch.randint(0, 2**31 - 1, (1,), generator=torch.Generator().manual_seed(7))))
+    seed = draw_seed(
+        int(ckpt["config"]["seed"]),
+        int(torch.randint(0, 2**31 - 1, (1,), generator=torch.Generator().manual_seed(7))),
+    )
     malignant = trained["malignant"]
     expected = augment_tiles(malignant[malignant_copies(np.ones(len(malignant)), seed, 12)], seed)
     assert np.array_equal(images, expected)

@@ -2,6 +2,7 @@
 DiffAugment on every discriminator input, resume after kill -9 (DCGAN, through the CLI) and
 after an interruption (CycleGAN: image pools, learning-rate decay; WGAN-GP: step counter),
 the CycleGAN learning-rate schedule, fresh start on a config change."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,8 @@ import yaml
 from isicgan.config import load_config
 from isicgan.gan import build_model, generate, load_checkpoint
 from isicgan.gan.train import GanOutputs, train_gan
-from isicgan.specs import GanRun
 from isicgan.io import load_png_folder, save_png
+from isicgan.specs import GanRun
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE = 16
@@ -30,8 +31,9 @@ SIZE = 16
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
-def make_class_folders(root: Path, n_benign: int = 8, n_malignant: int = 6, size: int = SIZE,
-                       seed: int = 0) -> Path:
+def make_class_folders(
+    root: Path, n_benign: int = 8, n_malignant: int = 6, size: int = SIZE, seed: int = 0
+) -> Path:
     """train/0 (benign) and train/1 (malignant) with smooth random-ish RGB tiles."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:size, 0:size] / size
@@ -40,8 +42,12 @@ def make_class_folders(root: Path, n_benign: int = 8, n_malignant: int = 6, size
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(n):
             base = rng.uniform(60, 200, 3) + (40 if cls == "1" else 0)
-            blob = np.exp(-((yy - rng.uniform(.3, .7)) ** 2 + (xx - rng.uniform(.3, .7)) ** 2) / .05)
-            img = base[None, None, :] * (1 - 0.5 * blob[..., None]) + rng.normal(0, 8, (size, size, 3))
+            blob = np.exp(
+                -((yy - rng.uniform(0.3, 0.7)) ** 2 + (xx - rng.uniform(0.3, 0.7)) ** 2) / 0.05
+            )
+            img = base[None, None, :] * (1 - 0.5 * blob[..., None]) + rng.normal(
+                0, 8, (size, size, 3)
+            )
             save_png(folder / f"ISIC_{cls}{i:05d}.png", np.clip(img, 0, 255).astype(np.uint8))
     return root
 
@@ -78,8 +84,10 @@ def test_each_gan_trains_two_epochs_and_its_checkpoint_generates_images(gan, dat
     assert (history["images_per_s"] > 0).all()
     ckpt = torch.load(tmp_path / "final.pt", map_location="cpu", weights_only=True)
     assert ckpt["gan"] == gan and ckpt["epoch"] == 2 and ckpt["config"] == cfg
-    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["epoch0000.png",
-                                                                        "epoch0001.png"]
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
+        "epoch0000.png",
+        "epoch0001.png",
+    ]
     assert (tmp_path / "losses.png").stat().st_size > 0
     source = load_png_folder(data / "0")[0][:5] if gan == "cyclegan" else None
     images = generate(tmp_path / "final.pt", 5, seed=3, source=source)
@@ -112,30 +120,37 @@ def test_two_cpu_runs_give_identical_weights_and_losses(data, tmp_path):
     cols = ["loss_critic", "wasserstein", "gp", "loss_G"]
     ha, hb = pd.read_csv(tmp_path / "a/history.csv"), pd.read_csv(tmp_path / "b/history.csv")
     assert ha[cols].equals(hb[cols])
-    assert (tmp_path / "a/samples/epoch0001.png").read_bytes() == \
-        (tmp_path / "b/samples/epoch0001.png").read_bytes()
+    assert (tmp_path / "a/samples/epoch0001.png").read_bytes() == (
+        tmp_path / "b/samples/epoch0001.png"
+    ).read_bytes()
 
 
 @pytest.mark.parametrize("gan", ["cyclegan", "wgan_gp", "dcgan"])
 def test_diffaugment_reaches_every_discriminator_input_real_and_fake(gan, data):
     """With policy 'cutout' every image a discriminator sees has a zeroed half-side square,
     real and fake alike (the gradient-penalty interpolates mix two such images)."""
-    cfg = tiny_config(gan, diffaugment="cutout", n_critic=1) if gan == "wgan_gp" else \
-        tiny_config(gan, diffaugment="cutout")
+    cfg = (
+        tiny_config(gan, diffaugment="cutout", n_critic=1)
+        if gan == "wgan_gp"
+        else tiny_config(gan, diffaugment="cutout")
+    )
     model = build_model(gan, cfg, SIZE)
-    arrays = {k: torch.from_numpy(load_png_folder(data / folder)[0][:4])
-              for k, folder in model.domains.items()}
+    arrays = {
+        k: torch.from_numpy(load_png_folder(data / folder)[0][:4])
+        for k, folder in model.domains.items()
+    }
     seen: dict[str, list[torch.Tensor]] = {}
     for name, net in model.nets.items():
         if name.startswith("D"):
             net.register_forward_pre_hook(
-                lambda mod, args, name=name: seen.setdefault(name, []).append(args[0].detach()))
+                lambda mod, args, name=name: seen.setdefault(name, []).append(args[0].detach())
+            )
     model.set_input(arrays)
     model.optimize_parameters()
     reals = list(model.batch.values())
     for name, inputs in seen.items():
         if gan == "wgan_gp":
-            inputs = [inputs[0], inputs[1], inputs[3]]    # [2] is the penalty's interpolates
+            inputs = [inputs[0], inputs[1], inputs[3]]  # [2] is the penalty's interpolates
         kinds = set()
         for x in inputs:
             box = (x == 0).all(dim=1).flatten(1).sum(1)
@@ -150,7 +165,7 @@ def test_changed_config_starts_afresh_and_same_config_resumes(data, tmp_path, ca
     train("dcgan", cfg, data, tmp_path)
     first = pd.read_csv(tmp_path / "history.csv")
     caplog.set_level("INFO")
-    train("dcgan", cfg, data, tmp_path)                       # same config: nothing to do
+    train("dcgan", cfg, data, tmp_path)  # same config: nothing to do
     assert "resuming from checkpoint" in caplog.text and "2 of 2 epochs done" in caplog.text
     assert pd.read_csv(tmp_path / "history.csv").equals(first)
     caplog.clear()
@@ -163,6 +178,7 @@ def _crash_at_epoch(monkeypatch, epoch: int) -> None:
     """Make the next training run die when epoch ``epoch`` starts, as a kill would: the
     epoch loop is real, only the process "dies" (its memory is gone; the checkpoints stay)."""
     import isicgan.gan.train as train_module
+
     real_run_epoch, calls = train_module.run_epoch, []
 
     def dying_run_epoch(model, data):
@@ -187,16 +203,20 @@ def _assert_same_run(resumed: Path, straight: Path) -> None:
         assert (resumed / "samples" / grid.name).read_bytes() == grid.read_bytes(), grid.name
 
 
-@pytest.mark.parametrize("gan, crash_at, overrides", [
-    # the image pool (full after one batch, then random swaps) and the decaying learning
-    # rate (epochs 2 and 3 of 4) must both carry over the interruption
-    ("cyclegan", 2, dict(epochs=4, decay_epochs=2, pool_size=3, batch_size=2)),
-    # three batches per epoch, the generator every second: the step counter decides which
-    # batches of the resumed epochs step the generator
-    ("wgan_gp", 1, dict(epochs=3, n_critic=2, batch_size=2)),
-])
+@pytest.mark.parametrize(
+    "gan, crash_at, overrides",
+    [
+        # the image pool (full after one batch, then random swaps) and the decaying learning
+        # rate (epochs 2 and 3 of 4) must both carry over the interruption
+        ("cyclegan", 2, dict(epochs=4, decay_epochs=2, pool_size=3, batch_size=2)),
+        # three batches per epoch, the generator every second: the step counter decides which
+        # batches of the resumed epochs step the generator
+        ("wgan_gp", 1, dict(epochs=3, n_critic=2, batch_size=2)),
+    ],
+)
 def test_interrupted_run_resumes_to_the_same_weights_as_an_uninterrupted_run(
-        gan, crash_at, overrides, data, tmp_path, monkeypatch, caplog):
+    gan, crash_at, overrides, data, tmp_path, monkeypatch, caplog
+):
     cfg = tiny_config(gan, **overrides)
     with monkeypatch.context() as patch:
         _crash_at_epoch(patch, crash_at)
@@ -230,12 +250,19 @@ def test_cyclegan_learning_rate_is_constant_then_falls_linearly_towards_zero(dat
     steps = np.diff(expected[2:])
     assert np.allclose(steps, steps[0]) and expected[-1] + steps[0] == pytest.approx(0.0)
     # no decay: constant; decay longer than training: the decay covers every epoch
-    assert [build_model("cyclegan", {**cfg, "decay_epochs": 0}, SIZE).lr_at(e) for e in range(6)] \
-        == [lr] * 6
+    assert [
+        build_model("cyclegan", {**cfg, "decay_epochs": 0}, SIZE).lr_at(e) for e in range(6)
+    ] == [lr] * 6
     longer = build_model("cyclegan", {**cfg, "decay_epochs": 10}, SIZE)
-    assert [longer.lr_at(e) for e in range(6)] == pytest.approx([lr * (1 - j / 7) for j in range(1, 7)])
-    train("cyclegan", tiny_config("cyclegan", epochs=6, decay_epochs=3, lr=lr, sample_epochs=[]),
-          data, tmp_path)
+    assert [longer.lr_at(e) for e in range(6)] == pytest.approx(
+        [lr * (1 - j / 7) for j in range(1, 7)]
+    )
+    train(
+        "cyclegan",
+        tiny_config("cyclegan", epochs=6, decay_epochs=3, lr=lr, sample_epochs=[]),
+        data,
+        tmp_path,
+    )
     assert pd.read_csv(tmp_path / "history.csv")["lr"].tolist() == pytest.approx(expected)
 
 
@@ -257,9 +284,25 @@ def test_job_killed_with_sigkill_resumes_from_its_checkpoint(data, tmp_path):
     cfg = tiny_config("dcgan", epochs=epochs, sample_epochs=[0, -1])
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "isicgan.gan.train", "--gan", "dcgan", "--config",
-           str(tmp_path / "cfg.yaml"), "--train-dir", str(data), "--out-dir", str(out),
-           "--image-size", str(SIZE), "--device", "cpu", "--threads", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "isicgan.gan.train",
+        "--gan",
+        "dcgan",
+        "--config",
+        str(tmp_path / "cfg.yaml"),
+        "--train-dir",
+        str(data),
+        "--out-dir",
+        str(out),
+        "--image-size",
+        str(SIZE),
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with open(tmp_path / "run1.log", "w") as log1:
         proc = subprocess.Popen(cmd, stderr=log1, stdout=log1, env=env)
@@ -278,7 +321,7 @@ def test_job_killed_with_sigkill_resumes_from_its_checkpoint(data, tmp_path):
     assert second.returncode == 0, second.stderr[-3000:]
     resumed_at = int(second.stderr.split("resuming from checkpoint")[1].split(":")[1].split()[0])
     assert resumed_at >= done
-    assert "epoch 1/" not in second.stderr                      # epoch 0 was not retrained
+    assert "epoch 1/" not in second.stderr  # epoch 0 was not retrained
     history = pd.read_csv(out / "history.csv")
     assert history["epoch"].tolist() == list(range(epochs))
     final = torch.load(out / "final.pt", map_location="cpu", weights_only=True)
@@ -292,13 +335,19 @@ def test_job_killed_with_sigkill_resumes_from_its_checkpoint(data, tmp_path):
 
 def test_wgan_gp_trains_with_perceptual_loss_from_a_local_vgg19_file(data, tmp_path, caplog):
     from isicgan.gan.perceptual import vgg19_features
+
     torch.manual_seed(0)
     weights = tmp_path / "vgg19_local.pth"
     torch.save({f"features.{k}": v for k, v in vgg19_features().state_dict().items()}, weights)
     cfg = tiny_config("wgan_gp", perceptual_weight=1.0, n_critic=1, epochs=1)
     caplog.set_level("INFO")
-    train_gan(GanRun("wgan_gp", 1, cfg, SIZE, device="cpu"), data,
-              GanOutputs.in_folder(tmp_path), weights={"vgg19": weights}, progress=False)
+    train_gan(
+        GanRun("wgan_gp", 1, cfg, SIZE, device="cpu"),
+        data,
+        GanOutputs.in_folder(tmp_path),
+        weights={"vgg19": weights},
+        progress=False,
+    )
     history = pd.read_csv(tmp_path / "history.csv")
     assert np.isfinite(history["perceptual"]).all() and (history["perceptual"] > 0).all()
     assert f"weights read from {weights}" in caplog.text

@@ -1,4 +1,5 @@
 """Ingest through the package: selection rules, class folders, image stores and bad input."""
+
 from __future__ import annotations
 
 import io
@@ -12,23 +13,27 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from helpers.workflow import REPO, TINY_CONFIG
 from isicgan.config import load_config
-from isicgan.demo import make_demo_data
 from isicgan.data import ALL_SPLITS, SPLITS, DataError, IngestSpec, locate_raw, splits_of
 from isicgan.data.metadata import read_metadata
-from isicgan.data.splits import (MANIFEST_COLUMNS, benign_mix, count_table, exact_fill,
-                                 select_splits)
+from isicgan.data.splits import MANIFEST_COLUMNS, benign_mix, count_table, exact_fill, select_splits
 from isicgan.data.stage import IngestOutputs, ingest
 from isicgan.data.store import decode_tile
-from helpers.workflow import REPO, TINY_CONFIG
+from isicgan.demo import make_demo_data
 
 DATA = load_config([REPO / "config.yaml", TINY_CONFIG])["data"]
 DEMO = DATA["demo"]
 
 
 def outputs_in(out: Path, splits=SPLITS) -> IngestOutputs:
-    return IngestOutputs(out / "manifest.csv", out / "counts.csv", out / "institutions.csv",
-                         {s: out / s for s in splits}, out / "institutions.png")
+    return IngestOutputs(
+        out / "manifest.csv",
+        out / "counts.csv",
+        out / "institutions.csv",
+        {s: out / s for s in splits},
+        out / "institutions.png",
+    )
 
 
 def run_ingest(raw: Path, out: Path, data: dict | None = None, threads: int = 1) -> pd.DataFrame:
@@ -37,11 +42,24 @@ def run_ingest(raw: Path, out: Path, data: dict | None = None, threads: int = 1)
     return ingest(paths["metadata"], paths["images"], outputs_in(out, spec.splits), spec, threads)
 
 
-def select(meta: pd.DataFrame, counts: dict, val_fraction: float = 0.3, seed: int = 25,
-           source: str = "metadata", external: dict | None = None) -> pd.DataFrame:
+def select(
+    meta: pd.DataFrame,
+    counts: dict,
+    val_fraction: float = 0.3,
+    seed: int = 25,
+    source: str = "metadata",
+    external: dict | None = None,
+) -> pd.DataFrame:
     """select_splits with the settings spelled as the config spells them."""
-    spec = IngestSpec.from_config({"image_size": 32, "seed": seed, "val_fraction": val_fraction,
-                                   "counts": counts, "external_test": external})
+    spec = IngestSpec.from_config(
+        {
+            "image_size": 32,
+            "seed": seed,
+            "val_fraction": val_fraction,
+            "counts": counts,
+            "external_test": external,
+        }
+    )
     return select_splits(meta, spec, source)
 
 
@@ -91,7 +109,9 @@ def assert_nothing_written(out: Path) -> None:
 def test_splits_of_adds_external_only_when_configured():
     assert splits_of({"external_test": None}) == ["train", "val", "test", "source"]
     assert splits_of(DATA) == ["train", "val", "test", "source", "external"]
-    assert IngestSpec.from_dict(asdict(IngestSpec.from_config(DATA))) == IngestSpec.from_config(DATA)
+    assert IngestSpec.from_dict(asdict(IngestSpec.from_config(DATA))) == IngestSpec.from_config(
+        DATA
+    )
 
 
 def test_manifest_has_the_contract_columns_and_the_configured_counts(good):
@@ -103,13 +123,21 @@ def test_manifest_has_the_contract_columns_and_the_configured_counts(good):
     c = DATA["counts"]
     val_m = round(DATA["val_fraction"] * c["pool"]["malignant"])
     val_b = round(DATA["val_fraction"] * c["pool"]["benign"])
-    assert counts.loc["test", ["benign", "malignant"]].tolist() == [c["test"]["benign"], c["test"]["malignant"]]
+    assert counts.loc["test", ["benign", "malignant"]].tolist() == [
+        c["test"]["benign"],
+        c["test"]["malignant"],
+    ]
     assert counts.loc["val", ["benign", "malignant"]].tolist() == [val_b, val_m]
-    assert counts.loc["train", ["benign", "malignant"]].tolist() == [c["pool"]["benign"] - val_b,
-                                                                     c["pool"]["malignant"] - val_m]
+    assert counts.loc["train", ["benign", "malignant"]].tolist() == [
+        c["pool"]["benign"] - val_b,
+        c["pool"]["malignant"] - val_m,
+    ]
     assert counts.loc["source", ["benign", "malignant"]].tolist() == [c["source"]["benign"], 0]
     ext = DATA["external_test"]["counts"]
-    assert counts.loc["external", ["benign", "malignant"]].tolist() == [ext["benign"], ext["malignant"]]
+    assert counts.loc["external", ["benign", "malignant"]].tolist() == [
+        ext["benign"],
+        ext["malignant"],
+    ]
     assert counts.index.tolist() == ["train", "val", "test", "source", "external"]
     assert manifest["isic_id"].is_unique
     order = manifest["split"].map(ALL_SPLITS.index)
@@ -135,21 +163,28 @@ def test_class_folders_hold_the_manifest_tiles_as_rgb_pngs_of_image_size(good):
     for split in ALL_SPLITS:
         assert (out / split / "0").is_dir() and (out / split / "1").is_dir()
         for cls in (0, 1):
-            want = sorted(manifest.loc[(manifest["split"] == split) & (manifest["target"] == cls), "isic_id"])
+            want = sorted(
+                manifest.loc[(manifest["split"] == split) & (manifest["target"] == cls), "isic_id"]
+            )
             files = sorted(p.stem for p in (out / split / str(cls)).iterdir())
             assert files == want, (split, cls)
     png = next((out / "train" / "1").glob("*.png"))
     with Image.open(png) as im:
         assert im.format == "PNG" and im.mode == "RGB" and im.size == (size, size)
-    assert not list(out.glob(".*"))                                # no temporaries left
+    assert not list(out.glob(".*"))  # no temporaries left
 
 
 def test_rerun_gives_byte_identical_outputs_and_thread_count_does_not_matter(raw, good, tmp_path):
     out, _ = good
     paths = locate_raw(raw)
     again = tmp_path / "again"
-    ingest(paths["metadata"], paths["images"], outputs_in(again, ALL_SPLITS),
-           IngestSpec.from_config(DATA), threads=2)
+    ingest(
+        paths["metadata"],
+        paths["images"],
+        outputs_in(again, ALL_SPLITS),
+        IngestSpec.from_config(DATA),
+        threads=2,
+    )
     for f in sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()):
         assert (again / f).read_bytes() == (out / f).read_bytes(), f
 
@@ -169,8 +204,8 @@ def test_exact_fill_hits_the_target_without_overshooting():
     assert surplus == 0 and sum([3, 3, 5, 2][i] for i in idx) == 8
     idx, surplus = exact_fill([5, 4, 4], 8)
     assert surplus == 0 and sorted(idx) == [1, 2]
-    assert exact_fill([2, 2], 3)[1] == 1                           # impossible: surplus reported
-    assert exact_fill([1], 3)[1] < 0                               # not enough at all
+    assert exact_fill([2, 2], 3)[1] == 1  # impossible: surplus reported
+    assert exact_fill([1], 3)[1] < 0  # not enough at all
 
 
 def test_all_malignant_tiles_are_used_when_the_counts_need_every_one():
@@ -185,35 +220,53 @@ def test_all_malignant_tiles_are_used_when_the_counts_need_every_one():
                 k += 1
     meta = pd.DataFrame(rows, columns=["isic_id", "patient_id", "target"])
     total_m = int(meta["target"].sum())
-    counts = {"test": {"benign": 93, "malignant": 93}, "pool": {"benign": 3000, "malignant": total_m - 93},
-              "source": {"benign": 2600}}
+    counts = {
+        "test": {"benign": 93, "malignant": 93},
+        "pool": {"benign": 3000, "malignant": total_m - 93},
+        "source": {"benign": 2600},
+    }
     manifest = select(meta, counts, 0.3, seed=25)
     assert int(manifest["target"].sum()) == total_m
     table = count_table(manifest).set_index("split")
-    assert table.loc["test", "malignant"] == 93 and table.loc["val", "malignant"] == round(0.3 * (total_m - 93))
+    assert table.loc["test", "malignant"] == 93 and table.loc["val", "malignant"] == round(
+        0.3 * (total_m - 93)
+    )
 
 
-def isic_shaped_cohort(seed: int = 0, n_patients: int = 1_000, n_tiles: int = 400_000,
-                       n_ill: int = 260, n_malignant: int = 393) -> pd.DataFrame:
+def isic_shaped_cohort(
+    seed: int = 0,
+    n_patients: int = 1_000,
+    n_tiles: int = 400_000,
+    n_ill: int = 260,
+    n_malignant: int = 393,
+) -> pd.DataFrame:
     """Metadata rows shaped like ISIC 2024: hundreds of tiles per patient (lognormal sizes),
     393 malignant tiles on a few hundred of the patients, 1 to 5 each."""
     rng = np.random.default_rng(seed)
     sizes = rng.lognormal(0.0, 1.0, n_patients)
     patient = rng.choice(n_patients, n_tiles, p=sizes / sizes.sum())
-    patient[:n_patients] = np.arange(n_patients)                 # every patient has a tile
+    patient[:n_patients] = np.arange(n_patients)  # every patient has a tile
     target = np.zeros(n_tiles, np.int8)
     ill = rng.choice(n_patients, n_ill, replace=False)
-    target[[int(rng.choice(np.flatnonzero(patient == p))) for p in ill]] = 1   # one each
-    extra = rng.choice(np.flatnonzero(np.isin(patient, ill) & (target == 0)),
-                       n_malignant - n_ill, replace=False)
+    target[[int(rng.choice(np.flatnonzero(patient == p))) for p in ill]] = 1  # one each
+    extra = rng.choice(
+        np.flatnonzero(np.isin(patient, ill) & (target == 0)), n_malignant - n_ill, replace=False
+    )
     target[extra] = 1
-    return pd.DataFrame({"isic_id": np.char.add("ISIC_", np.char.zfill(np.arange(n_tiles).astype(str), 7)),
-                         "patient_id": np.char.add("IP_", np.char.zfill(patient.astype(str), 7)),
-                         "target": target})
+    return pd.DataFrame(
+        {
+            "isic_id": np.char.add("ISIC_", np.char.zfill(np.arange(n_tiles).astype(str), 7)),
+            "patient_id": np.char.add("IP_", np.char.zfill(patient.astype(str), 7)),
+            "target": target,
+        }
+    )
 
 
-THESIS_COUNTS = {"test": {"benign": 93, "malignant": 93}, "pool": {"benign": 3000, "malignant": 300},
-                 "source": {"benign": 2600}}
+THESIS_COUNTS = {
+    "test": {"benign": 93, "malignant": 93},
+    "pool": {"benign": 3000, "malignant": 300},
+    "source": {"benign": 2600},
+}
 
 
 def test_val_and_test_benign_tiles_mix_patients_like_train_on_an_isic_shaped_cohort():
@@ -224,10 +277,13 @@ def test_val_and_test_benign_tiles_mix_patients_like_train_on_an_isic_shaped_coh
     manifest = select(meta, THESIS_COUNTS, 0.3, seed=25)
     table = count_table(manifest, ill).set_index("split")
     assert table[["benign", "malignant"]].to_dict("index") == {
-        "train": {"benign": 2100, "malignant": 210}, "val": {"benign": 900, "malignant": 90},
-        "test": {"benign": 93, "malignant": 93}, "source": {"benign": 2600, "malignant": 0}}
+        "train": {"benign": 2100, "malignant": 210},
+        "val": {"benign": 900, "malignant": 90},
+        "test": {"benign": 93, "malignant": 93},
+        "source": {"benign": 2600, "malignant": 0},
+    }
     share = table["benign_from_malignant_patients"]
-    assert 0.05 < share["train"] < 0.5                         # the cohort's mix, not the ill patients'
+    assert 0.05 < share["train"] < 0.5  # the cohort's mix, not the ill patients'
     for split in ("val", "test", "source"):
         assert abs(share[split] - share["train"]) <= 0.10, (split, share.to_dict())
     by = {s: set(manifest.loc[manifest["split"] == s, "patient_id"]) for s in SPLITS}
@@ -247,7 +303,8 @@ def test_counts_csv_reports_the_benign_mix_of_each_split(raw, good):
     for split in SPLITS:
         benign = manifest[(manifest["split"] == split) & (manifest["target"] == 0)]
         assert counts.at[split, "benign_from_malignant_patients"] == pytest.approx(
-            benign["patient_id"].isin(ill).mean(), abs=1e-4)
+            benign["patient_id"].isin(ill).mean(), abs=1e-4
+        )
     mix = counts["benign_from_malignant_patients"]
     assert 0 < mix["train"] < 1
     assert abs(mix["test"] - mix["train"]) <= 0.10 and abs(mix["val"] - mix["train"]) <= 0.10
@@ -259,7 +316,9 @@ def test_a_benign_mix_that_cannot_match_train_names_the_split():
     rows = []
 
     def patient(name: str, n_mal: int, n_ben: int) -> None:
-        rows.extend((f"ISIC_{len(rows) + i:07d}", name, int(i < n_mal)) for i in range(n_mal + n_ben))
+        rows.extend(
+            (f"ISIC_{len(rows) + i:07d}", name, int(i < n_mal)) for i in range(n_mal + n_ben)
+        )
 
     for p in range(12):
         patient(f"IP_rich{p:02d}", 2, 50)
@@ -268,14 +327,22 @@ def test_a_benign_mix_that_cannot_match_train_names_the_split():
     for p in range(4):
         patient(f"IP_well{p:02d}", 0, 5)
     meta = pd.DataFrame(rows, columns=["isic_id", "patient_id", "target"])
-    counts = {"test": {"benign": 10, "malignant": 1}, "pool": {"benign": 100, "malignant": 10},
-              "source": {"benign": 20}}
-    with pytest.raises(DataError, match=r"benign test tiles cannot match train's mix .*10\.0% of them "
-                                        r"come from patients with a malignant lesion, against 9\d\.\d% in train"):
+    counts = {
+        "test": {"benign": 10, "malignant": 1},
+        "pool": {"benign": 100, "malignant": 10},
+        "source": {"benign": 20},
+    }
+    with pytest.raises(
+        DataError,
+        match=r"benign test tiles cannot match train's mix .*10\.0% of them "
+        r"come from patients with a malignant lesion, against 9\d\.\d% in train",
+    ):
         select(meta, counts, 0.3, seed=25, source="meta.csv")
-    mix = benign_mix(select(meta, {**counts, "test": {"benign": 1, "malignant": 1}}, 0.3, seed=25),
-                     meta.loc[meta["target"] == 1, "patient_id"])
-    assert mix["test"] == 1.0 and mix["train"] > 0.9           # one tile: nothing else to match
+    mix = benign_mix(
+        select(meta, {**counts, "test": {"benign": 1, "malignant": 1}}, 0.3, seed=25),
+        meta.loc[meta["target"] == 1, "patient_id"],
+    )
+    assert mix["test"] == 1.0 and mix["train"] > 0.9  # one tile: nothing else to match
 
 
 def test_hdf5_is_preferred_and_the_jpeg_folder_is_used_without_it(raw, good, tmp_path):
@@ -294,7 +361,7 @@ def test_hdf5_is_preferred_and_the_jpeg_folder_is_used_without_it(raw, good, tmp
 
 def test_non_square_tiles_are_centre_cropped_then_resized():
     rgb = np.zeros((40, 80, 3), np.uint8)
-    rgb[:, 20:60] = 200                                           # the centre square is bright
+    rgb[:, 20:60] = 200  # the centre square is bright
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="PNG")
     tile = decode_tile(buf.getvalue(), 16)
@@ -323,7 +390,9 @@ def test_missing_raw_dir_names_the_config_key(tmp_path):
 
 def test_missing_required_column_is_named(raw_copy, tmp_path):
     edit_metadata(raw_copy, lambda f: f.pop("patient_id"))
-    with pytest.raises(DataError, match=r"train-metadata.csv: required column\(s\) patient_id missing"):
+    with pytest.raises(
+        DataError, match=r"train-metadata.csv: required column\(s\) patient_id missing"
+    ):
         run_ingest(raw_copy, tmp_path / "out")
     assert_nothing_written(tmp_path / "out")
 
@@ -338,13 +407,16 @@ def test_target_other_than_0_or_1_names_the_line(raw_copy, tmp_path):
 def test_duplicated_isic_id_names_both_lines(raw_copy, tmp_path):
     def dup(f):
         f.loc[7, "isic_id"] = f.loc[3, "isic_id"]
+
     edit_metadata(raw_copy, dup)
     with pytest.raises(DataError, match=r"is duplicated \(lines 5, 9\)"):
         run_ingest(raw_copy, tmp_path / "out")
 
 
 def test_isic_id_that_is_a_path_is_refused(raw_copy, tmp_path):
-    edit_metadata(raw_copy, lambda f: f.__setitem__("isic_id", f["isic_id"].where(f.index != 2, "../x")))
+    edit_metadata(
+        raw_copy, lambda f: f.__setitem__("isic_id", f["isic_id"].where(f.index != 2, "../x"))
+    )
     with pytest.raises(ValueError, match=r"line 4: isic_id '../x' is not a valid id"):
         run_ingest(raw_copy, tmp_path / "out")
     assert not (tmp_path / "x").exists()
@@ -364,7 +436,7 @@ def test_corrupt_jpeg_names_the_id_and_leaves_nothing(raw_copy, good, tmp_path):
     victim = good[1].query("split == 'test'")["isic_id"].iat[0]
     with h5py.File(raw_copy / "train-image.hdf5", "r") as h5:
         data = bytes(h5[victim][()])
-    replace_image(raw_copy, victim, data[: len(data) // 3])        # truncated JPEG
+    replace_image(raw_copy, victim, data[: len(data) // 3])  # truncated JPEG
     with pytest.raises(DataError, match=rf"isic_id '{victim}': cannot decode the image"):
         run_ingest(raw_copy, tmp_path / "out")
     assert_nothing_written(tmp_path / "out")
@@ -386,8 +458,11 @@ def test_grayscale_and_rgba_tiles_are_converted_to_rgb(raw_copy, good, tmp_path)
 
 
 def test_not_enough_malignant_tiles_says_what_is_available(raw, tmp_path):
-    data = {**DATA, "external_test": None,
-            "counts": {**DATA["counts"], "pool": {"benign": 40, "malignant": 1000}}}
+    data = {
+        **DATA,
+        "external_test": None,
+        "counts": {**DATA["counts"], "pool": {"benign": 40, "malignant": 1000}},
+    }
     with pytest.raises(DataError, match=r"not enough malignant tiles .*need 1006.*available 34"):
         run_ingest(raw, tmp_path / "out", data)
     assert_nothing_written(tmp_path / "out")
@@ -398,6 +473,7 @@ def test_not_enough_malignant_tiles_says_what_is_available(raw, tmp_path):
 
 def test_download_without_the_kaggle_tool_says_how_to_install_it(tmp_path, monkeypatch):
     from isicgan.data.download import download_kaggle
+
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(DataError, match="`kaggle` command is not installed: pip install kaggle"):
         download_kaggle(tmp_path / "raw", tmp_path / "record.json")
@@ -408,17 +484,25 @@ def test_download_unzips_what_the_kaggle_tool_fetches_and_records_it(tmp_path, m
     """A stand-in `kaggle` on PATH plays the CLI (which zips single files) without network."""
     import json
     import sys
+
     from isicgan.data.download import download_kaggle
+
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     stub = bin_dir / "kaggle"
-    stub.write_text(f"#!{sys.executable}\n" + "\n".join([
-        "import sys, zipfile, pathlib",
-        "a = sys.argv[1:]",
-        "name, dest = a[a.index('-f') + 1], pathlib.Path(a[a.index('-p') + 1])",
-        "with zipfile.ZipFile(dest / (name + '.zip'), 'w') as z:",
-        "    z.writestr(name, 'payload of ' + name)",
-    ]) + "\n")
+    stub.write_text(
+        f"#!{sys.executable}\n"
+        + "\n".join(
+            [
+                "import sys, zipfile, pathlib",
+                "a = sys.argv[1:]",
+                "name, dest = a[a.index('-f') + 1], pathlib.Path(a[a.index('-p') + 1])",
+                "with zipfile.ZipFile(dest / (name + '.zip'), 'w') as z:",
+                "    z.writestr(name, 'payload of ' + name)",
+            ]
+        )
+        + "\n"
+    )
     stub.chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
     download_kaggle(tmp_path / "raw", tmp_path / "record.json")
@@ -441,12 +525,12 @@ def test_external_split_is_disjoint_by_patient_and_institution_with_exact_counts
     want = DATA["external_test"]["counts"]
     assert int((manifest.loc[external, "target"] == 0).sum()) == want["benign"]
     assert int((manifest.loc[external, "target"] == 1).sum()) == want["malignant"]
-    assert (attribution[external] == EXTERNAL_NAME).all()          # external: the named only
-    assert not (attribution[~external] == EXTERNAL_NAME).any()      # no other split from it
+    assert (attribution[external] == EXTERNAL_NAME).all()  # external: the named only
+    assert not (attribution[~external] == EXTERNAL_NAME).any()  # no other split from it
     by = {s: set(manifest.loc[manifest["split"] == s, "patient_id"]) for s in ALL_SPLITS}
     for i, a in enumerate(ALL_SPLITS):
-        for b in ALL_SPLITS[i + 1:]:
-            if {a, b} != {"train", "source"}:                        # source: train's patients
+        for b in ALL_SPLITS[i + 1 :]:
+            if {a, b} != {"train", "source"}:  # source: train's patients
                 assert not by[a] & by[b], (a, b)
     # every patient with a tile of the named institution left the other splits
     named_patients = set(meta.loc[meta["attribution"] == EXTERNAL_NAME, "patient_id"])
@@ -479,21 +563,33 @@ def attribution_listing(raw: Path) -> list[str]:
     meta = read_metadata(raw / "train-metadata.csv")
     lines = []
     for name, rows in meta.groupby("attribution"):
-        lines.append(f"{name!r}: {int((rows['target'] == 0).sum())} benign, "
-                     f"{int((rows['target'] == 1).sum())} malignant")
+        lines.append(
+            f"{name!r}: {int((rows['target'] == 0).sum())} benign, "
+            f"{int((rows['target'] == 1).sum())} malignant"
+        )
     assert len(lines) == 5
     return lines
 
 
-@pytest.mark.parametrize("external, problem", [
-    ({"attributions": [EXTERNAL_NAME, "St Nowhere Hospital"],
-      "counts": {"benign": 2, "malignant": 2}},
-     "no tile has attribution 'St Nowhere Hospital'"),
-    ({"attributions": [EXTERNAL_NAME], "counts": {"benign": 6, "malignant": 500}},
-     "the named attribution(s) hold"),
-])
-def test_a_bad_external_test_lists_every_attribution_and_writes_nothing(raw, tmp_path, external,
-                                                                         problem):
+@pytest.mark.parametrize(
+    "external, problem",
+    [
+        (
+            {
+                "attributions": [EXTERNAL_NAME, "St Nowhere Hospital"],
+                "counts": {"benign": 2, "malignant": 2},
+            },
+            "no tile has attribution 'St Nowhere Hospital'",
+        ),
+        (
+            {"attributions": [EXTERNAL_NAME], "counts": {"benign": 6, "malignant": 500}},
+            "the named attribution(s) hold",
+        ),
+    ],
+)
+def test_a_bad_external_test_lists_every_attribution_and_writes_nothing(
+    raw, tmp_path, external, problem
+):
     out = tmp_path / "out"
     with pytest.raises(DataError) as caught:
         run_ingest(raw, out, {**DATA, "external_test": external})
@@ -509,13 +605,14 @@ def test_a_patient_seen_at_the_named_and_another_institution_leaves_the_other_sp
     meta = read_metadata(raw / "train-metadata.csv")
     named = meta["attribution"] == EXTERNAL_NAME
     patients = meta.loc[named, "patient_id"].value_counts()
-    for patient in patients.index:              # half of each one's benign tiles elsewhere
+    for patient in patients.index:  # half of each one's benign tiles elsewhere
         rows = meta.index[(meta["patient_id"] == patient) & named & (meta["target"] == 0)]
         meta.loc[rows[: len(rows) // 2], "attribution"] = "FNQH Cairns"
     moved = (meta["attribution"] == "FNQH Cairns") & meta["patient_id"].isin(patients.index)
     assert moved.any()
-    manifest = select(meta, DATA["counts"], DATA["val_fraction"], DATA["seed"],
-                      external=DATA["external_test"])
+    manifest = select(
+        meta, DATA["counts"], DATA["val_fraction"], DATA["seed"], external=DATA["external_test"]
+    )
     external = manifest["split"] == "external"
     assert not set(patients.index) & set(manifest.loc[~external, "patient_id"])
     assert not set(meta.loc[moved, "isic_id"]) & set(manifest.loc[external, "isic_id"])

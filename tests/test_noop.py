@@ -10,8 +10,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 from helpers.workflow import REPO, SNAKEMAKE, TINY_CONFIG
 
 HEAVY = ["torch", "tensorflow", "keras", "sklearn", "matplotlib", "h5py"]

@@ -1,5 +1,6 @@
 """The execution profiles: they parse, use real Snakemake options, name real rules, and
 drive a dry run of the project (local and SLURM) with the per-rule resources."""
+
 from __future__ import annotations
 
 import functools
@@ -23,14 +24,25 @@ def profile(name: str) -> dict:
 def _snakemake(*args: str) -> subprocess.CompletedProcess:
     """The project's workflow on the tiny config, in a scratch folder (the repo is not touched)."""
     with tempfile.TemporaryDirectory() as workdir:
-        cmd = [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", workdir,
-               "--configfile", str(REPO / "config.yaml"), str(TINY_CONFIG), *args]
+        cmd = [
+            str(SNAKEMAKE),
+            "-s",
+            str(REPO / "Snakefile"),
+            "--directory",
+            workdir,
+            "--configfile",
+            str(REPO / "config.yaml"),
+            str(TINY_CONFIG),
+            *args,
+        ]
         return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=300)
 
 
 @functools.lru_cache(maxsize=1)
 def snakemake_options() -> str:
-    return subprocess.run([str(SNAKEMAKE), "--help"], capture_output=True, text=True, timeout=120).stdout
+    return subprocess.run(
+        [str(SNAKEMAKE), "--help"], capture_output=True, text=True, timeout=120
+    ).stdout
 
 
 @functools.lru_cache(maxsize=1)
@@ -79,4 +91,6 @@ def test_dry_run_with_the_slurm_profile_carries_the_per_rule_resources():
     assert proc.returncode == 0, out[-6000:]
     assert "workflow specific profile" in out, out[-3000:]
     ingest = profile("default")["set-resources"]["ingest"]
-    assert f"mem_mb={ingest['mem_mb']}" in out and f"runtime={ingest['runtime']}" in out, out[-3000:]
+    assert f"mem_mb={ingest['mem_mb']}" in out and f"runtime={ingest['runtime']}" in out, out[
+        -3000:
+    ]

@@ -1,13 +1,14 @@
 """The in-domain encoder: trained from train tiles only, reproducible, and a clear error on a bad file."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
+from helpers.quality import tiles, write_tiles
 from isicgan.quality import features as qf
 from isicgan.quality.encoder import load_encoder, train_encoder
-from helpers.quality import tiles, write_tiles
 
 torch.set_num_threads(1)
 
@@ -21,7 +22,9 @@ def test_encoder_training_is_reproducible_and_gives_dim_features(tmp_path):
     assert fa.shape == (20, 8)
     np.testing.assert_array_equal(fa, fb)
     # any tile size is encoded (tiles are resized to the encoder's input size)
-    assert qf.indomain_features(tiles(3, seed=6, size=48), load_encoder(tmp_path / "a.pt")).shape == (3, 8)
+    assert qf.indomain_features(
+        tiles(3, seed=6, size=48), load_encoder(tmp_path / "a.pt")
+    ).shape == (3, 8)
 
 
 def test_reference_features_are_written_once_per_folder_with_ids(tmp_path):

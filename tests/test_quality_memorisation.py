@@ -1,13 +1,14 @@
 """The memorisation audit flags a batch of copied train tiles (also flipped, rotated or
 colour-jittered ones) and passes held-out real tiles; its copy threshold, set on unseen
 patients, holds its quantile on other unseen patients."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from isicgan.quality import memorisation
 from helpers.quality import tiles
+from isicgan.quality import memorisation
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def test_batch_of_copied_train_tiles_is_flagged(real):
     assert out["flag"]
     assert out["share_below_copy_threshold"] == 1.0
     assert out["min_distance_train"] == 0.0
-    assert out["share_closer_to_train"] > 0.6   # 0.5 + 0.5 * n_val / n_train expected
+    assert out["share_closer_to_train"] > 0.6  # 0.5 + 0.5 * n_val / n_train expected
     assert out["novelty_auc"] == 1.0
     assert out["nearest_train_index"] == list(range(10, 40))
 
@@ -34,14 +35,16 @@ def test_batch_of_copied_train_tiles_is_flagged(real):
 def test_batch_of_heldout_real_tiles_passes(real):
     out = _audit(real["heldout"], real)
     assert not out["flag"], out["flag_reasons"]
-    assert out["share_below_copy_threshold"] <= 0.1   # about copy_quantile of 40 val tiles: ~1/41
+    assert out["share_below_copy_threshold"] <= 0.1  # about copy_quantile of 40 val tiles: ~1/41
     assert 0.3 < out["share_closer_to_train"] < 0.7
     assert 0.3 < out["novelty_auc"] < out["novelty_auc_limit"]
 
 
 def test_lightly_perturbed_copies_are_still_flagged(real):
     rng = np.random.default_rng(0)
-    noisy = np.clip(real["train"][:30].astype(int) + rng.integers(-2, 3, real["train"][:30].shape), 0, 255)
+    noisy = np.clip(
+        real["train"][:30].astype(int) + rng.integers(-2, 3, real["train"][:30].shape), 0, 255
+    )
     out = _audit(noisy.astype(np.uint8), real)
     assert out["flag"] and out["novelty_auc"] == 1.0
 
@@ -50,7 +53,7 @@ def test_blurry_mean_images_are_not_called_copies(real):
     mean = np.repeat(real["train"].mean(axis=0, keepdims=True).astype(np.uint8), 20, axis=0)
     out = _audit(mean, real)
     assert not out["flag"], out["flag_reasons"]
-    assert out["novelty_high"]   # nearer the train set than real tiles: the figure tells why
+    assert out["novelty_high"]  # nearer the train set than real tiles: the figure tells why
 
 
 def test_closest_real_pair_finds_a_duplicate():
@@ -90,12 +93,13 @@ def test_copy_threshold_from_val_patients_holds_its_quantile_on_unseen_patients(
     train, val, heldout = clustered(60, 4, 31), clustered(40, 4, 32), clustered(60, 4, 33)
     threshold = memorisation.copy_threshold(train, val, quantile)
     assert threshold["quantile"] == quantile and threshold["n_val"] == 160
-    d_heldout, _ = memorisation.nearest(memorisation.dihedral_views(heldout),
-                                        memorisation.pixel_vectors(train))
+    d_heldout, _ = memorisation.nearest(
+        memorisation.dihedral_views(heldout), memorisation.pixel_vectors(train)
+    )
     share = float(np.mean(d_heldout < threshold["distance"]))
     assert 0.04 <= share <= 0.2, share
     views = memorisation.dihedral_views(train)
     d, _ = memorisation.copy_distance_matrix(views, views[0])
     np.fill_diagonal(d, np.inf)
     within_train = float(np.quantile(d.min(axis=1), quantile))
-    assert np.mean(d_heldout < within_train) < 0.02      # the old rule: blind to unseen patients
+    assert np.mean(d_heldout < within_train) < 0.02  # the old rule: blind to unseen patients

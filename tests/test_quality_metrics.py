@@ -1,4 +1,5 @@
 """FID/KID match clean-fid; the Inception path runs a TorchScript network from a file; PRDC, MS-SSIM."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,9 +8,9 @@ import torch
 from cleanfid import fid as cfid
 from cleanfid.inception_torchscript import InceptionV3W
 
+from helpers.quality import inception_standin, tiles, write_tiles
 from isicgan.quality import features as qf
 from isicgan.quality import metrics
-from helpers.quality import inception_standin, tiles, write_tiles
 
 torch.set_num_threads(1)
 
@@ -41,11 +42,14 @@ def test_kid_equals_cleanfid_kernel_distance_with_same_seed():
     a, b = rng.normal(size=(80, 10)), rng.normal(0.5, 1, size=(60, 10))
     ours = metrics.kernel_distance(a, b, num_subsets=7, max_subset_size=30, seed=5)
     np.random.seed(5)
-    assert ours == pytest.approx(cfid.kernel_distance(a, b, num_subsets=7, max_subset_size=30), rel=1e-12)
+    assert ours == pytest.approx(
+        cfid.kernel_distance(a, b, num_subsets=7, max_subset_size=30), rel=1e-12
+    )
     # the estimate does not depend on the draws when a subset is the whole (equal-size) set
     c = rng.normal(size=(60, 10))
     assert metrics.kernel_distance(c, b, 3, 100, seed=1) == pytest.approx(
-        metrics.kernel_distance(c, b, 3, 100, seed=9), rel=1e-12)
+        metrics.kernel_distance(c, b, 3, 100, seed=9), rel=1e-12
+    )
 
 
 def test_inception_path_loads_torchscript_file_and_matches_cleanfid(tmp_path):
@@ -57,13 +61,24 @@ def test_inception_path_loads_torchscript_file_and_matches_cleanfid(tmp_path):
     assert ours_real.shape == (24, 2048)
     # clean-fid's own wrapper around the same file, clean mode, same folders
     wrapper = InceptionV3W(str(tmp_path), download=False).eval()
-    theirs = cfid.get_folder_features(str(d1), wrapper, num_workers=0, batch_size=8,
-                                      device=torch.device("cpu"), mode="clean", verbose=False)
+    theirs = cfid.get_folder_features(
+        str(d1),
+        wrapper,
+        num_workers=0,
+        batch_size=8,
+        device=torch.device("cpu"),
+        mode="clean",
+        verbose=False,
+    )
     np.testing.assert_allclose(ours_real, theirs, rtol=1e-5, atol=1e-6)
     # (FID on these 2048-d features: the formula test above; compute_fid itself: bench/quality.py,
     # as its two 2048 x 2048 matrix square roots take tens of seconds on two cores)
-    kid_theirs = cfid.kernel_distance(theirs, theirs[::-1].copy(), num_subsets=2, max_subset_size=24)
-    assert metrics.kernel_distance(ours_real, ours_real[::-1].copy(), 2, 24) == pytest.approx(kid_theirs, rel=1e-2)
+    kid_theirs = cfid.kernel_distance(
+        theirs, theirs[::-1].copy(), num_subsets=2, max_subset_size=24
+    )
+    assert metrics.kernel_distance(ours_real, ours_real[::-1].copy(), 2, 24) == pytest.approx(
+        kid_theirs, rel=1e-2
+    )
     assert ours_fake.shape == (20, 2048)
 
 

@@ -1,4 +1,5 @@
 """The quality stage's DAG: reference features once, Inception only when configured, never the test split."""
+
 from __future__ import annotations
 
 import re
@@ -6,8 +7,13 @@ import re
 from helpers.workflow import REPO, TINY_CONFIG, run_workflow
 from isicgan.config import load_config
 
-QUALITY_RULES = ("synthesize", "quality_reference", "train_encoder", "reference_classifier",
-                 "train_gan")
+QUALITY_RULES = (
+    "synthesize",
+    "quality_reference",
+    "train_encoder",
+    "reference_classifier",
+    "train_gan",
+)
 
 
 def _jobs(stdout: str) -> dict[str, list[str]]:
@@ -24,8 +30,10 @@ def test_dag_computes_references_once_and_never_reads_test(tmp_path):
     jobs = _jobs(out)
     assert len(jobs["quality_reference"]) == 1 and len(jobs["train_encoder"]) == 1
     assert len(jobs["reference_classifier"]) == 1
-    for inputs in jobs["train_gan"]:   # quality over training: val tiles, encoder, classifier
-        assert "results/data/val" in inputs and "results/quality/reference_classifier.json" in inputs
+    for inputs in jobs["train_gan"]:  # quality over training: val tiles, encoder, classifier
+        assert (
+            "results/data/val" in inputs and "results/quality/reference_classifier.json" in inputs
+        )
     tiny = load_config([REPO / "config.yaml", TINY_CONFIG])
     # one synthesize job per generator replicate writes all its batches
     assert len(jobs["synthesize"]) == len(tiny["gans"]) * tiny["gan"]["replicates"]
@@ -41,8 +49,11 @@ def test_configured_inception_file_is_an_input_of_references_and_batches(tmp_pat
     weights.write_bytes(b"placeholder: a dry run only")
     extra = tmp_path / "inception.yaml"
     extra.write_text("weights:\n  fid_inception: resources/weights/inception-2015-12-05.pt\n")
-    jobs = _jobs(run_workflow(tmp_path, "-n", "results/tables/synthesis_quality.csv",
-                              configfiles=[extra]).stdout)
+    jobs = _jobs(
+        run_workflow(
+            tmp_path, "-n", "results/tables/synthesis_quality.csv", configfiles=[extra]
+        ).stdout
+    )
     assert "resources/weights/inception-2015-12-05.pt" in jobs["quality_reference"][0]
     for inputs in jobs["synthesize"]:
         assert "results/quality/reference/inception_train.npz" in inputs

@@ -4,6 +4,7 @@ Protects: what the workflow reads from a model's source without importing it equ
 imported class; the schema, wildcard constraints and rules take their model names from the
 modules; adding a toy generator and a toy classifier touches only their modules and config.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,7 +32,13 @@ def test_what_is_read_from_the_source_equals_the_imported_class(family):
 def test_thesis_models_are_found_in_thesis_order():
     assert registry.names("generators")[:3] == ["cyclegan", "wgan_gp", "dcgan"]
     assert registry.names("classifiers")[:6] == [
-        "logreg", "svm", "rf", "cnn", "inception_v3", "efficientnet_b5"]
+        "logreg",
+        "svm",
+        "rf",
+        "cnn",
+        "inception_v3",
+        "efficientnet_b5",
+    ]
     assert registry.spec("generators", "cyclegan")["translates"]
     assert not registry.spec("generators", "dcgan")["translates"]
     assert registry.spec("classifiers", "inception_v3")["uses_features"]
@@ -54,9 +61,13 @@ def test_schema_takes_model_names_and_settings_from_the_modules():
 def test_a_model_attribute_the_workflow_reads_must_be_a_literal(tmp_path, monkeypatch):
     src = copy_workflow(tmp_path / "src")
     module = src / "isicgan" / "gan" / "models" / "bad.py"
-    module.write_text("from isicgan.gan.base import GANModel\nNAME = 'bad'\n\n\n"
-                      "class Bad(GANModel):\n    name = NAME\n")
-    with pytest.raises(ValueError, match="bad.py: class Bad: class attribute name must be a literal"):
+    module.write_text(
+        "from isicgan.gan.base import GANModel\nNAME = 'bad'\n\n\n"
+        "class Bad(GANModel):\n    name = NAME\n"
+    )
+    with pytest.raises(
+        ValueError, match="bad.py: class Bad: class attribute name must be a literal"
+    ):
         registry._specs("generators", str(src / "isicgan"))
 
 
@@ -111,7 +122,7 @@ class ToyClassifier(SklearnClassifier):
         return GaussianNB(var_smoothing=self.params["var_smoothing"])
 '''
 
-USE_TOYS = '''
+USE_TOYS = """
 import numpy as np
 from isicgan.classify.classifiers import make_classifier
 from isicgan.config import load_config
@@ -134,7 +145,7 @@ clf = make_classifier("toyclf", config["classifiers"]["toyclf"])
 scores = clf.fit_predict(25, clf.prepare(x), y, np.ones(20), {"t": clf.prepare(x)})["t"]
 assert scores.shape == (20,) and ((scores >= 0) & (scores <= 1)).all()
 print("toys ok")
-'''
+"""
 
 
 @pytest.mark.slow
@@ -143,31 +154,57 @@ def test_adding_a_toy_generator_and_classifier_touches_only_their_module_and_con
     (src / "isicgan" / "gan" / "models" / "toygan.py").write_text(TOY_GAN)
     (src / "isicgan" / "classify" / "classifiers" / "toyclf.py").write_text(TOY_CLASSIFIER)
     base = yaml.safe_load((src / "config.yaml").read_text())
-    toy = {"gans": base["gans"] + ["toygan"],
-           "gan": {"toygan": {"epochs": 2, "batch_size": 4, "checkpoint_every": 1,
-                              "sample_epochs": [-1]}},
-           "classifiers": {"names": base["classifiers"]["names"] + ["toyclf"], "toyclf": {}}}
+    toy = {
+        "gans": base["gans"] + ["toygan"],
+        "gan": {
+            "toygan": {"epochs": 2, "batch_size": 4, "checkpoint_every": 1, "sample_epochs": [-1]}
+        },
+        "classifiers": {"names": base["classifiers"]["names"] + ["toyclf"], "toyclf": {}},
+    }
     (src / "toy.yaml").write_text(yaml.safe_dump(toy))
 
     # the workflow plans the toy generator's training and batches, and the toy classifier
     work = tmp_path / "work"
     proc = subprocess.run(
-        [str(SNAKEMAKE), "-s", str(src / "Snakefile"), "--configfile", str(src / "config.yaml"),
-         str(TINY_CONFIG), str(src / "toy.yaml"), "--directory", str(work), "--cores", "1", "-n"],
-        capture_output=True, text=True, timeout=300)
+        [
+            str(SNAKEMAKE),
+            "-s",
+            str(src / "Snakefile"),
+            "--configfile",
+            str(src / "config.yaml"),
+            str(TINY_CONFIG),
+            str(src / "toy.yaml"),
+            "--directory",
+            str(work),
+            "--cores",
+            "1",
+            "-n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout
     assert "gan=toygan" in out and "clf=toyclf" in out
-    stats = dict(line.split()[:2] for line in out.split("Job stats:")[1].split("total")[0]
-                 .splitlines()[3:] if line.strip())
+    stats = dict(
+        line.split()[:2]
+        for line in out.split("Job stats:")[1].split("total")[0].splitlines()[3:]
+        if line.strip()
+    )
     tiny = yaml.safe_load(TINY_CONFIG.read_text())
-    runs = (len(base["gans"]) + 1) * tiny["gan"].get("replicates", 1)   # + toygan, per replicate
+    runs = (len(base["gans"]) + 1) * tiny["gan"].get("replicates", 1)  # + toygan, per replicate
     assert int(stats["train_gan"]) == runs and int(stats["classify"]) == 7
-    assert int(stats["synthesize"]) == runs          # one job per replicate, all its batches
+    assert int(stats["synthesize"]) == runs  # one job per replicate, all its batches
 
     # and the package trains, samples and fits them through the same entry points
     (src / "train" / "1").mkdir(parents=True)
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(USE_TOYS)], cwd=src,
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(src)})
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(USE_TOYS)],
+        cwd=src,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(src)},
+    )
     assert done.returncode == 0 and "toys ok" in done.stdout, done.stderr[-3000:]

@@ -13,6 +13,7 @@ does not fail on them: each becomes a ``fetch_weights`` job (a file already pres
 checked against its checksums instead). The dry run asserts exactly that, and that every
 fetched file is an input of the jobs that use it, rather than faking the weight files.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,9 +32,23 @@ THESIS = REPO / "configs" / "thesis.yaml"
 def dry_run_jobs(workdir: Path) -> list[tuple[str, dict[str, str]]]:
     """(rule, {input, output, wildcards, ...}) of every job a dry run of the thesis plans."""
     proc = subprocess.run(
-        [str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-         "--configfile", str(REPO / "config.yaml"), str(THESIS), "--cores", "4", "-n"],
-        capture_output=True, text=True, timeout=300)
+        [
+            str(SNAKEMAKE),
+            "-s",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--configfile",
+            str(REPO / "config.yaml"),
+            str(THESIS),
+            "--cores",
+            "4",
+            "-n",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
     jobs = []
@@ -80,17 +95,21 @@ def test_thesis_dry_run_plans_the_whole_study_on_kaggle_data(thesis, tmp_path):
     gans, replicates = thesis["gans"], thesis["gan"]["replicates"]
     assert replicates == 3
     assert counts == {
-        "ingest": 1,                                       # real data: no demo_data job
-        "fetch_weights": len(weights),                     # absent in a fresh clone: fetched
+        "ingest": 1,  # real data: no demo_data job
+        "fetch_weights": len(weights),  # absent in a fresh clone: fetched
         "train_gan": len(gans) * replicates,
-        "synthesize": len(gans) * replicates,     # one job per replicate, all its batches
-        "quality_reference": 1, "train_encoder": 1, "reference_classifier": 1,
+        "synthesize": len(gans) * replicates,  # one job per replicate, all its batches
+        "quality_reference": 1,
+        "train_encoder": 1,
+        "reference_classifier": 1,
         "quality_table": 1,
-        "backbone_features": 2,                            # inception_v3, efficientnet_b5
+        "backbone_features": 2,  # inception_v3, efficientnet_b5
         # classifiers.split: phase_seed: one job per classifier x phase x seed, gathered
         "classify": len(names) * (thesis["synthesis"]["batches"] + 1) * len(thesis["seeds"]),
         "classify_gather": len(names),
-        "classify_tables": 1, "classify_figures": 1, "run_info": 1,
+        "classify_tables": 1,
+        "classify_figures": 1,
+        "run_info": 1,
         "all": 1,
     }
 
@@ -98,12 +117,21 @@ def test_thesis_dry_run_plans_the_whole_study_on_kaggle_data(thesis, tmp_path):
     raw = thesis["data"]["raw_dir"]
     assert _files(ingest["input"]) == {f"{raw}/train-metadata.csv", f"{raw}/train-image.hdf5"}
 
-    fetched = {f for rule, fields in jobs if rule == "fetch_weights" for f in _files(fields["output"])}
+    fetched = {
+        f for rule, fields in jobs if rule == "fetch_weights" for f in _files(fields["output"])
+    }
     assert fetched == set(weights.values())
-    used = {f for rule, fields in jobs if rule != "fetch_weights"
-            for f in _files(fields.get("input", ""))}
+    used = {
+        f
+        for rule, fields in jobs
+        if rule != "fetch_weights"
+        for f in _files(fields.get("input", ""))
+    }
     assert fetched <= used, f"weights fetched but used by no job: {sorted(fetched - used)}"
     # the VGG19 weights go to WGAN-GP training (the thesis perceptual term), to no other GAN
-    vgg_users = sorted(fields["wildcards"] for rule, fields in jobs if rule == "train_gan"
-                       and weights["vgg19"] in _files(fields.get("input", "")))
+    vgg_users = sorted(
+        fields["wildcards"]
+        for rule, fields in jobs
+        if rule == "train_gan" and weights["vgg19"] in _files(fields.get("input", ""))
+    )
     assert vgg_users == [f"gan=wgan_gp, rep={r}" for r in range(1, replicates + 1)]

@@ -1,10 +1,11 @@
 """Pretrained weights: real downloads (from a loopback HTTP server and file:// URLs),
 checksum verification, atomic writes, and the fetch_weights rule in the DAG."""
+
 from __future__ import annotations
 
 import hashlib
-import os
 import http.server
+import os
 import threading
 from pathlib import Path
 
@@ -13,18 +14,37 @@ import yaml
 
 from helpers.workflow import REPO, run_workflow
 from isicgan.config import load_config
-from isicgan.weights import (REGISTRY, WeightError, WeightSpec, download, fetch, sidecar,
-                             spec_for, verify)
+from isicgan.weights import (
+    REGISTRY,
+    WeightError,
+    WeightSpec,
+    download,
+    fetch,
+    sidecar,
+    spec_for,
+    verify,
+)
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB, several read chunks
 
 
-def _spec(data: bytes = PAYLOAD, *, sha256: str | None = "auto", md5: str | None = None,
-          filename: str = "net.pt") -> WeightSpec:
+def _spec(
+    data: bytes = PAYLOAD,
+    *,
+    sha256: str | None = "auto",
+    md5: str | None = None,
+    filename: str = "net.pt",
+) -> WeightSpec:
     if sha256 == "auto":
         sha256 = hashlib.sha256(data).hexdigest()
-    return WeightSpec(key="test", filename=filename, url="http://127.0.0.1:9/none",
-                      sha256=sha256, md5=md5, size=None)
+    return WeightSpec(
+        key="test",
+        filename=filename,
+        url="http://127.0.0.1:9/none",
+        sha256=sha256,
+        md5=md5,
+        size=None,
+    )
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -88,7 +108,9 @@ def test_download_from_file_url_works_for_mirrors_on_shared_disks(tmp_path):
 
 def test_checksum_mismatch_is_an_error_and_leaves_no_file(server, tmp_path):
     dest = tmp_path / "net.pt"
-    with pytest.raises(WeightError, match=r"checksum mismatch.*sha256 is [0-9a-f]{64}, expected 0{64}"):
+    with pytest.raises(
+        WeightError, match=r"checksum mismatch.*sha256 is [0-9a-f]{64}, expected 0{64}"
+    ):
         download(f"{server}/net.pt", dest, _spec(sha256="0" * 64))
     assert not dest.exists()
     assert _leftovers(tmp_path) == []
@@ -113,7 +135,9 @@ def test_unreachable_url_names_the_url_and_the_file(tmp_path):
         download(missing, tmp_path / "net.pt", _spec())
 
 
-def test_without_published_sha256_the_first_fetch_records_it_and_later_checks_use_it(server, tmp_path):
+def test_without_published_sha256_the_first_fetch_records_it_and_later_checks_use_it(
+    server, tmp_path
+):
     dest = tmp_path / "net.pt"
     spec = _spec(sha256=None)
     download(f"{server}/net.pt", dest, spec)
@@ -127,7 +151,9 @@ def test_without_published_sha256_the_first_fetch_records_it_and_later_checks_us
 def test_hand_placed_file_is_verified_against_the_registry(tmp_path):
     dest = tmp_path / "vgg19-dcbb9e9d.pth"
     dest.write_bytes(b"not the torchvision weights")
-    with pytest.raises(WeightError, match=r"vgg19-dcbb9e9d\.pth.*size is 27 bytes, expected 574673361"):
+    with pytest.raises(
+        WeightError, match=r"vgg19-dcbb9e9d\.pth.*size is 27 bytes, expected 574673361"
+    ):
         verify(dest)
 
 
@@ -145,8 +171,13 @@ def test_fetch_keeps_a_present_verified_file_without_downloading(tmp_path):
     with pytest.raises(WeightError, match="md5"):
         fetch(dest, url="http://127.0.0.1:9/unused")
     # a file matching its checksums is kept as is: no network is touched
-    good = WeightSpec(spec.key, spec.filename, "http://127.0.0.1:9/unused", sha256=None,
-                      md5=hashlib.md5(data).hexdigest())
+    good = WeightSpec(
+        spec.key,
+        spec.filename,
+        "http://127.0.0.1:9/unused",
+        sha256=None,
+        md5=hashlib.md5(data).hexdigest(),
+    )
     assert verify(dest, good) == hashlib.sha256(data).hexdigest()
 
 
@@ -181,7 +212,9 @@ def test_configured_weights_are_fetched_by_the_fetch_weights_rule(tmp_path):
 def test_a_wrong_hand_placed_weight_stops_the_run_before_any_job(tmp_path):
     name = REGISTRY["keras_efficientnet_b5"].filename
     cfg = tmp_path / "weights.yaml"
-    cfg.write_text(yaml.safe_dump({"weights": {"keras_efficientnet_b5": f"resources/weights/{name}"}}))
+    cfg.write_text(
+        yaml.safe_dump({"weights": {"keras_efficientnet_b5": f"resources/weights/{name}"}})
+    )
     placed = tmp_path / "resources" / "weights" / name
     placed.parent.mkdir(parents=True)
     placed.write_bytes(b"a truncated download")

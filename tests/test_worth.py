@@ -1,4 +1,5 @@
 """Worth in real tiles: inversion of hand-made learning curves, intervals, sentence, figures."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,8 +24,13 @@ def power_law(n):
     return 0.9 - 0.8 * np.asarray(n, dtype=float) ** -0.5
 
 
-def inputs(curve: dict[str, np.ndarray], valued: dict[tuple[int, str], tuple[int, np.ndarray]],
-           test_set: str = "test", classifier: str = "random_forest", metric: str = "roc_auc"):
+def inputs(
+    curve: dict[str, np.ndarray],
+    valued: dict[tuple[int, str], tuple[int, np.ndarray]],
+    test_set: str = "test",
+    classifier: str = "random_forest",
+    metric: str = "roc_auc",
+):
     """dist and counts of one test set and classifier: curve arms at phase 0 plus valued arms."""
     dist, rows = {}, []
     for arm, y in curve.items():
@@ -33,8 +39,9 @@ def inputs(curve: dict[str, np.ndarray], valued: dict[tuple[int, str], tuple[int
     for (phase, arm), (had, y) in valued.items():
         dist[(test_set, classifier, phase, arm)] = {metric: np.atleast_1d(np.asarray(y, float))}
         rows.append((test_set, classifier, phase, arm, had, 520 * phase))
-    counts = pd.DataFrame(rows, columns=["test_set", "classifier", "phase", "arm",
-                                         "n_real_malignant", "n_added"])
+    counts = pd.DataFrame(
+        rows, columns=["test_set", "classifier", "phase", "arm", "n_real_malignant", "n_added"]
+    )
     return dist, counts.assign(algorithm=classifier.replace("_", " ").title())
 
 
@@ -51,11 +58,13 @@ def one(table: pd.DataFrame, phase: int, arm: str = "cyclegan") -> pd.Series:
 
 def test_interpolation_is_exact_on_a_curve_linear_in_log_n():
     targets = {1: 70.0, 2: 100.0, 3: 120.0, 4: 199.0}
-    dist, counts = inputs(exact_curve(log_linear),
-                          {(k, "cyclegan"): (200, [log_linear(n)]) for k, n in targets.items()})
+    dist, counts = inputs(
+        exact_curve(log_linear),
+        {(k, "cyclegan"): (200, [log_linear(n)]) for k, n in targets.items()},
+    )
     table = worth_table(dist, counts, SPEC)
     assert list(table.columns) == COLUMNS
-    assert set(table["arm"]) == {"cyclegan"}          # the curve arms are not valued
+    assert set(table["arm"]) == {"cyclegan"}  # the curve arms are not valued
     for k, n in targets.items():
         row = one(table, k)
         assert row["worth_real_tiles"] == pytest.approx(n, rel=1e-9)
@@ -65,9 +74,11 @@ def test_interpolation_is_exact_on_a_curve_linear_in_log_n():
 
 def test_curve_not_monotone_at_the_estimate_gives_no_number_and_says_why():
     curve = exact_curve(log_linear)
-    curve["real_75"] = np.array([log_linear(90.0)])       # 150 tiles scored below 100 tiles
-    dist, counts = inputs(curve, {(1, "cyclegan"): (200, [log_linear(120.0)]),
-                                  (2, "cyclegan"): (200, [log_linear(400.0)])})
+    curve["real_75"] = np.array([log_linear(90.0)])  # 150 tiles scored below 100 tiles
+    dist, counts = inputs(
+        curve,
+        {(1, "cyclegan"): (200, [log_linear(120.0)]), (2, "cyclegan"): (200, [log_linear(400.0)])},
+    )
     table = worth_table(dist, counts, SPEC)
     for k in (1, 2):
         row = one(table, k)
@@ -78,8 +89,9 @@ def test_curve_not_monotone_at_the_estimate_gives_no_number_and_says_why():
 
 def test_above_the_full_data_point_extrapolates_a_known_power_law():
     targets = {1: 300.0, 2: 600.0, 3: 1500.0}
-    dist, counts = inputs(exact_curve(power_law),
-                          {(k, "cyclegan"): (200, [power_law(n)]) for k, n in targets.items()})
+    dist, counts = inputs(
+        exact_curve(power_law), {(k, "cyclegan"): (200, [power_law(n)]) for k, n in targets.items()}
+    )
     table = worth_table(dist, counts, SPEC)
     for k, n in targets.items():
         row = one(table, k)
@@ -88,9 +100,13 @@ def test_above_the_full_data_point_extrapolates_a_known_power_law():
 
 
 def test_beyond_the_cap_or_the_fitted_ceiling_is_no_number():
-    dist, counts = inputs(exact_curve(power_law),
-                          {(1, "cyclegan"): (200, [power_law(2500.0)]),      # > 10 x 200
-                           (2, "cyclegan"): (200, [0.95])})                  # above a = 0.9
+    dist, counts = inputs(
+        exact_curve(power_law),
+        {
+            (1, "cyclegan"): (200, [power_law(2500.0)]),  # > 10 x 200
+            (2, "cyclegan"): (200, [0.95]),
+        },
+    )  # above a = 0.9
     table = worth_table(dist, counts, SPEC)
     for k in (1, 2):
         row = one(table, k)
@@ -99,12 +115,14 @@ def test_beyond_the_cap_or_the_fitted_ceiling_is_no_number():
 
 
 def test_below_the_smallest_point_is_no_number_and_the_interval_is_censored_at_zero():
-    dist, counts = inputs(exact_curve(log_linear, rows=11),
-                          {(0, "synthetic_only_cyclegan"): (0, np.full(11, log_linear(20.0)))})
+    dist, counts = inputs(
+        exact_curve(log_linear, rows=11),
+        {(0, "synthetic_only_cyclegan"): (0, np.full(11, log_linear(20.0)))},
+    )
     row = one(worth_table(dist, counts, SPEC), 0, "synthetic_only_cyclegan")
     assert math.isnan(row["worth_real_tiles"]) and not row["extrapolated"]
     assert row["reason"].startswith("below the learning curve")
-    assert row["worth_ci_low"] == 0 and row["worth_ci_high"] == 50      # < the smallest point
+    assert row["worth_ci_low"] == 0 and row["worth_ci_high"] == 50  # < the smallest point
 
 
 def resampled(f, n_target: float, sd: float, rng: np.random.Generator, boot: int = 300):
@@ -114,7 +132,7 @@ def resampled(f, n_target: float, sd: float, rng: np.random.Generator, boot: int
     return {a: np.concatenate([[v], v + rng.normal(0, sd, boot)]) for a, v in obs.items()}
 
 
-@pytest.mark.parametrize("n_true", [120.0, 260.0])        # inside; extrapolated
+@pytest.mark.parametrize("n_true", [120.0, 260.0])  # inside; extrapolated
 def test_intervals_from_the_resamples_cover_the_true_worth(n_true):
     """200 simulated studies (one classifier each): the 95 % intervals hold the truth ~95 %."""
     rng = np.random.default_rng(0)
@@ -146,13 +164,13 @@ def test_resamples_are_paired_by_index_across_arms():
 def test_failed_resamples_are_counted_and_widen_the_interval_conservatively():
     curve = {a: np.full(101, log_linear(n)) for a, n in CURVE_N.items()}
     target = np.full(101, log_linear(120.0))
-    curve["real_75"][1:4] = log_linear(60.0)      # 3 of 100 resamples: curve not monotone
+    curve["real_75"][1:4] = log_linear(60.0)  # 3 of 100 resamples: curve not monotone
     dist, counts = inputs(curve, {(1, "cyclegan"): (200, target)})
     row = one(worth_table(dist, counts, SPEC), 1)
     assert row["n_resamples_failed"] == 3
-    assert row["worth_ci_low"] == 0 and math.isinf(row["worth_ci_high"])   # 3 % > 2.5 %
+    assert row["worth_ci_low"] == 0 and math.isinf(row["worth_ci_high"])  # 3 % > 2.5 %
     assert row["worth_minus_had_ci_low"] == -200
-    curve["real_75"][3] = log_linear(150.0)       # 2 of 100: within the 2.5 % tails
+    curve["real_75"][3] = log_linear(150.0)  # 2 of 100: within the 2.5 % tails
     row = one(worth_table(*inputs(curve, {(1, "cyclegan"): (200, target)}), SPEC), 1)
     assert row["n_resamples_failed"] == 2
     assert row["worth_ci_low"] == pytest.approx(120) == row["worth_ci_high"]
@@ -161,8 +179,7 @@ def test_failed_resamples_are_counted_and_widen_the_interval_conservatively():
 def test_a_metric_where_lower_is_better_is_inverted_on_a_falling_curve():
     spec = WorthSpec(metrics=("brier",), lower_is_better=("brier",))
     brier = {a: np.array([1.0 - log_linear(n)]) for a, n in CURVE_N.items()}
-    dist, counts = inputs(brier, {(1, "cyclegan"): (200, [1.0 - log_linear(80.0)])},
-                          metric="brier")
+    dist, counts = inputs(brier, {(1, "cyclegan"): (200, [1.0 - log_linear(80.0)])}, metric="brier")
     row = one(worth_table(dist, counts, spec), 1)
     assert row["worth_real_tiles"] == pytest.approx(80.0)
     assert row["metric_value"] == pytest.approx(1.0 - log_linear(80.0))
@@ -201,14 +218,18 @@ def two_test_sets() -> tuple[dict, pd.DataFrame]:
     dists, frames = {}, []
     for test_set, f in (("external", power_law), ("test", log_linear)):
         for clf in ("random_forest", "logistic_regression"):
-            draw = {a: np.concatenate([[f(n)], f(n) + rng.normal(0, 0.003, 50)])
-                    for a, n in CURVE_N.items()}
+            draw = {
+                a: np.concatenate([[f(n)], f(n) + rng.normal(0, 0.003, 50)])
+                for a, n in CURVE_N.items()
+            }
             if (test_set, clf) == ("external", "logistic_regression"):
                 draw["real_75"][0] = draw["real_50"][0] - 0.001
             valued = {}
             for k, n in ((1, 160.0), (2, 320.0)):
-                valued[k, "cyclegan"] = (200, np.concatenate([[f(n)], f(n) + rng.normal(0, 0.003,
-                                                                                        50)]))
+                valued[k, "cyclegan"] = (
+                    200,
+                    np.concatenate([[f(n)], f(n) + rng.normal(0, 0.003, 50)]),
+                )
                 valued[k, "placebo"] = (200, np.full(51, f(45.0)))
             d, c = inputs(draw, valued, test_set=test_set, classifier=clf)
             dists.update(d)
@@ -225,15 +246,25 @@ def test_table_lists_the_test_set_first_then_external():
 
 
 def test_front_page_line_values_every_classifier_or_says_why_not():
-    dist, counts = inputs(exact_curve(log_linear, rows=5),
-                          {(5, "cyclegan"): (200, np.full(5, log_linear(300.0))),
-                           (4, "cyclegan"): (200, np.full(5, log_linear(20.0)))})
+    dist, counts = inputs(
+        exact_curve(log_linear, rows=5),
+        {
+            (5, "cyclegan"): (200, np.full(5, log_linear(300.0))),
+            (4, "cyclegan"): (200, np.full(5, log_linear(20.0))),
+        },
+    )
     table = worth_table(dist, counts, SPEC)
-    line = front_page_line(table, arm="cyclegan", metric="roc_auc",
-                           labels={"cyclegan": "CycleGAN", "roc_auc": "ROC-AUC"})
+    line = front_page_line(
+        table,
+        arm="cyclegan",
+        metric="roc_auc",
+        labels={"cyclegan": "CycleGAN", "roc_auc": "ROC-AUC"},
+    )
     row = one(table, 5)
-    assert line.startswith("Phase 5, CycleGAN, ROC-AUC, test set: with Random Forest, 2,600 "
-                           "synthetic tiles added to 200 real malignant ones are worth ")
+    assert line.startswith(
+        "Phase 5, CycleGAN, ROC-AUC, test set: with Random Forest, 2,600 "
+        "synthetic tiles added to 200 real malignant ones are worth "
+    )
     assert f"{row['worth_minus_had']:+,.0f}" in line and "extrapolated" in line
     line = front_page_line(table, arm="cyclegan", metric="roc_auc", phase=4)
     assert "are worth < -150 [< -150, -150] real malignant tiles" in line
@@ -268,8 +299,9 @@ def test_worth_csv_round_trips_and_gives_the_same_sentence(tmp_path):
     write_csv(tmp_path / "worth.csv", table)
     back = pd.read_csv(tmp_path / "worth.csv")
     assert list(back.columns) == COLUMNS
-    pd.testing.assert_frame_equal(back.drop(columns="reason"), table.drop(columns="reason"),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        back.drop(columns="reason"), table.drop(columns="reason"), check_dtype=False
+    )
     for arm in ("cyclegan", "placebo"):
         for test_set in ("test", "external"):
             line = front_page_line(table, arm=arm, metric="roc_auc", test_set=test_set)

@@ -151,8 +151,15 @@ def study(tmp_path_factory):
     manifest.to_csv(data["manifest"], index=False)
     run_classifier(
         {"manifest": data["manifest"], "synthetic": data["synthetic_files"]},
-        ClassifyDesign("logreg", {"max_iter": 30}, gans=tuple(data["gans"]), replicates=2,
-                       batches=2, batch_size=4, seeds=(25, 26)),
+        ClassifyDesign(
+            "logreg",
+            {"max_iter": 30},
+            gans=tuple(data["gans"]),
+            replicates=2,
+            batches=2,
+            batch_size=4,
+            seeds=(25, 26),
+        ),
         ClassifyOutputs(root / "runs.csv", root / "predictions.csv.gz"),
     )
     runs, preds = pd.read_csv(root / "runs.csv"), pd.read_csv(root / "predictions.csv.gz")

@@ -20,10 +20,11 @@ two-stage resamples, each contrast's resamples turned into tail probabilities by
 ranks, so every contrast enters on the scale of its calibrated p-value. Every other contrast
 is exploratory, with a Benjamini-Hochberg q-value and no verdict.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -33,33 +34,71 @@ from scipy.stats import chi2, rankdata
 
 from isicgan.classify.metrics import VAL_SUFFIX
 
-from .resampling import (LEVEL, RESAMPLED, Resampled, sample_variance, test_set_order,
-                         unit_variance)
+from .resampling import LEVEL, RESAMPLED, Resampled, sample_variance, test_set_order, unit_variance
 
 ALPHA = 0.05
 BASELINE = "baseline"
 #: contrast metrics: metric, threshold (None: threshold-free), in table order; malignant recall
 #: always has benign recall beside it (an operating-point shift moves both)
-CONTRAST_METRICS = [("roc_auc", None), ("pauc_80", None), ("average_precision", None),
-                    ("balanced_accuracy", "fixed"), ("balanced_accuracy", "val"),
-                    ("malignant_recall", "fixed"), ("benign_recall", "fixed"),
-                    ("malignant_recall", "val"), ("benign_recall", "val")]
+CONTRAST_METRICS = [
+    ("roc_auc", None),
+    ("pauc_80", None),
+    ("average_precision", None),
+    ("balanced_accuracy", "fixed"),
+    ("balanced_accuracy", "val"),
+    ("malignant_recall", "fixed"),
+    ("benign_recall", "fixed"),
+    ("malignant_recall", "val"),
+    ("benign_recall", "val"),
+]
 #: the verdicts of the primary family, in report order
 VERDICTS = ["better", "worse", "equivalent", "inconclusive", "too few replicates"]
 EXPLORATORY = "exploratory"
 ONE_CLASS = "left out: one-class predictions"
 CONTRAST_COLUMNS = [
-    "test_set", "level", "family", "classifier", "algorithm", "backbone_weights", "phase", "gan",
-    "placebo", "reference", "replicate", "metric", "threshold", "gan_mean", "reference_mean",
-    "difference", "se", "df", "ci_low", "ci_high", "p_value", "adjustment", "p_adjusted",
-    "ci_low_adjusted", "ci_high_adjusted", "margin", "verdict", "unadjusted_call", "one_class",
-    "gan_replicates", "gan_runs", "reference_runs", "ci_resampled", "n_test_patients", "n_boot"]
+    "test_set",
+    "level",
+    "family",
+    "classifier",
+    "algorithm",
+    "backbone_weights",
+    "phase",
+    "gan",
+    "placebo",
+    "reference",
+    "replicate",
+    "metric",
+    "threshold",
+    "gan_mean",
+    "reference_mean",
+    "difference",
+    "se",
+    "df",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "adjustment",
+    "p_adjusted",
+    "ci_low_adjusted",
+    "ci_high_adjusted",
+    "margin",
+    "verdict",
+    "unadjusted_call",
+    "one_class",
+    "gan_replicates",
+    "gan_runs",
+    "reference_runs",
+    "ci_resampled",
+    "n_test_patients",
+    "n_boot",
+]
 
 
 @dataclass(frozen=True)
 class PrimarySpec:
     """The pre-declared primary question (config ``evaluation.primary``)."""
-    phase: int | None = None                 # None: the last phase
+
+    phase: int | None = None  # None: the last phase
     metrics: tuple[str, ...] = ("pauc_80", "roc_auc")
     references: tuple[str, ...] = ("oversample", "augment", "class_weight")
     margins: dict[str, float] = field(default_factory=lambda: {"roc_auc": 0.02, "pauc_80": 0.01})
@@ -67,16 +106,27 @@ class PrimarySpec:
     min_replicates: int = 2
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "PrimarySpec":
-        return cls(phase=d.get("phase"), metrics=tuple(d.get("metrics", cls.metrics)),
-                   references=tuple(d.get("references", cls.references)),
-                   margins=dict(d.get("margins", {"roc_auc": 0.02, "pauc_80": 0.01})),
-                   test_set=d.get("test_set", "test"),
-                   min_replicates=int(d.get("min_replicates", 2)))
+    def from_dict(cls, d: dict[str, Any]) -> PrimarySpec:
+        return cls(
+            phase=d.get("phase"),
+            metrics=tuple(d.get("metrics", cls.metrics)),
+            references=tuple(d.get("references", cls.references)),
+            margins=dict(d.get("margins", {"roc_auc": 0.02, "pauc_80": 0.01})),
+            test_set=d.get("test_set", "test"),
+            min_replicates=int(d.get("min_replicates", 2)),
+        )
 
     def __hash__(self) -> int:
-        return hash((self.phase, self.metrics, self.references,
-                     tuple(sorted(self.margins.items())), self.test_set, self.min_replicates))
+        return hash(
+            (
+                self.phase,
+                self.metrics,
+                self.references,
+                tuple(sorted(self.margins.items())),
+                self.test_set,
+                self.min_replicates,
+            )
+        )
 
 
 def holm(p_values: np.ndarray) -> np.ndarray:
@@ -104,14 +154,15 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _median_factor(k: int) -> float:
     """k / median(chi2_k): a variance on k df scaled to its median-unbiased size."""
     return float(k / chi2.median(k))
 
 
-def difference(a: np.ndarray, b: np.ndarray, *, small_sample: float, n_patients: int,
-               level: float = LEVEL) -> dict[str, float]:
+def difference(
+    a: np.ndarray, b: np.ndarray, *, small_sample: float, n_patients: int, level: float = LEVEL
+) -> dict[str, float]:
     """Arm ``a`` minus arm ``b`` from their units (U, 1 + B) on the same patient draws.
 
     Returns difference, se, df, ci_low, ci_high (t interval at ``level``) and p_value (two
@@ -139,14 +190,24 @@ def difference(a: np.ndarray, b: np.ndarray, *, small_sample: float, n_patients:
     # the degrees of freedom weigh each unit term at its median-unbiased size (s^2 k /
     # chi2_k median): a term from 2 or 3 units that came out small by chance still counts
     weighted = [(v * (_median_factor(k) if k < n_patients - 1 else 1.0), k) for v, k in terms]
-    out = {"difference": point, "se": float(np.sqrt(variance)), "df": np.nan, "ci_low": np.nan,
-           "ci_high": np.nan, "p_value": np.nan}
+    out = {
+        "difference": point,
+        "se": float(np.sqrt(variance)),
+        "df": np.nan,
+        "ci_low": np.nan,
+        "ci_high": np.nan,
+        "p_value": np.nan,
+    }
     if not np.isfinite(point) or not variance > 0:
         return out
-    df = sum(v for v, _ in weighted) ** 2 / sum(v ** 2 / k for v, k in weighted)
+    df = sum(v for v, _ in weighted) ** 2 / sum(v**2 / k for v, k in weighted)
     half = float(stdtrit(df, (1 + level) / 2)) * out["se"]
-    out.update(df=float(df), ci_low=point - half, ci_high=point + half,
-               p_value=float(2 * stdtr(df, -abs(point) / out["se"])))
+    out.update(
+        df=float(df),
+        ci_low=point - half,
+        ci_high=point + half,
+        p_value=float(2 * stdtr(df, -abs(point) / out["se"])),
+    )
     return out
 
 
@@ -159,8 +220,9 @@ def _share_at_most(minima: np.ndarray, p: float) -> float:
     return float((minima <= low).mean() * p / low)
 
 
-def step_down_max_t(p_values: np.ndarray, null_deviations: np.ndarray,
-                    alpha: float = ALPHA) -> tuple[np.ndarray, float]:
+def step_down_max_t(
+    p_values: np.ndarray, null_deviations: np.ndarray, alpha: float = ALPHA
+) -> tuple[np.ndarray, float]:
     """Westfall-Young step-down adjusted p-values and the single-step critical tail level.
 
     ``p_values`` (m,): each contrast's calibrated p-value; ``null_deviations`` (m, B): its
@@ -178,9 +240,9 @@ def step_down_max_t(p_values: np.ndarray, null_deviations: np.ndarray,
         return np.array([]), alpha
     dev = np.abs(np.asarray(null_deviations, dtype=float))
     n_boot = dev.shape[1]
-    u = rankdata(-dev, method="max", axis=1) / n_boot          # (m, B)
+    u = rankdata(-dev, method="max", axis=1) / n_boot  # (m, B)
     order = np.argsort(p, kind="stable")
-    tail_min = np.minimum.accumulate(u[order][::-1], axis=0)[::-1]   # min over rows j.. of order
+    tail_min = np.minimum.accumulate(u[order][::-1], axis=0)[::-1]  # min over rows j.. of order
     adjusted_sorted = np.array([_share_at_most(tail_min[j], p[order][j]) for j in range(m)])
     adjusted_sorted = np.minimum(np.maximum.accumulate(np.maximum(adjusted_sorted, p[order])), 1)
     adjusted = np.empty(m)
@@ -192,8 +254,9 @@ def step_down_max_t(p_values: np.ndarray, null_deviations: np.ndarray,
     return adjusted, q
 
 
-def verdict(diff: float, low: float, high: float, p_adjusted: float, margin: float,
-            alpha: float = ALPHA) -> str:
+def verdict(
+    diff: float, low: float, high: float, p_adjusted: float, margin: float, alpha: float = ALPHA
+) -> str:
     """better / worse (family-wise significant), equivalent (the family-adjusted interval
     inside +-margin), else inconclusive."""
     if np.isfinite(p_adjusted) and p_adjusted < alpha:
@@ -224,6 +287,7 @@ def is_pretrained(backbone_weights: Any) -> bool:
 @dataclass(frozen=True)
 class ContrastDesign:
     """What to contrast: generators (placebos among them), control arms, the primary question."""
+
     gans: tuple[str, ...]
     controls: tuple[str, ...]
     placebos: tuple[str, ...]
@@ -246,8 +310,9 @@ def _pairs(res: Resampled, design: ContrastDesign) -> list[tuple[tuple, tuple, s
                     key = (test_set, clf, phase, gan)
                     if key not in keys:
                         continue
-                    refs = [(base, BASELINE)] + [((test_set, clf, phase, c), c)
-                                                for c in design.controls]
+                    refs = [(base, BASELINE)] + [
+                        ((test_set, clf, phase, c), c) for c in design.controls
+                    ]
                     pairs += [(key, ref, name) for ref, name in refs if ref in keys]
             for gan in design.gans:
                 key = (test_set, clf, 0, f"synthetic_only_{gan}")
@@ -256,17 +321,33 @@ def _pairs(res: Resampled, design: ContrastDesign) -> list[tuple[tuple, tuple, s
     return pairs
 
 
-def _in_primary(key: tuple, ref_name: str, metric: str, which: str | None,
-                design: ContrastDesign, backbone_weights: str) -> bool:
+def _in_primary(
+    key: tuple,
+    ref_name: str,
+    metric: str,
+    which: str | None,
+    design: ContrastDesign,
+    backbone_weights: str,
+) -> bool:
     p = design.primary
     phase = design.last_phase if p.phase is None else p.phase
-    return (key[0] == p.test_set and key[2] == phase and key[3] in design.gans
-            and which is None and metric in p.metrics and ref_name in p.references
-            and is_pretrained(backbone_weights))
+    return (
+        key[0] == p.test_set
+        and key[2] == phase
+        and key[3] in design.gans
+        and which is None
+        and metric in p.metrics
+        and ref_name in p.references
+        and is_pretrained(backbone_weights)
+    )
 
 
-def contrasts_table(res: Resampled, dists: dict[tuple, dict[str, np.ndarray]],
-                    labels: dict[str, tuple[str, str]], design: ContrastDesign) -> pd.DataFrame:
+def contrasts_table(
+    res: Resampled,
+    dists: dict[tuple, dict[str, np.ndarray]],
+    labels: dict[str, tuple[str, str]],
+    design: ContrastDesign,
+) -> pd.DataFrame:
     """Every contrast at the method level, per-replicate rows, primary verdicts.
 
     ``dists``: :func:`~.resampling.configuration_distributions` (the joint resamples; the
@@ -285,19 +366,31 @@ def contrasts_table(res: Resampled, dists: dict[tuple, dict[str, np.ndarray]],
             primary = _in_primary(key, ref_name, metric, which, design, weights)
             one_class = which is not None and (a.one_class[suffix] or b.one_class[suffix])
             gan = arm.removeprefix("synthetic_only_")
-            base = {"test_set": test_set, "family": "primary" if primary else EXPLORATORY,
-                    "classifier": clf, "algorithm": algorithm, "backbone_weights": weights,
-                    "phase": phase, "gan": arm, "placebo": gan in design.placebos,
-                    "reference": ref_name, "metric": metric,
-                    "threshold": {None: "none", "fixed": f"{design.threshold:g}",
-                                  "val": "val"}[which],
-                    "margin": margins.get(metric, np.nan) if which is None else np.nan,
-                    "one_class": one_class, "gan_replicates": a.n_replicates,
-                    "gan_runs": a.n_runs, "reference_runs": b.n_runs,
-                    "n_test_patients": res.n_patients[test_set]}
-            stats = difference(a.values[column], b.values[column],
-                               small_sample=res.small_sample[test_set],
-                               n_patients=res.n_patients[test_set])
+            base = {
+                "test_set": test_set,
+                "family": "primary" if primary else EXPLORATORY,
+                "classifier": clf,
+                "algorithm": algorithm,
+                "backbone_weights": weights,
+                "phase": phase,
+                "gan": arm,
+                "placebo": gan in design.placebos,
+                "reference": ref_name,
+                "metric": metric,
+                "threshold": {None: "none", "fixed": f"{design.threshold:g}", "val": "val"}[which],
+                "margin": margins.get(metric, np.nan) if which is None else np.nan,
+                "one_class": one_class,
+                "gan_replicates": a.n_replicates,
+                "gan_runs": a.n_runs,
+                "reference_runs": b.n_runs,
+                "n_test_patients": res.n_patients[test_set],
+            }
+            stats = difference(
+                a.values[column],
+                b.values[column],
+                small_sample=res.small_sample[test_set],
+                n_patients=res.n_patients[test_set],
+            )
             stats["gan_mean"] = float(a.values[column][:, 0].mean())
             stats["reference_mean"] = float(b.values[column][:, 0].mean())
             too_few = a.generator and a.n_replicates < design.primary.min_replicates
@@ -317,15 +410,26 @@ def contrasts_table(res: Resampled, dists: dict[tuple, dict[str, np.ndarray]],
                 joint.append(dists[key][column][1:] - dists[ref][column][1:] - stats["difference"])
             else:
                 joint.append(None)
-            if which is None and a.generator:          # per-replicate contrasts
+            if which is None and a.generator:  # per-replicate contrasts
                 for r in range(a.n_replicates):
-                    rep = difference(a.values[column][r:r + 1], b.values[column],
-                                     small_sample=res.small_sample[test_set],
-                                     n_patients=res.n_patients[test_set])
+                    rep = difference(
+                        a.values[column][r : r + 1],
+                        b.values[column],
+                        small_sample=res.small_sample[test_set],
+                        n_patients=res.n_patients[test_set],
+                    )
                     rep["gan_mean"] = float(a.values[column][r, 0])
                     rep["reference_mean"] = stats["reference_mean"]
-                    rows.append({**base, "family": EXPLORATORY, "level": "replicate",
-                                 "replicate": r + 1, **rep, "verdict": EXPLORATORY})
+                    rows.append(
+                        {
+                            **base,
+                            "family": EXPLORATORY,
+                            "level": "replicate",
+                            "replicate": r + 1,
+                            **rep,
+                            "verdict": EXPLORATORY,
+                        }
+                    )
                     joint.append(None)
     if not rows:
         return pd.DataFrame(columns=CONTRAST_COLUMNS)
@@ -337,8 +441,9 @@ def contrasts_table(res: Resampled, dists: dict[tuple, dict[str, np.ndarray]],
     family = np.array([j is not None and np.isfinite(r["p_value"]) for j, r in zip(joint, rows)])
     if family.any():
         index = np.flatnonzero(family)
-        adjusted, q = step_down_max_t(table["p_value"].to_numpy()[index],
-                                      np.stack([joint[i] for i in index]))
+        adjusted, q = step_down_max_t(
+            table["p_value"].to_numpy()[index], np.stack([joint[i] for i in index])
+        )
         t_q = stdtrit(table["df"].to_numpy()[index], 1 - q / 2)
         half = t_q * table["se"].to_numpy()[index]
         table.loc[index, "adjustment"] = "Westfall-Young step-down max-T (primary family)"
@@ -348,12 +453,14 @@ def contrasts_table(res: Resampled, dists: dict[tuple, dict[str, np.ndarray]],
     pending = table["verdict"].isna()
     table.loc[pending, "verdict"] = [
         verdict(r.difference, r.ci_low_adjusted, r.ci_high_adjusted, r.p_adjusted, r.margin)
-        for r in table[pending].itertuples()]
+        for r in table[pending].itertuples()
+    ]
     explore = (table["family"] == EXPLORATORY) & (table["level"] == "method")
     table.loc[explore, "adjustment"] = "Benjamini-Hochberg (exploratory, method level)"
     table.loc[explore, "p_adjusted"] = benjamini_hochberg(table.loc[explore, "p_value"].to_numpy())
-    table["unadjusted_call"] = [unadjusted_call(r.ci_low, r.ci_high, r.margin)
-                                for r in table.itertuples()]
+    table["unadjusted_call"] = [
+        unadjusted_call(r.ci_low, r.ci_high, r.margin) for r in table.itertuples()
+    ]
     table["ci_resampled"] = RESAMPLED
     table["n_boot"] = res.n_boot
     return table[CONTRAST_COLUMNS]
@@ -377,28 +484,57 @@ def pair_verdicts(contrasts: pd.DataFrame) -> pd.DataFrame:
             pair = "equivalent"
         elif (v == "worse").any() and not (v == "better").any():
             pair = "worse"
-        elif not (v == "worse").any() and all((g.loc[g["reference"] == r, "verdict"] == "better")
-                                              .any() for r in g["reference"].unique()):
+        elif not (v == "worse").any() and all(
+            (g.loc[g["reference"] == r, "verdict"] == "better").any()
+            for r in g["reference"].unique()
+        ):
             pair = "better"
         else:
             pair = "inconclusive"
-        out.append({"test_set": test_set, "classifier": clf, "algorithm": g["algorithm"].iloc[0],
-                    "gan": gan, "placebo": bool(g["placebo"].iloc[0]), "phase": g["phase"].iloc[0],
-                    "verdict": pair, "rows": ", ".join(
-                        f"{r.reference} {r.metric}: {r.verdict}" for r in g.itertuples())})
-    return pd.DataFrame(out, columns=["test_set", "classifier", "algorithm", "gan", "placebo",
-                                      "phase", "verdict", "rows"])
+        out.append(
+            {
+                "test_set": test_set,
+                "classifier": clf,
+                "algorithm": g["algorithm"].iloc[0],
+                "gan": gan,
+                "placebo": bool(g["placebo"].iloc[0]),
+                "phase": g["phase"].iloc[0],
+                "verdict": pair,
+                "rows": ", ".join(f"{r.reference} {r.metric}: {r.verdict}" for r in g.itertuples()),
+            }
+        )
+    return pd.DataFrame(
+        out,
+        columns=[
+            "test_set",
+            "classifier",
+            "algorithm",
+            "gan",
+            "placebo",
+            "phase",
+            "verdict",
+            "rows",
+        ],
+    )
 
 
-def placebo_false_positive_rates(contrasts: pd.DataFrame, null_reference: str = "augment"
-                                 ) -> dict[str, tuple[int, int]]:
+def placebo_false_positive_rates(
+    contrasts: pd.DataFrame, null_reference: str = "augment"
+) -> dict[str, tuple[int, int]]:
     """Placebo minus ``augment`` is a known null: (false positives, contrasts) in the primary
     family (verdict better or worse among better/worse/equivalent/inconclusive) and over every
     method-level contrast (unadjusted 95 % interval above or below 0)."""
-    null = contrasts[contrasts["placebo"].astype(bool) & (contrasts["reference"] == null_reference)
-                     & (contrasts["level"] == "method")]
-    primary = null[(null["family"] == "primary")
-                   & null["verdict"].isin(["better", "worse", "equivalent", "inconclusive"])]
+    null = contrasts[
+        contrasts["placebo"].astype(bool)
+        & (contrasts["reference"] == null_reference)
+        & (contrasts["level"] == "method")
+    ]
+    primary = null[
+        (null["family"] == "primary")
+        & null["verdict"].isin(["better", "worse", "equivalent", "inconclusive"])
+    ]
     every = null[null["unadjusted_call"] != "no interval"]
-    return {"primary": (int(primary["verdict"].isin(["better", "worse"]).sum()), len(primary)),
-            "all": (int(every["unadjusted_call"].isin(["above 0", "below 0"]).sum()), len(every))}
+    return {
+        "primary": (int(primary["verdict"].isin(["better", "worse"]).sum()), len(primary)),
+        "all": (int(every["unadjusted_call"].isin(["above 0", "below 0"]).sum()), len(every)),
+    }

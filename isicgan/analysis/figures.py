@@ -1,4 +1,5 @@
 """Figures of the classifier study (seaborn): contrasts, trends over phases, arms, ROC, confusions."""
+
 from __future__ import annotations
 
 import logging
@@ -15,10 +16,9 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from sklearn.metrics import roc_curve  # noqa: E402
 
-from isicgan.io import atomic_path  # noqa: E402
-
 from isicgan.classify.datasets import CONTROL_ARMS  # noqa: E402
 from isicgan.classify.models import DISPLAY_NAMES  # noqa: E402
+from isicgan.io import atomic_path  # noqa: E402
 
 from .headline import headline, metric_label  # noqa: E402
 from .resampling import read_predictions  # noqa: E402
@@ -27,10 +27,14 @@ log = logging.getLogger(__name__)
 
 #: the figures of the classify stage, in report order
 FIGURES = ["contrasts", "metrics_by_phase", "arms", "roc_curves", "confusion_matrices"]
-LABELS = {"malignant_recall": "malignant recall", "benign_recall": "benign recall",
-          "malignant_precision": "malignant precision",
-          "malignant_f1": "malignant F1", "balanced_accuracy": "balanced accuracy",
-          "roc_auc": "ROC-AUC"}
+LABELS = {
+    "malignant_recall": "malignant recall",
+    "benign_recall": "benign recall",
+    "malignant_precision": "malignant precision",
+    "malignant_f1": "malignant F1",
+    "balanced_accuracy": "balanced accuracy",
+    "roc_auc": "ROC-AUC",
+}
 
 
 def _save(fig, out: str | Path) -> None:
@@ -46,14 +50,24 @@ def _with_baseline(arms: pd.DataFrame, arm_names: list[str]) -> pd.DataFrame:
     return pd.concat([*copies, arms[arms["phase"] > 0]], ignore_index=True)
 
 
-def _band_grid(frame: pd.DataFrame, metrics: list[str], hue: str | None, title: str, out: str | Path):
+def _band_grid(
+    frame: pd.DataFrame, metrics: list[str], hue: str | None, title: str, out: str | Path
+):
     algos = [a for a in DISPLAY_NAMES.values() if a in set(frame["algorithm"])]
     sns.set_theme(style="whitegrid", context="paper")
-    fig, axes = plt.subplots(len(metrics), len(algos), figsize=(2.6 * len(algos), 2.2 * len(metrics)),
-                             sharex=True, sharey="row", squeeze=False)
+    fig, axes = plt.subplots(
+        len(metrics),
+        len(algos),
+        figsize=(2.6 * len(algos), 2.2 * len(metrics)),
+        sharex=True,
+        sharey="row",
+        squeeze=False,
+    )
     if hue:
         present = list(frame[hue].unique())
-        hues = [h for h in CONTROL_ARMS if h in present] + [h for h in present if h not in CONTROL_ARMS]
+        hues = [h for h in CONTROL_ARMS if h in present] + [
+            h for h in present if h not in CONTROL_ARMS
+        ]
     else:
         hues = [None]
     palette = dict(zip(hues, sns.color_palette("tab10", len(hues))))
@@ -66,11 +80,18 @@ def _band_grid(frame: pd.DataFrame, metrics: list[str], hue: str | None, title: 
                 line = line.sort_values("phase")
                 color = palette[h] if h else "tab:blue"
                 style = "--" if h in CONTROL_ARMS else "-"
-                ax.plot(line["phase"], line[m], marker="o", ms=3, color=color, ls=style,
-                        label=h or m)
+                ax.plot(
+                    line["phase"], line[m], marker="o", ms=3, color=color, ls=style, label=h or m
+                )
                 if f"{m}_ci_low" in line:
-                    ax.fill_between(line["phase"], line[f"{m}_ci_low"], line[f"{m}_ci_high"],
-                                    color=color, alpha=0.12, linewidth=0)
+                    ax.fill_between(
+                        line["phase"],
+                        line[f"{m}_ci_low"],
+                        line[f"{m}_ci_high"],
+                        color=color,
+                        alpha=0.12,
+                        linewidth=0,
+                    )
             if i == 0:
                 ax.set_title(algo, fontsize=9)
             if j == 0:
@@ -80,15 +101,26 @@ def _band_grid(frame: pd.DataFrame, metrics: list[str], hue: str | None, title: 
             ax.set_ylim(-0.02, 1.02)
     if hue:
         handles, labels = axes[0, 0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="upper center", ncol=len(hues), frameon=False,
-                   bbox_to_anchor=(0.5, 1.0))
+        fig.legend(
+            handles,
+            labels,
+            loc="upper center",
+            ncol=len(hues),
+            frameon=False,
+            bbox_to_anchor=(0.5, 1.0),
+        )
     fig.suptitle(title, y=1.04 if hue else 1.0)
     _save(fig, out)
 
 
 #: marker of each primary verdict: (marker, filled)
-VERDICT_MARKERS = {"better": ("^", True), "worse": ("v", True), "equivalent": ("D", True),
-                   "inconclusive": ("o", False), "too few replicates": ("x", True)}
+VERDICT_MARKERS = {
+    "better": ("^", True),
+    "worse": ("v", True),
+    "equivalent": ("D", True),
+    "inconclusive": ("o", False),
+    "too few replicates": ("x", True),
+}
 
 
 #: the widest a difference of each metric can be (pAUC above TPR 0.8 lies in [0, 0.2])
@@ -112,13 +144,17 @@ def contrasts_forest(contrasts: pd.DataFrame, out: str | Path) -> None:
     false-positive rate.
     """
     sns.set_theme(style="whitegrid", context="paper")
-    primary = contrasts[(contrasts["family"] == "primary") & (contrasts["level"] == "method")] \
-        if len(contrasts) else contrasts
+    primary = (
+        contrasts[(contrasts["family"] == "primary") & (contrasts["level"] == "method")]
+        if len(contrasts)
+        else contrasts
+    )
     if primary.empty:
         fig, ax = plt.subplots(figsize=(6, 1.5))
         ax.axis("off")
-        ax.text(0.5, 0.5, "\n".join(textwrap.wrap(headline(contrasts), 90)), ha="center",
-                va="center")
+        ax.text(
+            0.5, 0.5, "\n".join(textwrap.wrap(headline(contrasts), 90)), ha="center", va="center"
+        )
         _save(fig, out)
         return
     panels = list(dict.fromkeys(primary["metric"]))
@@ -128,8 +164,13 @@ def contrasts_forest(contrasts: pd.DataFrame, out: str | Path) -> None:
     colours = iter(sns.color_palette("tab10", len(gans)))
     palette = {g: (0.5, 0.5, 0.5) if g in placebos else next(colours) for g in gans}
     offsets = dict(zip(gans, np.linspace(-0.3, 0.3, len(gans)) if len(gans) > 1 else [0.0]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 1.2 + 0.36 * len(rows)),
-                             sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        figsize=(3.2 * len(panels), 1.2 + 0.36 * len(rows)),
+        sharey=True,
+        squeeze=False,
+    )
     y_of = {r: i for i, r in enumerate(rows)}
     for ax, metric in zip(axes[0], panels):
         part = primary[primary["metric"] == metric]
@@ -150,8 +191,14 @@ def contrasts_forest(contrasts: pd.DataFrame, out: str | Path) -> None:
                     if not inside:
                         ax.plot(np.sign(end) * limit, y, arrow, ms=4, color=colour)
             marker, filled = VERDICT_MARKERS.get(c.verdict, ("o", False))
-            ax.plot(c.difference, y, marker, ms=5, color=colour,
-                    markerfacecolor=colour if filled else "white")
+            ax.plot(
+                c.difference,
+                y,
+                marker,
+                ms=5,
+                color=colour,
+                markerfacecolor=colour if filled else "white",
+            )
         ax.axvline(0, color="black", lw=0.8)
         ax.set_xlim(-1.05 * limit, 1.05 * limit)
         ax.set_title(metric_label(metric, "none") + f" (margin +-{margin:g})", fontsize=8)
@@ -162,19 +209,41 @@ def contrasts_forest(contrasts: pd.DataFrame, out: str | Path) -> None:
     axes[0, 0].set_yticks(range(len(rows)))
     axes[0, 0].set_yticklabels([f"{a}  vs {r}" for a, r in rows], fontsize=7)
     axes[0, 0].invert_yaxis()
-    handles = [plt.Line2D([], [], color=palette[g], ls="-",
-                          label=g + (" (placebo)" if g in placebos and g != "placebo" else ""))
-               for g in gans]
-    handles += [plt.Line2D([], [], marker=m, color="black", ls="",
-                           markerfacecolor="black" if f else "white", label=v)
-                for v, (m, f) in VERDICT_MARKERS.items()]
-    fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 6), frameon=False,
-               bbox_to_anchor=(0.5, -0.4 / fig.get_size_inches()[1]))
+    handles = [
+        plt.Line2D(
+            [],
+            [],
+            color=palette[g],
+            ls="-",
+            label=g + (" (placebo)" if g in placebos and g != "placebo" else ""),
+        )
+        for g in gans
+    ]
+    handles += [
+        plt.Line2D(
+            [],
+            [],
+            marker=m,
+            color="black",
+            ls="",
+            markerfacecolor="black" if f else "white",
+            label=v,
+        )
+        for v, (m, f) in VERDICT_MARKERS.items()
+    ]
+    fig.legend(
+        handles=handles,
+        loc="upper center",
+        ncol=min(len(handles), 6),
+        frameon=False,
+        bbox_to_anchor=(0.5, -0.4 / fig.get_size_inches()[1]),
+    )
     phase = int(primary["phase"].iloc[0])
-    lines = ([f"Primary question, phase {phase}: generator minus reference, family-adjusted 95 % "
-              "intervals (patients, replicates, seeds); shaded: equivalence margin; arrow: the "
-              "interval goes on beyond the axis"]
-             + textwrap.wrap(headline(contrasts), 150))
+    lines = [
+        f"Primary question, phase {phase}: generator minus reference, family-adjusted 95 % "
+        "intervals (patients, replicates, seeds); shaded: equivalence margin; arrow: the "
+        "interval goes on beyond the axis"
+    ] + textwrap.wrap(headline(contrasts), 150)
     height = fig.get_size_inches()[1]
     fig.suptitle("\n".join(lines), fontsize=8, va="bottom", y=1.0 + 0.1 / height)
     _save(fig, out)
@@ -182,21 +251,38 @@ def contrasts_forest(contrasts: pd.DataFrame, out: str | Path) -> None:
 
 def metrics_by_phase(arms: pd.DataFrame, generator: str, out: str | Path) -> None:
     """Test metrics against phase (generator arm), per classifier, bootstrap 95 % bands."""
-    frame = arms[((arms["phase"] == 0) & (arms["arm"] == "baseline"))
-                 | ((arms["phase"] > 0) & (arms["arm"] == generator))]
-    _band_grid(frame, ["malignant_recall", "benign_recall", "malignant_precision",
-                       "balanced_accuracy", "roc_auc"],
-               None, f"Test metrics by phase ({generator} batches added), mean over seeds, "
-               "95 % interval (test patients, replicates, seeds)", out)
+    frame = arms[
+        ((arms["phase"] == 0) & (arms["arm"] == "baseline"))
+        | ((arms["phase"] > 0) & (arms["arm"] == generator))
+    ]
+    _band_grid(
+        frame,
+        [
+            "malignant_recall",
+            "benign_recall",
+            "malignant_precision",
+            "balanced_accuracy",
+            "roc_auc",
+        ],
+        None,
+        f"Test metrics by phase ({generator} batches added), mean over seeds, "
+        "95 % interval (test patients, replicates, seeds)",
+        out,
+    )
 
 
 def arms_comparison(arms: pd.DataFrame, out: str | Path) -> None:
     """Every arm against phase: does a GAN beat plain rebalancing?"""
     arm_names = list(arms.loc[arms["phase"] > 0, "arm"].unique())
     frame = _with_baseline(arms, arm_names)
-    _band_grid(frame, ["balanced_accuracy", "malignant_recall", "benign_recall", "roc_auc"], "arm",
-               "Arms: GAN batches (solid) vs oversampling, augmentation and class weights "
-               "(dashed); test, mean over runs, 95 % interval (patients, replicates, seeds)", out)
+    _band_grid(
+        frame,
+        ["balanced_accuracy", "malignant_recall", "benign_recall", "roc_auc"],
+        "arm",
+        "Arms: GAN batches (solid) vs oversampling, augmentation and class weights "
+        "(dashed); test, mean over runs, 95 % interval (patients, replicates, seeds)",
+        out,
+    )
 
 
 def _final_configs(preds: pd.DataFrame, generator: str) -> list[tuple[int, str, str]]:
@@ -226,25 +312,40 @@ def roc_curves(preds: pd.DataFrame, generator: str, out: str | Path) -> None:
         ax.set_aspect("equal")
     axes[0, 0].set_ylabel("true-positive rate")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=3, frameon=False, bbox_to_anchor=(0.5, 1.08))
+    fig.legend(
+        handles, labels, loc="upper center", ncol=3, frameon=False, bbox_to_anchor=(0.5, 1.08)
+    )
     _save(fig, out)
 
 
-def confusion_matrices(preds: pd.DataFrame, generator: str, threshold: float, out: str | Path) -> None:
+def confusion_matrices(
+    preds: pd.DataFrame, generator: str, threshold: float, out: str | Path
+) -> None:
     """Test confusion matrices at the threshold, summed over seeds."""
     sns.set_theme(style="white", context="paper")
     clfs = [c for c in DISPLAY_NAMES if c in set(preds["classifier"])]
     configs = _final_configs(preds, generator)
-    fig, axes = plt.subplots(len(configs), len(clfs), figsize=(2.3 * len(clfs), 2.2 * len(configs)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(configs), len(clfs), figsize=(2.3 * len(clfs), 2.2 * len(configs)), squeeze=False
+    )
     for i, (phase, arm, label) in enumerate(configs):
         for j, clf in enumerate(clfs):
-            sel = preds[(preds["classifier"] == clf) & (preds["phase"] == phase) & (preds["arm"] == arm)]
+            sel = preds[
+                (preds["classifier"] == clf) & (preds["phase"] == phase) & (preds["arm"] == arm)
+            ]
             pred = (sel["score"].to_numpy() > threshold).astype(int)
             y = sel["target"].to_numpy().astype(int)
             cm = np.array([[np.sum((y == t) & (pred == p)) for p in (0, 1)] for t in (0, 1)])
-            sns.heatmap(cm, annot=True, fmt="d", cbar=False, cmap="Blues", ax=axes[i, j],
-                        xticklabels=["benign", "malignant"], yticklabels=["benign", "malignant"])
+            sns.heatmap(
+                cm,
+                annot=True,
+                fmt="d",
+                cbar=False,
+                cmap="Blues",
+                ax=axes[i, j],
+                xticklabels=["benign", "malignant"],
+                yticklabels=["benign", "malignant"],
+            )
             if i == 0:
                 axes[i, j].set_title(DISPLAY_NAMES[clf], fontsize=9)
             if j == 0:
@@ -257,11 +358,12 @@ def confusion_matrices(preds: pd.DataFrame, generator: str, threshold: float, ou
 @dataclass(frozen=True)
 class FiguresSpec:
     """Settings of the classify_figures stage."""
+
     generator: str
     threshold: float
 
     @classmethod
-    def from_dict(cls, d: dict) -> "FiguresSpec":
+    def from_dict(cls, d: dict) -> FiguresSpec:
         return cls(**d)
 
 

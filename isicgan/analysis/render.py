@@ -1,4 +1,5 @@
 """reStructuredText for the report: the verdict tables beside the generated headline."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,23 +40,51 @@ def contrasts_summary(contrasts: pd.DataFrame) -> str:
     pairs = pair_verdicts(contrasts)
     if len(pairs):
         lines += ["Verdict per classifier x generator (primary family):", ""]
-        lines += rst_table(["classifier", "generator", "verdict"],
-                           [[r.algorithm, r.gan + (" (placebo)" if r.placebo else ""), r.verdict]
-                            for r in pairs.itertuples()])
-        primary = contrasts[(contrasts["family"] == "primary") & (contrasts["level"] == "method")]
-        lines += ["Primary contrasts: difference, family-adjusted 95 % interval, adjusted p "
-                  "(Westfall-Young step-down max-T), verdict:", ""]
         lines += rst_table(
-            ["classifier", "generator", "reference", "metric", "difference", "adjusted interval",
-             "p adj.", "verdict"],
-            [[r.algorithm, r.gan, r.reference, metric_label(r.metric, r.threshold),
-              f"{r.difference:+.3f}", _interval(r.ci_low_adjusted, r.ci_high_adjusted),
-              "" if np.isnan(r.p_adjusted) else f"{r.p_adjusted:.3f}", r.verdict]
-             for r in primary.itertuples()])
+            ["classifier", "generator", "verdict"],
+            [
+                [r.algorithm, r.gan + (" (placebo)" if r.placebo else ""), r.verdict]
+                for r in pairs.itertuples()
+            ],
+        )
+        primary = contrasts[(contrasts["family"] == "primary") & (contrasts["level"] == "method")]
+        lines += [
+            "Primary contrasts: difference, family-adjusted 95 % interval, adjusted p "
+            "(Westfall-Young step-down max-T), verdict:",
+            "",
+        ]
+        lines += rst_table(
+            [
+                "classifier",
+                "generator",
+                "reference",
+                "metric",
+                "difference",
+                "adjusted interval",
+                "p adj.",
+                "verdict",
+            ],
+            [
+                [
+                    r.algorithm,
+                    r.gan,
+                    r.reference,
+                    metric_label(r.metric, r.threshold),
+                    f"{r.difference:+.3f}",
+                    _interval(r.ci_low_adjusted, r.ci_high_adjusted),
+                    "" if np.isnan(r.p_adjusted) else f"{r.p_adjusted:.3f}",
+                    r.verdict,
+                ]
+                for r in primary.itertuples()
+            ],
+        )
     explore = contrasts[(contrasts["family"] == "exploratory") & (contrasts["level"] == "method")]
     if len(explore):
         calls = explore["unadjusted_call"].value_counts()
-        lines += [f"Exploratory (every other contrast, {len(explore)} at the method level; no "
-                  "verdict, Benjamini-Hochberg q-values in ``p_adjusted``): unadjusted 95 % "
-                  "intervals " + ", ".join(f"{k}: {v}" for k, v in calls.items()) + ".", ""]
+        lines += [
+            f"Exploratory (every other contrast, {len(explore)} at the method level; no "
+            "verdict, Benjamini-Hochberg q-values in ``p_adjusted``): unadjusted 95 % "
+            "intervals " + ", ".join(f"{k}: {v}" for k, v in calls.items()) + ".",
+            "",
+        ]
     return "\n".join(lines) + "\n"

@@ -18,6 +18,7 @@ configuration's runs on the full test set), rows 1..B the two-stage resamples. T
 joint resamples of the family-wise step (:mod:`.contrasts`) and what ``worth`` reads
 (:func:`configuration_distributions`).
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,8 +31,13 @@ import numpy as np
 import pandas as pd
 
 from isicgan.classify.datasets import read_manifest
-from isicgan.classify.metrics import (ALL_METRICS, VAL_SUFFIX, interval, patient_resamples,
-                                      weighted_metrics)
+from isicgan.classify.metrics import (
+    ALL_METRICS,
+    VAL_SUFFIX,
+    interval,
+    patient_resamples,
+    weighted_metrics,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +92,11 @@ def patients_of_tiles(manifest_path: str | Path, ids: list[str], split: str = "t
     tiles = manifest[manifest["split"] == split].set_index("isic_id")["patient_id"]
     missing = [i for i in ids if i not in tiles.index]
     if missing:
-        raise ValueError(f"{manifest_path}: {len(missing)} predicted tile(s) are not {split} tiles "
-                         f"of the manifest (first: {missing[0]}); the predictions and the manifest "
-                         "come from different runs")
+        raise ValueError(
+            f"{manifest_path}: {len(missing)} predicted tile(s) are not {split} tiles "
+            f"of the manifest (first: {missing[0]}); the predictions and the manifest "
+            "come from different runs"
+        )
     return tiles.loc[ids].to_numpy()
 
 
@@ -102,13 +110,14 @@ def small_sample_factor(patients: np.ndarray, y: np.ndarray) -> float:
 @dataclass
 class Units:
     """One configuration's units on the full test set (column 0) and the patient draws."""
-    values: dict[str, np.ndarray]       # metric -> (n_units, 1 + B)
-    generator: bool                      # units are generator replicates (else seeds)
+
+    values: dict[str, np.ndarray]  # metric -> (n_units, 1 + B)
+    generator: bool  # units are generator replicates (else seeds)
     n_runs: int
     n_seeds: int
     n_replicates: int
     deterministic: bool
-    one_class: dict[str, bool]           # threshold suffix -> some run predicts one class only
+    one_class: dict[str, bool]  # threshold suffix -> some run predicts one class only
 
     @property
     def n_units(self) -> int:
@@ -118,6 +127,7 @@ class Units:
 @dataclass
 class Resampled:
     """Every configuration's :class:`Units`, per test set the patients and the draw count."""
+
     units: dict[tuple, Units] = field(default_factory=dict)
     n_patients: dict[str, int] = field(default_factory=dict)
     small_sample: dict[str, float] = field(default_factory=dict)
@@ -125,8 +135,14 @@ class Resampled:
     seed: int = 0
 
 
-def configuration_units(y: np.ndarray, scores: np.ndarray, runs: pd.DataFrame, weights: np.ndarray,
-                        thresholds: dict[str, Any], pauc_min_tpr: float) -> Units:
+def configuration_units(
+    y: np.ndarray,
+    scores: np.ndarray,
+    runs: pd.DataFrame,
+    weights: np.ndarray,
+    thresholds: dict[str, Any],
+    pauc_min_tpr: float,
+) -> Units:
     """The units of one configuration from its runs' scores (runs, n) under ``weights``.
 
     ``runs`` (one row per score row) has ``seed`` and optionally ``replicate``; a configuration
@@ -142,25 +158,39 @@ def configuration_units(y: np.ndarray, scores: np.ndarray, runs: pd.DataFrame, w
     unit_ids, unit_of_run = np.unique(labels, return_inverse=True)
     counts = np.bincount(unit_of_run).astype(float)
     values = {}
-    for m, v in metrics.items():           # v: (runs, 1 + B); unit mean over its runs
+    for m, v in metrics.items():  # v: (runs, 1 + B); unit mean over its runs
         sums = np.zeros((len(unit_ids), v.shape[1]))
         np.add.at(sums, unit_of_run, v)
         values[m] = sums / counts[:, None]
     n_seeds = len(np.unique(seeds))
     deterministic = n_seeds > 1 and all(
-        np.ptp(scores[reps == r], axis=0).max() <= SAME_SCORE for r in np.unique(reps))
+        np.ptp(scores[reps == r], axis=0).max() <= SAME_SCORE for r in np.unique(reps)
+    )
     one_class = {}
     for suffix, t in thresholds.items():
         pred = scores > np.broadcast_to(np.asarray(t, dtype=float), (len(scores),))[:, None]
         one_class[suffix] = bool((pred.all(axis=1) | (~pred).all(axis=1)).any())
-    return Units(values=values, generator=generator, n_runs=len(runs), n_seeds=n_seeds,
-                 n_replicates=len(np.unique(reps)), deterministic=bool(deterministic),
-                 one_class=one_class)
+    return Units(
+        values=values,
+        generator=generator,
+        n_runs=len(runs),
+        n_seeds=n_seeds,
+        n_replicates=len(np.unique(reps)),
+        deterministic=bool(deterministic),
+        one_class=one_class,
+    )
 
 
-def resample_configurations(preds: pd.DataFrame, runs: pd.DataFrame,
-                            patients: dict[str, np.ndarray], *, n_boot: int, seed: int,
-                            threshold: float, pauc_min_tpr: float) -> Resampled:
+def resample_configurations(
+    preds: pd.DataFrame,
+    runs: pd.DataFrame,
+    patients: dict[str, np.ndarray],
+    *,
+    n_boot: int,
+    seed: int,
+    threshold: float,
+    pauc_min_tpr: float,
+) -> Resampled:
     """Every configuration's units on the shared patient draws (one pass over the runs).
 
     ``preds``: predictions with ``test_set``; ``runs``: runs.csv rows of the test sets (their
@@ -170,12 +200,16 @@ def resample_configurations(preds: pd.DataFrame, runs: pd.DataFrame,
     preds, runs = with_test_set(preds), with_test_set(runs)
     dims = run_dims(preds)
     if run_dims(runs) != dims:
-        raise ValueError(f"runs.csv tells runs apart by {run_dims(runs)}, the predictions by "
-                         f"{dims}: they come from different versions of the classify stage")
+        raise ValueError(
+            f"runs.csv tells runs apart by {run_dims(runs)}, the predictions by "
+            f"{dims}: they come from different versions of the classify stage"
+        )
     keys = CONFIG_KEYS + dims
     if runs.duplicated(keys).any():
-        raise ValueError(f"runs.csv: more than one row for run "
-                         f"{runs.loc[runs.duplicated(keys), keys].iloc[0].tolist()}")
+        raise ValueError(
+            f"runs.csv: more than one row for run "
+            f"{runs.loc[runs.duplicated(keys), keys].iloc[0].tolist()}"
+        )
     out = Resampled(n_boot=n_boot, seed=seed)
     start = time.time()
     for test_set in test_set_order(preds["test_set"]):
@@ -188,9 +222,11 @@ def resample_configurations(preds: pd.DataFrame, runs: pd.DataFrame,
         out.n_patients[test_set] = len(np.unique(pts))
         out.small_sample[test_set] = small_sample_factor(pts, y)
         column = pd.Categorical(part["isic_id"], categories=ids).codes
-        part = (part.assign(_column=column)
-                .merge(runs[keys + ["val_threshold"]], on=keys, how="left")
-                .sort_values(keys + ["_column"], kind="stable"))
+        part = (
+            part.assign(_column=column)
+            .merge(runs[keys + ["val_threshold"]], on=keys, how="left")
+            .sort_values(keys + ["_column"], kind="stable")
+        )
         score = part["score"].to_numpy(dtype=float)
         column = part["_column"].to_numpy()
         val_threshold = part["val_threshold"].to_numpy(dtype=float)
@@ -200,13 +236,24 @@ def resample_configurations(preds: pd.DataFrame, runs: pd.DataFrame,
                 raise ValueError(f"predictions of {key} do not hold each tile once per run")
             val_t = val_threshold[rows[::n]]
             if np.isnan(val_t).any():
-                raise ValueError(f"runs.csv has no {test_set} row (val_threshold) for a run of "
-                                 f"{key}")
+                raise ValueError(
+                    f"runs.csv has no {test_set} row (val_threshold) for a run of {key}"
+                )
             index = part.iloc[rows[::n]][dims].reset_index(drop=True)
-            out.units[key] = configuration_units(y, score[rows].reshape(n_runs, n), index, weights,
-                                                 {"": threshold, VAL_SUFFIX: val_t}, pauc_min_tpr)
-    log.info("%d configurations x %d patient draws in %.1f s", len(out.units), n_boot,
-             time.time() - start)
+            out.units[key] = configuration_units(
+                y,
+                score[rows].reshape(n_runs, n),
+                index,
+                weights,
+                {"": threshold, VAL_SUFFIX: val_t},
+                pauc_min_tpr,
+            )
+    log.info(
+        "%d configurations x %d patient draws in %.1f s",
+        len(out.units),
+        n_boot,
+        time.time() - start,
+    )
     return out
 
 
@@ -252,8 +299,9 @@ def two_stage(units: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.concatenate([mean[:1], mean[1:] + scale * (picked - mean[1:])])
 
 
-def configuration_distributions(res: Resampled, metrics: list[str] | None = None
-                                ) -> dict[tuple, dict[str, np.ndarray]]:
+def configuration_distributions(
+    res: Resampled, metrics: list[str] | None = None
+) -> dict[tuple, dict[str, np.ndarray]]:
     """Per configuration key ``(test_set, classifier, phase, arm)`` and metric: (1 + B,).
 
     Row 0 the estimate (mean over the configuration's runs on the full test set); rows 1..B the
@@ -267,7 +315,7 @@ def configuration_distributions(res: Resampled, metrics: list[str] | None = None
         names = metrics or list(u.values)
         out[key] = {}
         for m in names:
-            rng = np.random.default_rng([res.seed, i])        # same unit draws for every metric
+            rng = np.random.default_rng([res.seed, i])  # same unit draws for every metric
             out[key][m] = two_stage(u.values[m], rng)
     return out
 
@@ -283,12 +331,15 @@ def n_real_malignant(runs: pd.DataFrame, train_malignant: int) -> dict[tuple, fl
     if "n_real_malignant" not in runs.columns:
         runs = runs.assign(n_real_malignant=np.nan)
     column = runs["n_real_malignant"].astype(float).fillna(float(train_malignant))
-    return {k: float(v) for k, v in column.groupby([runs[c] for c in CONFIG_KEYS],
-                                                   sort=False).mean().items()}
+    return {
+        k: float(v)
+        for k, v in column.groupby([runs[c] for c in CONFIG_KEYS], sort=False).mean().items()
+    }
 
 
-def percentile_intervals(samples: np.ndarray,
-                         level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
+def percentile_intervals(
+    samples: np.ndarray, level: float = LEVEL
+) -> tuple[np.ndarray, np.ndarray]:
     """Percentile intervals of each row of (k, n_boot) bootstrap samples (NaNs ignored)."""
     samples = np.atleast_2d(np.asarray(samples, dtype=float))
     q = [100 * (1 - level) / 2, 100 * (1 + level) / 2]
@@ -296,11 +347,21 @@ def percentile_intervals(samples: np.ndarray,
     has_nan = np.isnan(samples).any(axis=1)
     if (~has_nan).any():
         lo[~has_nan], hi[~has_nan] = np.percentile(samples[~has_nan], q, axis=1)
-    for i in np.flatnonzero(has_nan):       # a resample without one class: rare, row by row
+    for i in np.flatnonzero(has_nan):  # a resample without one class: rare, row by row
         lo[i], hi[i] = interval(samples[i], level)
     return lo, hi
 
 
-__all__ = ["ALL_METRICS", "CONFIG_KEYS", "Resampled", "Units", "configuration_distributions",
-           "configuration_units", "n_real_malignant", "percentile_intervals", "read_predictions",
-           "resample_configurations", "two_stage"]
+__all__ = [
+    "ALL_METRICS",
+    "CONFIG_KEYS",
+    "Resampled",
+    "Units",
+    "configuration_distributions",
+    "configuration_units",
+    "n_real_malignant",
+    "percentile_intervals",
+    "read_predictions",
+    "resample_configurations",
+    "two_stage",
+]

@@ -10,6 +10,7 @@ tile difficulty + run noise. Every interval is computed by :mod:`.resampling` an
 
     python -m isicgan.analysis.simulate          # the tables of docs/statistics.md
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,14 +29,15 @@ from .resampling import configuration_units, percentile_intervals, small_sample_
 @dataclass(frozen=True)
 class Shape:
     """The size of a simulated study."""
+
     benign: int = 93
     malignant: int = 93
     patients: int = 120
     replicates: int = 3
     seeds: int = 3
     auc: float = 0.80
-    shared: float = 0.7          # share of a tile's score noise common to every run (difficulty)
-    patient_share: float = 0.5   # share of that difficulty common to a patient's tiles
+    shared: float = 0.7  # share of a tile's score noise common to every run (difficulty)
+    patient_share: float = 0.5  # share of that difficulty common to a patient's tiles
 
 
 THESIS = Shape()
@@ -51,10 +53,12 @@ class Study:
         n = len(self.y)
         self.patients = rng.integers(0, shape.patients, n)
         per_patient = rng.normal(size=shape.patients)[self.patients]
-        self.difficulty = (np.sqrt(shape.patient_share) * per_patient
-                           + np.sqrt(1 - shape.patient_share) * rng.normal(size=n))
-        self.weights = np.vstack([np.ones((1, n)),
-                                  patient_resamples(self.patients, self.y, n_boot, boot_seed)])
+        self.difficulty = np.sqrt(shape.patient_share) * per_patient + np.sqrt(
+            1 - shape.patient_share
+        ) * rng.normal(size=n)
+        self.weights = np.vstack(
+            [np.ones((1, n)), patient_resamples(self.patients, self.y, n_boot, boot_seed)]
+        )
         self.n_patients = len(np.unique(self.patients))
         self.small_sample = small_sample_factor(self.patients, self.y)
 
@@ -68,15 +72,25 @@ class Study:
             separation = np.sqrt(2) * norm.ppf(auc)
             for seed in range(s.seeds):
                 noise = self.rng.normal(size=len(self.y))
-                scores.append(separation * self.y + np.sqrt(s.shared) * self.difficulty
-                              + np.sqrt(1 - s.shared) * noise)
+                scores.append(
+                    separation * self.y
+                    + np.sqrt(s.shared) * self.difficulty
+                    + np.sqrt(1 - s.shared) * noise
+                )
                 rows.append({"seed": seed, "replicate": r + 1 if replicate_sd is not None else 0})
-        return configuration_units(self.y, np.array(scores), pd.DataFrame(rows), self.weights,
-                                   {"": 0.0}, 0.8)
+        return configuration_units(
+            self.y, np.array(scores), pd.DataFrame(rows), self.weights, {"": 0.0}, 0.8
+        )
 
 
-def coverage(shape: Shape, replicate_sd: float, studies: int = 200, n_boot: int = 200,
-             seed: int = 0, metric: str = "roc_auc") -> dict[str, float]:
+def coverage(
+    shape: Shape,
+    replicate_sd: float,
+    studies: int = 200,
+    n_boot: int = 200,
+    seed: int = 0,
+    metric: str = "roc_auc",
+) -> dict[str, float]:
     """Share of 95 % intervals of generator minus control that hold 0 (the true effect):
     the stage's method, and the landed patient-only percentile interval."""
     rng = np.random.default_rng(seed)
@@ -92,9 +106,16 @@ def coverage(shape: Shape, replicate_sd: float, studies: int = 200, n_boot: int 
     return {"method": float(np.mean(method)), "landed": float(np.mean(landed))}
 
 
-def family_error(shape: Shape, replicate_sd: float, generators: int = 3, controls: int = 3,
-                 metrics: tuple[str, ...] = ("roc_auc", "pauc_80"), studies: int = 200,
-                 n_boot: int = 200, seed: int = 0) -> float:
+def family_error(
+    shape: Shape,
+    replicate_sd: float,
+    generators: int = 3,
+    controls: int = 3,
+    metrics: tuple[str, ...] = ("roc_auc", "pauc_80"),
+    studies: int = 200,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> float:
     """Share of studies under the global null where the step-down max-T calls any contrast
     of the family (generators x controls x metrics) better or worse at 5 %."""
     rng = np.random.default_rng(seed)
@@ -110,8 +131,12 @@ def family_error(shape: Shape, replicate_sd: float, generators: int = 3, control
             cd = [two_stage(c.values[m], draws) for c in ctrls]
             for g, gdist in zip(gens, gd):
                 for c, cdist in zip(ctrls, cd):
-                    stats = difference(g.values[m], c.values[m], small_sample=study.small_sample,
-                                       n_patients=study.n_patients)
+                    stats = difference(
+                        g.values[m],
+                        c.values[m],
+                        small_sample=study.small_sample,
+                        n_patients=study.n_patients,
+                    )
                     p.append(stats["p_value"])
                     df.append(stats["df"])
                     joint.append(gdist[1:] - cdist[1:] - stats["difference"])
@@ -128,13 +153,19 @@ def main() -> None:
     for name, shape in (("thesis", THESIS), ("demo", DEMO)):
         for sd in (0.018, 0.036):
             c = coverage(shape, sd, args.studies, args.boot)
-            print(f"{name} ({shape.replicates} replicates x {shape.seeds} seeds, "
-                  f"{shape.benign}+{shape.malignant} tiles), replicate SD {sd}: coverage "
-                  f"{c['method']:.3f} (patient-only percentile: {c['landed']:.3f})", flush=True)
+            print(
+                f"{name} ({shape.replicates} replicates x {shape.seeds} seeds, "
+                f"{shape.benign}+{shape.malignant} tiles), replicate SD {sd}: coverage "
+                f"{c['method']:.3f} (patient-only percentile: {c['landed']:.3f})",
+                flush=True,
+            )
     for name, shape in (("thesis", THESIS), ("demo", DEMO)):
         fwer = family_error(shape, 0.018, studies=args.studies // 2, n_boot=args.boot)
-        print(f"{name}: family-wise false-positive rate {fwer:.3f} "
-              "(3 generators x 3 controls x 2 metrics, global null)", flush=True)
+        print(
+            f"{name}: family-wise false-positive rate {fwer:.3f} "
+            "(3 generators x 3 controls x 2 metrics, global null)",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

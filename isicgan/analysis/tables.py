@@ -11,13 +11,15 @@ come at ``evaluation.threshold`` (unsuffixed) and at the threshold chosen per ru
 and its two figures (the real-data learning curve, worth per arm): :mod:`.worth`, from the same
 resamples (docs/worth.md).
 """
+
 from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,9 +33,18 @@ from isicgan.io import write_csv, write_text
 from .contrasts import ContrastDesign, PrimarySpec, contrasts_table, difference
 from .headline import METRIC_LABELS, headline
 from .render import contrasts_summary, round_floats
-from .resampling import (CONFIG_KEYS, RESAMPLED, Resampled, configuration_distributions,
-                         n_real_malignant, patients_of_tiles, read_predictions,
-                         resample_configurations, test_set_order, with_test_set)
+from .resampling import (
+    CONFIG_KEYS,
+    RESAMPLED,
+    Resampled,
+    configuration_distributions,
+    n_real_malignant,
+    patients_of_tiles,
+    read_predictions,
+    resample_configurations,
+    test_set_order,
+    with_test_set,
+)
 from .thesis_audit import read_thesis_tables, thesis_comparison
 from .worth import WorthSpec, front_page_line, worth_table
 from .worth_figures import learning_curve_figure, worth_figure
@@ -46,6 +57,7 @@ PHASE_COLUMNS = ["algorithm"] + CLASS_METRICS
 @dataclass(frozen=True)
 class TablesSpec:
     """Settings of the classify_tables stage (built in rules/common.smk: ``tables_spec``)."""
+
     generator: str
     names: tuple[str, ...]
     gans: tuple[str, ...]
@@ -60,7 +72,7 @@ class TablesSpec:
     worth: WorthSpec = WorthSpec()
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "TablesSpec":
+    def from_dict(cls, d: Mapping[str, Any]) -> TablesSpec:
         d = dict(d)
         for k in ("names", "gans", "controls", "placebos"):
             d[k] = tuple(d.get(k) or ())
@@ -72,9 +84,14 @@ class TablesSpec:
         return dataclasses.asdict(self)
 
     def design(self) -> ContrastDesign:
-        return ContrastDesign(gans=self.gans, controls=self.controls, placebos=self.placebos,
-                              primary=self.primary, last_phase=self.batches,
-                              threshold=self.threshold)
+        return ContrastDesign(
+            gans=self.gans,
+            controls=self.controls,
+            placebos=self.placebos,
+            primary=self.primary,
+            last_phase=self.batches,
+            threshold=self.threshold,
+        )
 
 
 def _spread(g: pd.DataFrame, info: dict[str, Any], metrics: list[str]) -> tuple[str, np.ndarray]:
@@ -94,13 +111,18 @@ def _spread(g: pd.DataFrame, info: dict[str, Any], metrics: list[str]) -> tuple[
     return over, g[metrics].to_numpy(dtype=float).std(axis=0, ddof=1)
 
 
-def arms_table(runs: pd.DataFrame, res: Resampled, threshold: float,
-               real_malignant: Mapping[tuple, float] | None = None) -> pd.DataFrame:
+def arms_table(
+    runs: pd.DataFrame,
+    res: Resampled,
+    threshold: float,
+    real_malignant: Mapping[tuple, float] | None = None,
+) -> pd.DataFrame:
     """Per test set x classifier x phase x arm: metric means, _std, 95 % intervals."""
     runs = with_test_set(runs)
     rows = []
-    for key, g in runs[runs["test_set"].isin({k[0] for k in res.units})].groupby(CONFIG_KEYS,
-                                                                                 sort=False):
+    for key, g in runs[runs["test_set"].isin({k[0] for k in res.units})].groupby(
+        CONFIG_KEYS, sort=False
+    ):
         if key not in res.units:
             raise ValueError(f"no predictions for {key}")
         units = res.units[key]
@@ -127,10 +149,14 @@ def arms_table(runs: pd.DataFrame, res: Resampled, threshold: float,
         means = g[ALL_METRICS].to_numpy(dtype=float).mean(axis=0)
         nothing = np.zeros((1, res.n_boot + 1))
         for i, m in enumerate(ALL_METRICS):
-            ci = difference(units.values[m], nothing, small_sample=res.small_sample[key[0]],
-                            n_patients=res.n_patients[key[0]])
+            ci = difference(
+                units.values[m],
+                nothing,
+                small_sample=res.small_sample[key[0]],
+                n_patients=res.n_patients[key[0]],
+            )
             row[m], row[f"{m}_std"] = means[i], stds[i]
-            if ci["se"] == 0:               # nothing varies: the interval is the point
+            if ci["se"] == 0:  # nothing varies: the interval is the point
                 ci["ci_low"] = ci["ci_high"] = ci["difference"]
             # a t interval on few degrees of freedom can pass the metric's own range (every
             # metric here is a share or an area in [0, 1]): clipped to it
@@ -141,15 +167,39 @@ def arms_table(runs: pd.DataFrame, res: Resampled, threshold: float,
     order = {c: i for i, c in enumerate(DISPLAY_NAMES)}
     sets = {t: i for i, t in enumerate(test_set_order(table["test_set"]))}
     table = table.sort_values(
-        ["test_set", "classifier", "phase", "arm"], kind="stable",
-        key=lambda s: s.map(order) if s.name == "classifier" else s.map(sets)
-        if s.name == "test_set" else s).reset_index(drop=True)
-    lead = ["test_set", "algorithm", "classifier", "phase", "arm", "n_added", "n_train",
-            "n_real_malignant", "n_seeds", "n_replicates", "deterministic", "one_class",
-            "one_class_valthr", "spread_over", "backbone_weights"]
+        ["test_set", "classifier", "phase", "arm"],
+        kind="stable",
+        key=lambda s: (
+            s.map(order) if s.name == "classifier" else s.map(sets) if s.name == "test_set" else s
+        ),
+    ).reset_index(drop=True)
+    lead = [
+        "test_set",
+        "algorithm",
+        "classifier",
+        "phase",
+        "arm",
+        "n_added",
+        "n_train",
+        "n_real_malignant",
+        "n_seeds",
+        "n_replicates",
+        "deterministic",
+        "one_class",
+        "one_class_valthr",
+        "spread_over",
+        "backbone_weights",
+    ]
     stats = [c for m in ALL_METRICS for c in (m, f"{m}_std", f"{m}_ci_low", f"{m}_ci_high")]
-    tail = ["threshold", "val_threshold", "val_threshold_min", "val_threshold_max",
-            "ci_resampled", "n_test_patients", "n_boot"]
+    tail = [
+        "threshold",
+        "val_threshold",
+        "val_threshold_min",
+        "val_threshold_max",
+        "ci_resampled",
+        "n_test_patients",
+        "n_boot",
+    ]
     return round_floats(table[lead + stats + tail])
 
 
@@ -159,22 +209,45 @@ def phase_table(arms: pd.DataFrame, phase: int, generator: str, names: list[str]
     arm = "baseline" if phase == 0 else generator
     blocks = []
     for test_set in test_set_order(arms["test_set"]):
-        sel = arms[(arms["phase"] == phase) & (arms["arm"] == arm)
-                   & (arms["test_set"] == test_set)].set_index("classifier")
+        sel = arms[
+            (arms["phase"] == phase) & (arms["arm"] == arm) & (arms["test_set"] == test_set)
+        ].set_index("classifier")
         missing = [n for n in names if n not in sel.index]
         if missing:
-            raise ValueError(f"no phase {phase} / arm {arm} results on {test_set} for "
-                             f"{', '.join(missing)}")
+            raise ValueError(
+                f"no phase {phase} / arm {arm} results on {test_set} for {', '.join(missing)}"
+            )
         blocks.append(sel.loc[names].reset_index())
     sel = pd.concat(blocks, ignore_index=True)
     further = [m for m in ALL_METRICS if m not in CLASS_METRICS]
-    cols = (PHASE_COLUMNS + further + [f"{m}_std" for m in ALL_METRICS]
-            + [f"{m}_{b}" for m in ALL_METRICS for b in ("ci_low", "ci_high")]
-            + ["test_set", "phase", "arm", "n_train", "n_added", "n_real_malignant", "n_seeds",
-               "n_replicates", "deterministic", "one_class", "one_class_valthr", "spread_over",
-               "threshold", "val_threshold", "val_threshold_min",
-               "val_threshold_max", "ci_resampled", "n_test_patients", "n_boot",
-               "backbone_weights"])
+    cols = (
+        PHASE_COLUMNS
+        + further
+        + [f"{m}_std" for m in ALL_METRICS]
+        + [f"{m}_{b}" for m in ALL_METRICS for b in ("ci_low", "ci_high")]
+        + [
+            "test_set",
+            "phase",
+            "arm",
+            "n_train",
+            "n_added",
+            "n_real_malignant",
+            "n_seeds",
+            "n_replicates",
+            "deterministic",
+            "one_class",
+            "one_class_valthr",
+            "spread_over",
+            "threshold",
+            "val_threshold",
+            "val_threshold_min",
+            "val_threshold_max",
+            "ci_resampled",
+            "n_test_patients",
+            "n_boot",
+            "backbone_weights",
+        ]
+    )
     return sel[cols]
 
 
@@ -184,8 +257,7 @@ def train_malignant(manifest_path: str | Path) -> int:
     return int(((manifest["split"] == "train") & (manifest["target"].astype(int) == 1)).sum())
 
 
-def resample_study(inputs: Mapping[str, Any], spec: TablesSpec
-                   ) -> tuple[pd.DataFrame, Resampled]:
+def resample_study(inputs: Mapping[str, Any], spec: TablesSpec) -> tuple[pd.DataFrame, Resampled]:
     """runs.csv rows of the test sets and every configuration's units (one bootstrap pass)."""
     runs = with_test_set(read_runs(list(inputs["runs"])))
     preds = read_predictions(list(inputs["predictions"]))
@@ -194,8 +266,15 @@ def resample_study(inputs: Mapping[str, Any], spec: TablesSpec
     for test_set in test_set_order(preds["test_set"]):
         ids = sorted(preds.loc[preds["test_set"] == test_set, "isic_id"].unique())
         patients[test_set] = patients_of_tiles(inputs["manifest"], ids, split=test_set)
-    res = resample_configurations(preds, runs, patients, n_boot=spec.n_boot, seed=spec.seed,
-                                  threshold=spec.threshold, pauc_min_tpr=spec.pauc_min_tpr)
+    res = resample_configurations(
+        preds,
+        runs,
+        patients,
+        n_boot=spec.n_boot,
+        seed=spec.seed,
+        threshold=spec.threshold,
+        pauc_min_tpr=spec.pauc_min_tpr,
+    )
     return runs, res
 
 
@@ -206,21 +285,26 @@ def worth_spec_of_run(spec: WorthSpec, arms: pd.DataFrame) -> tuple[WorthSpec, l
     pairs = at.groupby(["test_set", "classifier"], sort=False)["arm"].agg(set)
     present = [a for a in spec.curve_arms if len(pairs) and all(a in s for s in pairs)]
     missing = [a for a in spec.curve_arms if a not in present]
-    if not present:          # no baseline either: nothing to value against, said in each row
+    if not present:  # no baseline either: nothing to value against, said in each row
         present = list(spec.curve_arms[-1:])
     return dataclasses.replace(spec, curve_arms=tuple(present)), missing
 
 
-def worth_study(dists: Mapping[tuple, Mapping[str, np.ndarray]], arms: pd.DataFrame,
-                spec: WorthSpec) -> tuple[pd.DataFrame, WorthSpec]:
+def worth_study(
+    dists: Mapping[tuple, Mapping[str, np.ndarray]], arms: pd.DataFrame, spec: WorthSpec
+) -> tuple[pd.DataFrame, WorthSpec]:
     """worth.csv from the arms table's counts and the resampled distributions; rows without a
     learning curve say which curve arms were not run. Returns the table and the settings used."""
     run_spec, missing = worth_spec_of_run(spec, arms)
-    counts = arms[["test_set", "classifier", "algorithm", "phase", "arm", "n_real_malignant",
-                   "n_added"]]
-    if not {k for k in counts[CONFIG_KEYS].itertuples(index=False, name=None)
-            if k[3] in run_spec.curve_arms and k[2] == run_spec.curve_phase}:
-        counts = counts.iloc[:0]                # no curve arm at all: nothing can be valued
+    counts = arms[
+        ["test_set", "classifier", "algorithm", "phase", "arm", "n_real_malignant", "n_added"]
+    ]
+    if not {
+        k
+        for k in counts[CONFIG_KEYS].itertuples(index=False, name=None)
+        if k[3] in run_spec.curve_arms and k[2] == run_spec.curve_phase
+    }:
+        counts = counts.iloc[:0]  # no curve arm at all: nothing can be valued
     table = worth_table(dists, counts, run_spec)
     if missing:
         why = table["reason"].str.startswith("no learning curve")
@@ -234,15 +318,27 @@ def worth_paragraph(table: pd.DataFrame, spec: TablesSpec) -> str:
     metric = spec.primary.metrics[0]
     phase = spec.batches if spec.primary.phase is None else spec.primary.phase
     head = "**What is a synthetic tile worth in real ones?** "
-    sel = table[(table["arm"] == spec.generator) & (table["metric"] == metric)
-                & (table["phase"] == phase) & (table["test_set"] == spec.primary.test_set)]
+    sel = table[
+        (table["arm"] == spec.generator)
+        & (table["metric"] == metric)
+        & (table["phase"] == phase)
+        & (table["test_set"] == spec.primary.test_set)
+    ]
     reasons = sel["reason"].fillna("").astype(str)
-    if len(sel) and reasons.str.startswith("no learning curve").all():   # said once, not per row
-        return (f"{head}Phase {phase}, {spec.generator}, {METRIC_LABELS.get(metric, metric)}, "
-                f"{spec.primary.test_set} set: not valued, {reasons.iloc[0]}.\n")
+    if len(sel) and reasons.str.startswith("no learning curve").all():  # said once, not per row
+        return (
+            f"{head}Phase {phase}, {spec.generator}, {METRIC_LABELS.get(metric, metric)}, "
+            f"{spec.primary.test_set} set: not valued, {reasons.iloc[0]}.\n"
+        )
     try:
-        line = front_page_line(table, arm=spec.generator, metric=metric, phase=phase,
-                               test_set=spec.primary.test_set, labels=METRIC_LABELS)
+        line = front_page_line(
+            table,
+            arm=spec.generator,
+            metric=metric,
+            phase=phase,
+            test_set=spec.primary.test_set,
+            labels=METRIC_LABELS,
+        )
     except ValueError as err:
         line = f"Not valued in this run ({err})."
     return head + line + " Every arm and phase: ``results/tables/worth.csv``.\n"
@@ -265,20 +361,25 @@ def write_tables(inputs: Mapping[str, Any], spec: TablesSpec, outputs: Mapping[s
     write_csv(outputs["baseline"], phase_table(arms, 0, spec.generator, list(spec.names)))
     for k, out in enumerate(phase_outs, start=1):
         write_csv(out, phase_table(arms, k, spec.generator, list(spec.names)))
-    write_csv(outputs["comparison"], thesis_comparison(arms[arms["test_set"] == "test"],
-                                                       read_thesis_tables(inputs["thesis"]),
-                                                       spec.generator))
-    labels = {c: (g["algorithm"].iloc[0], g["backbone_weights"].iloc[0])
-              for c, g in runs.groupby("classifier")}
+    write_csv(
+        outputs["comparison"],
+        thesis_comparison(
+            arms[arms["test_set"] == "test"], read_thesis_tables(inputs["thesis"]), spec.generator
+        ),
+    )
+    labels = {
+        c: (g["algorithm"].iloc[0], g["backbone_weights"].iloc[0])
+        for c, g in runs.groupby("classifier")
+    }
     metrics = sorted(set(RANKING_METRICS) | set(spec.worth.metrics))
-    dists = configuration_distributions(res, metrics)            # the family and worth
+    dists = configuration_distributions(res, metrics)  # the family and worth
     contrasts = round_floats(contrasts_table(res, dists, labels, spec.design()))
     write_csv(outputs["contrasts"], contrasts)
     worth, worth_spec = worth_study(dists, arms, spec.worth)
     write_csv(outputs["worth"], worth)
     summary = contrasts_summary(contrasts).rstrip("\n")
     write_text(outputs["summary"], summary + "\n\n" + worth_paragraph(worth, spec))
-    curve = arms if len(worth_spec.curve_arms) > 1 else arms.iloc[:0]   # a curve: 2 points
+    curve = arms if len(worth_spec.curve_arms) > 1 else arms.iloc[:0]  # a curve: 2 points
     learning_curve_figure(dists, curve, worth_spec, outputs["learning_curve"])
     worth_figure(worth, outputs["worth_figure"], metric=spec.worth.metrics[0])
     log.info("%s", headline(contrasts))

@@ -3,6 +3,7 @@
 The audit asks what each published row's recalls imply on the thesis's balanced 93 + 93 test
 set (:func:`thesis_count_audit`).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,7 +31,9 @@ THESIS_TEST_PER_CLASS = 93
 PRINT_HALF_STEP = 0.005
 
 
-def thesis_count_audit(thesis: pd.DataFrame, n_per_class: int = THESIS_TEST_PER_CLASS) -> pd.DataFrame:
+def thesis_count_audit(
+    thesis: pd.DataFrame, n_per_class: int = THESIS_TEST_PER_CLASS
+) -> pd.DataFrame:
     """What each published row's recalls imply on a balanced ``n_per_class`` + ``n_per_class`` test set.
 
     A recall fixes a class's correct count: benign recall = TN / n, malignant recall = TP / n,
@@ -48,30 +51,50 @@ def thesis_count_audit(thesis: pd.DataFrame, n_per_class: int = THESIS_TEST_PER_
         ok = k[np.abs(k / n - recall) <= PRINT_HALF_STEP + 1e-9]
         return ok, int(np.rint(recall * n))
 
-    def precision(correct: int, wrong: int) -> float:     # scikit-learn's zero_division=0
+    def precision(correct: int, wrong: int) -> float:  # scikit-learn's zero_division=0
         return correct / (correct + wrong) if correct + wrong else 0.0
 
     rows = []
     for _, t in thesis.iterrows():
         tn_ok, tn = counts_for(float(t["benign_recall"]))
         tp_ok, tp = counts_for(float(t["malignant_recall"]))
-        pairs = [(a, b) for a in (tn_ok if len(tn_ok) else [tn]) for b in (tp_ok if len(tp_ok) else [tp])]
+        pairs = [
+            (a, b) for a in (tn_ok if len(tn_ok) else [tn]) for b in (tp_ok if len(tp_ok) else [tp])
+        ]
         implied = {
             "benign_recall": (tn / n, [a / n for a in tn_ok] or [tn / n], bool(len(tn_ok))),
             "malignant_recall": (tp / n, [b / n for b in tp_ok] or [tp / n], bool(len(tp_ok))),
-            "benign_precision": (precision(tn, n - tp), [precision(a, n - b) for a, b in pairs], None),
-            "malignant_precision": (precision(tp, n - tn), [precision(b, n - a) for a, b in pairs], None),
+            "benign_precision": (
+                precision(tn, n - tp),
+                [precision(a, n - b) for a, b in pairs],
+                None,
+            ),
+            "malignant_precision": (
+                precision(tp, n - tn),
+                [precision(b, n - a) for a, b in pairs],
+                None,
+            ),
         }
         audit = []
         for m in THESIS_METRICS:
             value, spread, ok = implied[m]
             low, high = min(spread), max(spread)
             if ok is None:
-                ok = bool(low - PRINT_HALF_STEP - 1e-9 <= float(t[m]) <= high + PRINT_HALF_STEP + 1e-9)
-            audit.append({"thesis_table": t["table"], "algorithm": t["algorithm"], "metric": m,
-                          "implied_93_93": value, "implied_93_93_low": low, "implied_93_93_high": high,
-                          "consistent_93_93": ok,
-                          "counts_93_93": f"TN {tn}, FN {n - tp}, FP {n - tn}, TP {tp}"})
+                ok = bool(
+                    low - PRINT_HALF_STEP - 1e-9 <= float(t[m]) <= high + PRINT_HALF_STEP + 1e-9
+                )
+            audit.append(
+                {
+                    "thesis_table": t["table"],
+                    "algorithm": t["algorithm"],
+                    "metric": m,
+                    "implied_93_93": value,
+                    "implied_93_93_low": low,
+                    "implied_93_93_high": high,
+                    "consistent_93_93": ok,
+                    "counts_93_93": f"TN {tn}, FN {n - tp}, FP {n - tn}, TP {tp}",
+                }
+            )
         row_ok = all(a["consistent_93_93"] for a in audit)
         rows += [{**a, "row_consistent_93_93": row_ok} for a in audit]
     return pd.DataFrame(rows)
@@ -84,22 +107,46 @@ def thesis_comparison(arms: pd.DataFrame, thesis: pd.DataFrame, generator: str) 
     rows = []
     for _, t in thesis.iterrows():
         arm = "baseline" if t["phase"] == 0 else generator
-        ours = arms[(arms["algorithm"] == t["algorithm"]) & (arms["phase"] == t["phase"])
-                    & (arms["arm"] == arm)]
+        ours = arms[
+            (arms["algorithm"] == t["algorithm"])
+            & (arms["phase"] == t["phase"])
+            & (arms["arm"] == arm)
+        ]
         for m in THESIS_METRICS:
-            row = {"thesis_table": t["table"], "phase": int(t["phase"]), "algorithm": t["algorithm"],
-                   "metric": m, "thesis": float(t[m])}
+            row = {
+                "thesis_table": t["table"],
+                "phase": int(t["phase"]),
+                "algorithm": t["algorithm"],
+                "metric": m,
+                "thesis": float(t[m]),
+            }
             if len(ours):
                 o = ours.iloc[0]
-                row.update(ours=o[m], ours_std=o[f"{m}_std"], ours_ci_low=o[f"{m}_ci_low"],
-                           ours_ci_high=o[f"{m}_ci_high"], difference=o[m] - float(t[m]),
-                           thesis_inside_ci=bool(o[f"{m}_ci_low"] <= t[m] <= o[f"{m}_ci_high"]),
-                           arm=arm, backbone_weights=o["backbone_weights"])
-            else:       # a phase or classifier this run did not make (e.g. fewer batches)
-                row.update(ours=np.nan, ours_std=np.nan, ours_ci_low=np.nan, ours_ci_high=np.nan,
-                           difference=np.nan, thesis_inside_ci=np.nan, arm=arm,
-                           backbone_weights="not run")
+                row.update(
+                    ours=o[m],
+                    ours_std=o[f"{m}_std"],
+                    ours_ci_low=o[f"{m}_ci_low"],
+                    ours_ci_high=o[f"{m}_ci_high"],
+                    difference=o[m] - float(t[m]),
+                    thesis_inside_ci=bool(o[f"{m}_ci_low"] <= t[m] <= o[f"{m}_ci_high"]),
+                    arm=arm,
+                    backbone_weights=o["backbone_weights"],
+                )
+            else:  # a phase or classifier this run did not make (e.g. fewer batches)
+                row.update(
+                    ours=np.nan,
+                    ours_std=np.nan,
+                    ours_ci_low=np.nan,
+                    ours_ci_high=np.nan,
+                    difference=np.nan,
+                    thesis_inside_ci=np.nan,
+                    arm=arm,
+                    backbone_weights="not run",
+                )
             rows.append(row)
     audit = thesis_count_audit(thesis)
-    return round_floats(pd.DataFrame(rows).merge(audit, on=["thesis_table", "algorithm", "metric"],
-                                           how="left", validate="one_to_one"))
+    return round_floats(
+        pd.DataFrame(rows).merge(
+            audit, on=["thesis_table", "algorithm", "metric"], how="left", validate="one_to_one"
+        )
+    )

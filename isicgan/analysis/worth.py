@@ -23,6 +23,7 @@ Rules (docs/worth.md):
   the smallest count, beyond the cap as the cap / infinity. ``worth_ci_low == 0`` thus reads
   "below the smallest curve point", ``worth_ci_high == inf`` "beyond the cap".
 """
+
 from __future__ import annotations
 
 import math
@@ -41,19 +42,39 @@ Dist = Mapping[Key, Mapping[str, np.ndarray]]
 CURVE_ARMS = ("real_25", "real_50", "real_75", "baseline")
 KEY_COLUMNS = ["test_set", "classifier", "phase", "arm"]
 TEST_SET_ORDER = ("test", "external")
-COLUMNS = ["test_set", "classifier", "algorithm", "phase", "arm", "metric", "n_real_malignant",
-           "n_added", "metric_value", "worth_real_tiles", "worth_ci_low", "worth_ci_high",
-           "worth_minus_had", "worth_minus_had_ci_low", "worth_minus_had_ci_high",
-           "extrapolated", "reason", "n_resamples", "n_resamples_failed",
-           "n_resamples_below_curve", "n_resamples_beyond_cap", "n_resamples_extrapolated",
-           "curve_min_n", "curve_max_n",
-           "worth_cap"]
+COLUMNS = [
+    "test_set",
+    "classifier",
+    "algorithm",
+    "phase",
+    "arm",
+    "metric",
+    "n_real_malignant",
+    "n_added",
+    "metric_value",
+    "worth_real_tiles",
+    "worth_ci_low",
+    "worth_ci_high",
+    "worth_minus_had",
+    "worth_minus_had_ci_low",
+    "worth_minus_had_ci_high",
+    "extrapolated",
+    "reason",
+    "n_resamples",
+    "n_resamples_failed",
+    "n_resamples_below_curve",
+    "n_resamples_beyond_cap",
+    "n_resamples_extrapolated",
+    "curve_min_n",
+    "curve_max_n",
+    "worth_cap",
+]
 
 # status of one inversion (one row of the arrays)
 OK, EXTRAPOLATED, BELOW, BEYOND_CAP, NOT_MONOTONE, UNDEFINED, NO_FIT = range(7)
 FAILED = (NOT_MONOTONE, UNDEFINED, NO_FIT)
-C_RANGE = (0.01, 5.0)       # exponents of the power law fit
-MIN_FIT_POINTS = 3          # a, b, c
+C_RANGE = (0.01, 5.0)  # exponents of the power law fit
+MIN_FIT_POINTS = 3  # a, b, c
 
 
 @dataclass(frozen=True)
@@ -73,8 +94,7 @@ class WorthSpec:
         if self.cap_multiple <= 1:
             raise ValueError(f"worth: cap_multiple must be > 1, got {self.cap_multiple}")
         if not self.curve_arms or len(set(self.curve_arms)) != len(self.curve_arms):
-            raise ValueError(f"worth: curve arms must be given once each: "
-                             f"{list(self.curve_arms)}")
+            raise ValueError(f"worth: curve arms must be given once each: {list(self.curve_arms)}")
         if not self.metrics:
             raise ValueError("worth: no metrics to value")
 
@@ -122,14 +142,14 @@ def fit_power_law(n: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     y = np.atleast_2d(np.asarray(y, dtype=float))
     grid = np.geomspace(*C_RANGE, 121)
     x = np.exp(-grid[:, None] * logn[None, :])
-    xc = x - x.mean(axis=1, keepdims=True)                       # (C, k)
-    yc = y - y.mean(axis=1, keepdims=True)                       # (R, k)
+    xc = x - x.mean(axis=1, keepdims=True)  # (C, k)
+    yc = y - y.mean(axis=1, keepdims=True)  # (R, k)
     sse = (yc * yc).sum(axis=1)[:, None] - (yc @ xc.T) ** 2 / (xc * xc).sum(axis=1)[None, :]
     best = np.argmin(np.nan_to_num(sse, nan=np.inf), axis=1)
     lo = np.log(grid[np.maximum(best - 1, 0)])
     hi = np.log(grid[np.minimum(best + 1, len(grid) - 1)])
     golden = (math.sqrt(5) - 1) / 2
-    for _ in range(30):     # golden section in log c, all rows at once
+    for _ in range(30):  # golden section in log c, all rows at once
         c1, c2 = hi - golden * (hi - lo), lo + golden * (hi - lo)
         left = _sse(logn, yc, np.exp(c1))[0] <= _sse(logn, yc, np.exp(c2))[0]
         hi = np.where(left, c2, hi)
@@ -138,8 +158,13 @@ def fit_power_law(n: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return _sse(logn, yc, c)[1], c
 
 
-def invert_curve(n: np.ndarray, y: np.ndarray, target: np.ndarray, cap: float,
-                 fit: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def invert_curve(
+    n: np.ndarray,
+    y: np.ndarray,
+    target: np.ndarray,
+    cap: float,
+    fit: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Invert a learning curve row by row: (worth (R,), status (R,)).
 
     ``n`` (k,) increasing counts, ``y`` (R, k) metric (higher is better) at them, ``target``
@@ -175,7 +200,7 @@ def invert_curve(n: np.ndarray, y: np.ndarray, target: np.ndarray, cap: float,
         status[above] = NO_FIT
     elif above.any():
         b, c = fit_power_law(n, y[above]) if fit is None else (fit[0][above], fit[1][above])
-        gap = b * n[-1] ** (-c) - (target[above] - y[above, -1])    # a - target', shifted fit
+        gap = b * n[-1] ** (-c) - (target[above] - y[above, -1])  # a - target', shifted fit
         with np.errstate(divide="ignore", invalid="ignore"):
             value = np.where(gap > 0, (b / gap) ** (1 / c), np.inf)
         worth[above] = np.where(value <= cap, value, np.nan)
@@ -183,8 +208,9 @@ def invert_curve(n: np.ndarray, y: np.ndarray, target: np.ndarray, cap: float,
     return worth, status
 
 
-def interval(worth: np.ndarray, status: np.ndarray, n_min: float, cap: float,
-             level: float) -> tuple[float, float]:
+def interval(
+    worth: np.ndarray, status: np.ndarray, n_min: float, cap: float, level: float
+) -> tuple[float, float]:
     """Percentile interval of resampled worths, censored and failed ones counted conservatively."""
     low = np.where(np.isin(status, (OK, EXTRAPOLATED)), worth, 0.0)
     high = np.where(np.isin(status, (OK, EXTRAPOLATED)), worth, np.inf)
@@ -193,8 +219,10 @@ def interval(worth: np.ndarray, status: np.ndarray, n_min: float, cap: float,
     if len(worth) == 0:
         return math.nan, math.nan
     alpha = (1 - level) / 2
-    return (float(np.percentile(low, 100 * alpha, method="lower")),
-            float(np.percentile(high, 100 * (1 - alpha), method="higher")))
+    return (
+        float(np.percentile(low, 100 * alpha, method="lower")),
+        float(np.percentile(high, 100 * (1 - alpha), method="higher")),
+    )
 
 
 # ---------------------------------------------------------------- the table
@@ -208,42 +236,53 @@ def _array(dist: Dist, key: Key, metric: str, size: int | None) -> np.ndarray:
     if key not in dist:
         raise ValueError(f"worth: no resampled metrics for {key}")
     if metric not in dist[key]:
-        raise ValueError(f"worth: no {metric!r} among the resampled metrics of {key}: "
-                         f"{sorted(dist[key])}")
+        raise ValueError(
+            f"worth: no {metric!r} among the resampled metrics of {key}: {sorted(dist[key])}"
+        )
     a = np.asarray(dist[key][metric], dtype=float).reshape(-1)
     if size is not None and len(a) != size:
-        raise ValueError(f"worth: {key} {metric} has {len(a)} rows, others {size}: resampled "
-                         f"distributions must share the same resamples (1 + B rows)")
+        raise ValueError(
+            f"worth: {key} {metric} has {len(a)} rows, others {size}: resampled "
+            f"distributions must share the same resamples (1 + B rows)"
+        )
     return a
 
 
-def learning_curve(dist: Dist, counts: pd.DataFrame, spec: WorthSpec, test_set: str,
-                   classifier: str, metric: str) -> Curve:
+def learning_curve(
+    dist: Dist, counts: pd.DataFrame, spec: WorthSpec, test_set: str, classifier: str, metric: str
+) -> Curve:
     """The curve arms of one test set and classifier, ordered by real malignant tiles."""
     return _curve(dist, counts_by_key(counts), spec, (test_set, classifier, metric))
 
 
-def _curve(dist: Dist, had: Mapping[Key, float], spec: WorthSpec,
-           which: tuple[str, str, str]) -> Curve:
+def _curve(
+    dist: Dist, had: Mapping[Key, float], spec: WorthSpec, which: tuple[str, str, str]
+) -> Curve:
     test_set, classifier, metric = which
     keys = [(test_set, classifier, spec.curve_phase, a) for a in spec.curve_arms]
     missing = [k[3] for k in keys if k not in had]
     if missing:
-        raise ValueError(f"worth: learning-curve arms {missing} missing for test set {test_set}, "
-                         f"classifier {classifier} (phase {spec.curve_phase})")
+        raise ValueError(
+            f"worth: learning-curve arms {missing} missing for test set {test_set}, "
+            f"classifier {classifier} (phase {spec.curve_phase})"
+        )
     n = np.array([had[k] for k in keys], dtype=float)
     if (n <= 0).any():
-        raise ValueError(f"worth: learning-curve arms need real malignant tiles > 0, got "
-                         f"{dict(zip(spec.curve_arms, n))} ({test_set}, {classifier})")
+        raise ValueError(
+            f"worth: learning-curve arms need real malignant tiles > 0, got "
+            f"{dict(zip(spec.curve_arms, n))} ({test_set}, {classifier})"
+        )
     order = np.argsort(n, kind="stable")
     if len(n) > 1 and (np.diff(n[order]) == 0).any():
-        raise ValueError(f"worth: two learning-curve arms had the same real malignant tiles: "
-                         f"{dict(zip(spec.curve_arms, n))} ({test_set}, {classifier})")
+        raise ValueError(
+            f"worth: two learning-curve arms had the same real malignant tiles: "
+            f"{dict(zip(spec.curve_arms, n))} ({test_set}, {classifier})"
+        )
     size = len(_array(dist, keys[0], metric, None))
     y = np.stack([_array(dist, keys[i], metric, size) for i in order], axis=1)
     sign = -1.0 if metric in spec.lower_is_better else 1.0
     y = sign * y
-    with np.errstate(invalid="ignore"):      # rows with NaN are never extrapolated
+    with np.errstate(invalid="ignore"):  # rows with NaN are never extrapolated
         fit = fit_power_law(n[order], y) if len(n) >= MIN_FIT_POINTS else None
     return Curve(tuple(spec.curve_arms[i] for i in order), n[order], y, fit)
 
@@ -256,35 +295,51 @@ def counts_by_key(counts: pd.DataFrame) -> dict[Key, float]:
         raise ValueError(f"worth: the counts table lacks columns {missing}")
     keys = [_key(r) for r in counts[KEY_COLUMNS].to_dict("records")]
     if len(set(keys)) != len(keys):
-        raise ValueError("worth: the counts table has more than one row per "
-                         "(test_set, classifier, phase, arm)")
+        raise ValueError(
+            "worth: the counts table has more than one row per (test_set, classifier, phase, arm)"
+        )
     had = dict(zip(keys, counts["n_real_malignant"].astype(float)))
     unknown = [k for k, v in had.items() if not math.isfinite(v) or v < 0]
     if unknown:
-        raise ValueError(f"worth: n_real_malignant missing or negative for {unknown[:3]}"
-                         + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""))
+        raise ValueError(
+            f"worth: n_real_malignant missing or negative for {unknown[:3]}"
+            + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+        )
     return had
 
 
 def _not_monotone(curve: Curve, sign: float) -> str:
     pairs = [f"{a} ({n:,.0f}) {sign * v:.3f}" for a, n, v in zip(curve.arms, curve.n, curve.y[0])]
-    return ("learning curve not monotone at the estimate (more real tiles did not always score "
-            "better): " + ", ".join(pairs))
+    return (
+        "learning curve not monotone at the estimate (more real tiles did not always score "
+        "better): " + ", ".join(pairs)
+    )
 
 
-def value_arm(curve: Curve, target: np.ndarray, had: float, spec: WorthSpec,
-              sign: float = 1.0) -> dict[str, Any]:
+def value_arm(
+    curve: Curve, target: np.ndarray, had: float, spec: WorthSpec, sign: float = 1.0
+) -> dict[str, Any]:
     """Worth of one arm (target (1 + B,), sign-adjusted) on one curve: the numeric columns."""
     k = len(curve.n)
     n_min = float(curve.n[0]) if k else math.nan
     n_full = float(curve.n[-1]) if k else math.nan
     cap = spec.cap_multiple * n_full
-    out: dict[str, Any] = {"metric_value": sign * float(target[0]), "curve_min_n": n_min,
-                           "curve_max_n": n_full, "worth_cap": cap, "worth_real_tiles": math.nan,
-                           "worth_ci_low": math.nan, "worth_ci_high": math.nan,
-                           "extrapolated": False, "reason": "", "n_resamples": len(target) - 1,
-                           "n_resamples_failed": 0, "n_resamples_below_curve": 0,
-                           "n_resamples_beyond_cap": 0, "n_resamples_extrapolated": 0}
+    out: dict[str, Any] = {
+        "metric_value": sign * float(target[0]),
+        "curve_min_n": n_min,
+        "curve_max_n": n_full,
+        "worth_cap": cap,
+        "worth_real_tiles": math.nan,
+        "worth_ci_low": math.nan,
+        "worth_ci_high": math.nan,
+        "extrapolated": False,
+        "reason": "",
+        "n_resamples": len(target) - 1,
+        "n_resamples_failed": 0,
+        "n_resamples_below_curve": 0,
+        "n_resamples_beyond_cap": 0,
+        "n_resamples_extrapolated": 0,
+    }
     if k < 2:
         out["reason"] = f"no learning curve: {k} curve point(s), at least 2 needed"
         return _minus_had(out, had)
@@ -300,18 +355,25 @@ def value_arm(curve: Curve, target: np.ndarray, had: float, spec: WorthSpec,
     elif est == NOT_MONOTONE:
         out["reason"] = _not_monotone(curve, sign)
     elif est == NO_FIT:
-        out["reason"] = (f"above the full-data point and {k} curve points: at least "
-                         f"{MIN_FIT_POINTS} needed to fit a learning curve")
+        out["reason"] = (
+            f"above the full-data point and {k} curve points: at least "
+            f"{MIN_FIT_POINTS} needed to fit a learning curve"
+        )
     else:
-        out["worth_ci_low"], out["worth_ci_high"] = interval(worth[1:], rest, n_min, cap,
-                                                             spec.ci_level)
+        out["worth_ci_low"], out["worth_ci_high"] = interval(
+            worth[1:], rest, n_min, cap, spec.ci_level
+        )
         if est == BELOW:
-            out["reason"] = (f"below the learning curve: {sign * target[0]:.3f}, "
-                             f"{curve.arms[0]} ({n_min:,.0f} real tiles) "
-                             f"{sign * curve.y[0, 0]:.3f}")
+            out["reason"] = (
+                f"below the learning curve: {sign * target[0]:.3f}, "
+                f"{curve.arms[0]} ({n_min:,.0f} real tiles) "
+                f"{sign * curve.y[0, 0]:.3f}"
+            )
         elif est == BEYOND_CAP:
-            out["reason"] = (f"> cap: more than {spec.cap_multiple:g} x the full-data "
-                             f"{n_full:,.0f} = {cap:,.0f} real tiles on the fitted curve")
+            out["reason"] = (
+                f"> cap: more than {spec.cap_multiple:g} x the full-data "
+                f"{n_full:,.0f} = {cap:,.0f} real tiles on the fitted curve"
+            )
         else:
             out["worth_real_tiles"] = float(worth[0])
     return _minus_had(out, had)
@@ -354,18 +416,27 @@ def worth_table(dist: Dist, counts: pd.DataFrame, spec: WorthSpec) -> pd.DataFra
             curve = curves[test_set, clf, metric]
             sign = -1.0 if metric in spec.lower_is_better else 1.0
             target = sign * _array(dist, key, metric, curve.y.shape[0])
-            row = {"test_set": test_set, "classifier": clf,
-                   "algorithm": meta[key].get("algorithm", clf), "phase": phase, "arm": arm,
-                   "metric": metric, "n_real_malignant": had[key],
-                   "n_added": meta[key].get("n_added", math.nan)}
+            row = {
+                "test_set": test_set,
+                "classifier": clf,
+                "algorithm": meta[key].get("algorithm", clf),
+                "phase": phase,
+                "arm": arm,
+                "metric": metric,
+                "n_real_malignant": had[key],
+                "n_added": meta[key].get("n_added", math.nan),
+            }
             row.update(value_arm(curve, target, had[key], spec, sign))
             rows.append(row)
     table = pd.DataFrame(rows, columns=COLUMNS)
     if table.empty:
         return table
-    ranks = {"test_set": _order(list(counts["test_set"]), TEST_SET_ORDER),
-             "classifier": _order(list(counts["classifier"])),
-             "arm": _order(list(counts["arm"])), "metric": _order(list(spec.metrics))}
+    ranks = {
+        "test_set": _order(list(counts["test_set"]), TEST_SET_ORDER),
+        "classifier": _order(list(counts["classifier"])),
+        "arm": _order(list(counts["arm"])),
+        "metric": _order(list(spec.metrics)),
+    }
     sort = table.assign(**{f"_{c}": table[c].map(r) for c, r in ranks.items()})
     sort = sort.sort_values(["_test_set", "_classifier", "phase", "_arm", "_metric"], kind="stable")
     return sort[COLUMNS].reset_index(drop=True)
@@ -395,22 +466,32 @@ def worth_text(row: Mapping[str, Any]) -> str:
     return _bounds(row, "worth", 0.0, False)
 
 
-def front_page_line(table: pd.DataFrame, *, arm: str, metric: str, phase: int | None = None,
-                    test_set: str = "test", classifier: str | None = None,
-                    labels: Mapping[str, str] | None = None) -> str:
+def front_page_line(
+    table: pd.DataFrame,
+    *,
+    arm: str,
+    metric: str,
+    phase: int | None = None,
+    test_set: str = "test",
+    classifier: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> str:
     """One sentence: what the arm's added tiles are worth at the primary phase and metric.
 
     ``phase`` None: the arm's last phase. ``classifier`` None: every classifier, in table
     order (no choosing the best). ``labels`` maps arm and metric names to display names.
     """
     labels = labels or {}
-    sel = table[(table["arm"] == arm) & (table["metric"] == metric)
-                & (table["test_set"] == test_set)]
+    sel = table[
+        (table["arm"] == arm) & (table["metric"] == metric) & (table["test_set"] == test_set)
+    ]
     if classifier is not None:
         sel = sel[sel["classifier"] == classifier]
     if sel.empty:
-        raise ValueError(f"worth: no rows for arm {arm}, metric {metric}, test set {test_set}"
-                         + (f", classifier {classifier}" if classifier else ""))
+        raise ValueError(
+            f"worth: no rows for arm {arm}, metric {metric}, test set {test_set}"
+            + (f", classifier {classifier}" if classifier else "")
+        )
     phase = int(sel["phase"].max()) if phase is None else int(phase)
     sel = sel[sel["phase"] == phase]
     if sel.empty:
@@ -418,16 +499,22 @@ def front_page_line(table: pd.DataFrame, *, arm: str, metric: str, phase: int | 
     parts = []
     for _, r in sel.iterrows():
         added, had = r["n_added"], r["n_real_malignant"]
-        tiles = (f"{added:,.0f} synthetic tiles" if not pd.isna(added) and added > 0
-                 else "its training tiles")
-        base = (f"added to {had:,.0f} real malignant ones" if had > 0
-                else "with no real malignant ones")
+        tiles = (
+            f"{added:,.0f} synthetic tiles"
+            if not pd.isna(added) and added > 0
+            else "its training tiles"
+        )
+        base = (
+            f"added to {had:,.0f} real malignant ones" if had > 0 else "with no real malignant ones"
+        )
         if pd.isna(r["worth_real_tiles"]) and pd.isna(r["worth_ci_low"]):
             parts.append(f"with {r['algorithm']}, {tiles} {base} cannot be valued: {r['reason']}")
             continue
         flag = ", extrapolated" if r["extrapolated"] else ""
-        parts.append(f"with {r['algorithm']}, {tiles} {base} are worth "
-                     f"{_bounds(r, 'worth_minus_had', had, True)} real malignant tiles "
-                     f"(the arm scores like {worth_text(r)} real ones{flag})")
+        parts.append(
+            f"with {r['algorithm']}, {tiles} {base} are worth "
+            f"{_bounds(r, 'worth_minus_had', had, True)} real malignant tiles "
+            f"(the arm scores like {worth_text(r)} real ones{flag})"
+        )
     head = f"Phase {phase}, {labels.get(arm, arm)}, {labels.get(metric, metric)}, {test_set} set: "
     return head + "; ".join(parts) + "."

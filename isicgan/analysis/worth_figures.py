@@ -1,4 +1,5 @@
 """Figures of the worth analysis: the real-data learning curve and worth per arm and phase."""
+
 from __future__ import annotations
 
 import math
@@ -24,7 +25,7 @@ from .worth import (  # noqa: E402
     learning_curve,
 )
 
-EXTRAPOLATE_TO = 2.0    # the learning-curve figure draws the fitted curve up to 2 x full data
+EXTRAPOLATE_TO = 2.0  # the learning-curve figure draws the fitted curve up to 2 x full data
 
 
 def _save(fig, out: str | Path) -> None:
@@ -39,8 +40,9 @@ def _ordered(values, first: tuple = ()) -> list:
 
 
 def _grid(n_rows: int, n_cols: int, width: float = 2.6, height: float = 2.3):
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(width * n_cols, height * n_rows),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        n_rows, n_cols, figsize=(width * n_cols, height * n_rows), squeeze=False
+    )
     return fig, axes
 
 
@@ -51,8 +53,9 @@ def _empty(out: str | Path, text: str) -> None:
     _save(fig, out)
 
 
-def learning_curve_figure(dist: Dist, counts: pd.DataFrame, spec: WorthSpec, out: str | Path,
-                          metric: str | None = None) -> None:
+def learning_curve_figure(
+    dist: Dist, counts: pd.DataFrame, spec: WorthSpec, out: str | Path, metric: str | None = None
+) -> None:
     """Metric against real malignant training tiles, one panel per classifier and test set.
 
     Line: the estimate (row 0); band: percentile interval of the resamples (spec.ci_level);
@@ -62,8 +65,11 @@ def learning_curve_figure(dist: Dist, counts: pd.DataFrame, spec: WorthSpec, out
     metric = metric or spec.metrics[0]
     sign = -1.0 if metric in spec.lower_is_better else 1.0
     had = counts_by_key(counts)
-    pairs = list(dict.fromkeys((t, c) for t, c, p, a in had
-                               if p == spec.curve_phase and a in spec.curve_arms))
+    pairs = list(
+        dict.fromkeys(
+            (t, c) for t, c, p, a in had if p == spec.curve_phase and a in spec.curve_arms
+        )
+    )
     if not pairs:
         _empty(out, "No learning-curve arms were run.")
         return
@@ -76,8 +82,10 @@ def learning_curve_figure(dist: Dist, counts: pd.DataFrame, spec: WorthSpec, out
         for i, test_set in enumerate(tests):
             for j, clf in enumerate(clfs):
                 ax = axes[i, j]
-                ax.set_title(f"{names.get(clf, clf)}" + (f" ({test_set})" if len(tests) > 1
-                                                         else ""), fontsize=9)
+                ax.set_title(
+                    f"{names.get(clf, clf)}" + (f" ({test_set})" if len(tests) > 1 else ""),
+                    fontsize=9,
+                )
                 if (test_set, clf) not in pairs:
                     ax.axis("off")
                     continue
@@ -85,17 +93,30 @@ def learning_curve_figure(dist: Dist, counts: pd.DataFrame, spec: WorthSpec, out
                 y = sign * curve.y
                 lo = np.nanpercentile(y[1:], 100 * alpha, axis=0) if len(y) > 1 else y[0]
                 hi = np.nanpercentile(y[1:], 100 * (1 - alpha), axis=0) if len(y) > 1 else y[0]
-                ax.fill_between(curve.n, lo, hi, color="tab:blue", alpha=0.18, linewidth=0,
-                                label=f"{100 * spec.ci_level:g} % resample band")
+                ax.fill_between(
+                    curve.n,
+                    lo,
+                    hi,
+                    color="tab:blue",
+                    alpha=0.18,
+                    linewidth=0,
+                    label=f"{100 * spec.ci_level:g} % resample band",
+                )
                 ax.plot(curve.n, y[0], "o-", color="tab:blue", ms=4, label="estimate")
                 for a, n, v in zip(curve.arms, curve.n, y[0]):
                     ax.annotate(a, (n, v), fontsize=6, xytext=(2, -9), textcoords="offset points")
-                if len(curve.n) >= 3 and (np.diff(curve.y[0]) > 0).all():   # monotone: used
+                if len(curve.n) >= 3 and (np.diff(curve.y[0]) > 0).all():  # monotone: used
                     b, c = fit_power_law(curve.n, curve.y[:1])
                     grid = np.geomspace(curve.n[-1], EXTRAPOLATE_TO * curve.n[-1], 30)
                     fit = curve.y[0, -1] + b[0] * (curve.n[-1] ** -c[0] - grid ** -c[0])
-                    ax.plot(grid, sign * fit, "--", color="grey", lw=1,
-                            label="fitted power law (extrapolation)")
+                    ax.plot(
+                        grid,
+                        sign * fit,
+                        "--",
+                        color="grey",
+                        lw=1,
+                        label="fitted power law (extrapolation)",
+                    )
                 ax.set_xscale("log")
                 ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
                 ax.set_xticks(curve.n, [f"{n:,.0f}" for n in curve.n], fontsize=7)
@@ -104,12 +125,18 @@ def learning_curve_figure(dist: Dist, counts: pd.DataFrame, spec: WorthSpec, out
                     ax.set_xlabel("real malignant training tiles")
                 if j == 0:
                     ax.set_ylabel(metric)
-        handles, labels = next((a.get_legend_handles_labels() for a in axes.flat
-                                if a.get_legend_handles_labels()[0]), ([], []))
-        fig.legend(handles, labels, loc="upper center", ncol=3, frameon=False,
-                   bbox_to_anchor=(0.5, 0.0))
-        fig.suptitle(f"Real-data learning curve: {metric} against real malignant training "
-                     f"tiles (resamples of test patients)", fontsize=10)
+        handles, labels = next(
+            (a.get_legend_handles_labels() for a in axes.flat if a.get_legend_handles_labels()[0]),
+            ([], []),
+        )
+        fig.legend(
+            handles, labels, loc="upper center", ncol=3, frameon=False, bbox_to_anchor=(0.5, 0.0)
+        )
+        fig.suptitle(
+            f"Real-data learning curve: {metric} against real malignant training "
+            f"tiles (resamples of test patients)",
+            fontsize=10,
+        )
         fig.tight_layout()
         _save(fig, out)
 
@@ -146,39 +173,68 @@ def worth_figure(table: pd.DataFrame, out: str | Path, metric: str | None = None
                     ax.axis("off")
                     continue
                 for _, r in part.iterrows():
-                    _worth_point(ax, r, r["phase"] + offsets[r["arm"]], palette[r["arm"]],
-                                 (y_min, y_max))
+                    _worth_point(
+                        ax, r, r["phase"] + offsets[r["arm"]], palette[r["arm"]], (y_min, y_max)
+                    )
                 ax.axhline(part["curve_max_n"].iloc[0], color="black", ls=":", lw=0.8)
                 ax.axhline(part["worth_cap"].iloc[0], color="grey", ls="--", lw=0.8)
                 ax.set_yscale("log")
                 ax.set_ylim(y_min, y_max)
                 ax.set_xticks(phases)
                 ax.set_xlim(min(phases) - 0.5, max(phases) + 0.5)
-                blank = part[part["worth_ci_low"].isna()]     # no number and no interval
+                blank = part[part["worth_ci_low"].isna()]  # no number and no interval
                 if not blank.empty:
-                    why = dict.fromkeys(textwrap.fill(r.split(":")[0].split(" (")[0], 26)
-                                        for r in blank["reason"])
-                    ax.text(0.5, 0.5, "no interval:\n" + "\n".join(why), fontsize=7,
-                            ha="center", va="center", transform=ax.transAxes, color="dimgrey",
-                            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+                    why = dict.fromkeys(
+                        textwrap.fill(r.split(":")[0].split(" (")[0], 26) for r in blank["reason"]
+                    )
+                    ax.text(
+                        0.5,
+                        0.5,
+                        "no interval:\n" + "\n".join(why),
+                        fontsize=7,
+                        ha="center",
+                        va="center",
+                        transform=ax.transAxes,
+                        color="dimgrey",
+                        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+                    )
                 missing = int(part["worth_real_tiles"].isna().sum())
-                ax.set_title(f"{part['algorithm'].iloc[0]}"
-                             + (f" ({test_set})" if len(tests) > 1 else "")
-                             + (f"\nno number: {missing} of {len(part)}" if missing else ""),
-                             fontsize=8)
+                ax.set_title(
+                    f"{part['algorithm'].iloc[0]}"
+                    + (f" ({test_set})" if len(tests) > 1 else "")
+                    + (f"\nno number: {missing} of {len(part)}" if missing else ""),
+                    fontsize=8,
+                )
                 if i == len(tests) - 1:
                     ax.set_xlabel("phase")
                 if j == 0:
                     ax.set_ylabel("worth (real malignant tiles)")
         handles = [plt.Line2D([], [], marker="o", color=palette[a], ls="", label=a) for a in arms]
-        handles += [plt.Line2D([], [], marker="D", color="grey", markerfacecolor="white", ls="",
-                               label="extrapolated"),
-                    plt.Line2D([], [], color="black", ls=":", label="all real malignant tiles"),
-                    plt.Line2D([], [], color="grey", ls="--", label="cap")]
-        fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 6),
-                   frameon=False, bbox_to_anchor=(0.5, 0.0))
-        fig.suptitle(f"Worth in real malignant tiles on the learning curve ({metric}), "
-                     f"with resample intervals", fontsize=10)
+        handles += [
+            plt.Line2D(
+                [],
+                [],
+                marker="D",
+                color="grey",
+                markerfacecolor="white",
+                ls="",
+                label="extrapolated",
+            ),
+            plt.Line2D([], [], color="black", ls=":", label="all real malignant tiles"),
+            plt.Line2D([], [], color="grey", ls="--", label="cap"),
+        ]
+        fig.legend(
+            handles=handles,
+            loc="upper center",
+            ncol=min(len(handles), 6),
+            frameon=False,
+            bbox_to_anchor=(0.5, 0.0),
+        )
+        fig.suptitle(
+            f"Worth in real malignant tiles on the learning curve ({metric}), "
+            f"with resample intervals",
+            fontsize=10,
+        )
         fig.tight_layout()
         _save(fig, out)
 
@@ -196,5 +252,11 @@ def _worth_point(ax, r: pd.Series, x: float, color, limits: tuple[float, float])
             ax.plot(x, limits[1], "^", color=color, ms=4)
     if not pd.isna(r["worth_real_tiles"]):
         extra = bool(r["extrapolated"])
-        ax.plot(x, r["worth_real_tiles"], "D" if extra else "o", ms=5, color=color,
-                markerfacecolor="white" if extra else color)
+        ax.plot(
+            x,
+            r["worth_real_tiles"],
+            "D" if extra else "o",
+            ms=5,
+            color=color,
+            markerfacecolor="white" if extra else color,
+        )

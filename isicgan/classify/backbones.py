@@ -17,12 +17,14 @@ which every output then says (:func:`weights_label`). The random initialisation 
 (``classifiers.<backbone>.init_seed``, through ``keras.utils.set_random_seed``), so two runs
 give the same features.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +50,7 @@ class FeatureSpec:
     Built in ``rules/common.smk`` (``backbone_params``) as a dict; :meth:`from_dict` rebuilds it.
     ``threads`` is not a param (it does not change the features).
     """
+
     backbone: str
     input_size: int
     weights: str | None = None
@@ -61,8 +64,9 @@ class FeatureSpec:
         return cls(**{k: (tuple(v) if k == "seeds" else v) for k, v in values.items()})
 
 
-def build_backbone(name: str, input_size: int, weights: str | Path | None = None,
-                   init_seed: int = 25):
+def build_backbone(
+    name: str, input_size: int, weights: str | Path | None = None, init_seed: int = 25
+):
     """The frozen base of backbone classifier ``name`` with global average pooling, its
     random initialisation seeded by ``init_seed`` (then overwritten by ``weights``, if any)."""
     import keras
@@ -73,15 +77,23 @@ def build_backbone(name: str, input_size: int, weights: str | Path | None = None
     if not cls.uses_features:
         raise ValueError(f"classifier '{name}' is not a frozen-backbone classifier")
     if input_size < cls.min_input:
-        raise ValueError(f"config key 'classifiers.{name}.input_size': {input_size} is below "
-                         f"the smallest input {name} accepts ({cls.min_input})")
+        raise ValueError(
+            f"config key 'classifiers.{name}.input_size': {input_size} is below "
+            f"the smallest input {name} accepts ({cls.min_input})"
+        )
     if weights is not None and not Path(weights).is_file():
-        raise FileNotFoundError(f"weight file for {name} not found: {weights} (set config "
-                                f"weights.{cls.weights['key']} to null for a random "
-                                "initialisation, or run the fetch_weights rule online)")
+        raise FileNotFoundError(
+            f"weight file for {name} not found: {weights} (set config "
+            f"weights.{cls.weights['key']} to null for a random "
+            "initialisation, or run the fetch_weights rule online)"
+        )
     keras.utils.set_random_seed(init_seed)
-    model = cls.application(include_top=False, weights=str(weights) if weights else None,
-                            input_shape=(input_size, input_size, 3), pooling="avg")
+    model = cls.application(
+        include_top=False,
+        weights=str(weights) if weights else None,
+        input_shape=(input_size, input_size, 3),
+        pooling="avg",
+    )
     cls.after_load(model, weights)
     model.trainable = False
     return model
@@ -93,32 +105,43 @@ def preprocess(name: str, images: np.ndarray, input_size: int) -> np.ndarray:
 
     from .classifiers import classifier_class
 
-    x = tf.image.resize(tf.convert_to_tensor(images, tf.float32), (input_size, input_size),
-                        method="bilinear")
+    x = tf.image.resize(
+        tf.convert_to_tensor(images, tf.float32), (input_size, input_size), method="bilinear"
+    )
     return classifier_class(name).preprocess_input(x.numpy())
 
 
-def make_extractor(name: str, input_size: int, weights: str | Path | None = None,
-                   batch: int = 64, init_seed: int = 25) -> Callable[[np.ndarray], np.ndarray]:
+def make_extractor(
+    name: str,
+    input_size: int,
+    weights: str | Path | None = None,
+    batch: int = 64,
+    init_seed: int = 25,
+) -> Callable[[np.ndarray], np.ndarray]:
     """A function mapping uint8 RGB tiles to pooled features (N x D float32), traced once."""
     import tensorflow as tf
 
     model = build_backbone(name, input_size, weights, init_seed)
-    forward = tf.function(lambda x: model(x, training=False),
-                          input_signature=[tf.TensorSpec([None, input_size, input_size, 3], tf.float32)])
+    forward = tf.function(
+        lambda x: model(x, training=False),
+        input_signature=[tf.TensorSpec([None, input_size, input_size, 3], tf.float32)],
+    )
 
     def extract(images: np.ndarray) -> np.ndarray:
         if not len(images):
             return np.zeros((0, model.output_shape[-1]), np.float32)
-        out = [forward(tf.constant(preprocess(name, images[i:i + batch], input_size))).numpy()
-               for i in range(0, len(images), batch)]
+        out = [
+            forward(tf.constant(preprocess(name, images[i : i + batch], input_size))).numpy()
+            for i in range(0, len(images), batch)
+        ]
         return np.concatenate(out).astype(np.float32)
 
     return extract
 
 
-def compute_features(inputs: dict[str, Any], spec: FeatureSpec,
-                     outputs: dict[str, str | Path]) -> None:
+def compute_features(
+    inputs: dict[str, Any], spec: FeatureSpec, outputs: dict[str, str | Path]
+) -> None:
     """Write ``features.npy`` (N x D) and ``index.csv`` (group, isic_id, target, patient_id,
     weights; patient_id empty for synthetic and augmented tiles).
 
@@ -135,13 +158,22 @@ def compute_features(inputs: dict[str, Any], spec: FeatureSpec,
         if Path(weights).name in FILENAMES:
             verify(weights)
         else:
-            log.warning("%s is not a registered Keras weight file name: loaded without a "
-                        "checksum check", weights)
-    groups = image_groups(inputs["manifest"], list(inputs.get("synthetic", [])),
-                          list(spec.seeds), spec.n_augment)
+            log.warning(
+                "%s is not a registered Keras weight file name: loaded without a checksum check",
+                weights,
+            )
+    groups = image_groups(
+        inputs["manifest"], list(inputs.get("synthetic", [])), list(spec.seeds), spec.n_augment
+    )
     extract = make_extractor(name, spec.input_size, weights, init_seed=spec.init_seed)
-    log.info("%s (%s), input %d px: %d images in %d groups", name, weights_label(weights),
-             spec.input_size, sum(len(g.ids) for g in groups.values()), len(groups))
+    log.info(
+        "%s (%s), input %d px: %d images in %d groups",
+        name,
+        weights_label(weights),
+        spec.input_size,
+        sum(len(g.ids) for g in groups.values()),
+        len(groups),
+    )
     features, rows = [], []
     for group_name in sorted(groups):
         group = groups[group_name]

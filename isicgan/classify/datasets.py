@@ -18,6 +18,7 @@ the train-on-synthetic arms ``synthetic_only_{gan}`` (the real malignant train t
 by as many synthetic ones of one generator replicate). Phases 1..batches hold the control
 arms and the generator arms.
 """
+
 from __future__ import annotations
 
 import logging
@@ -59,6 +60,7 @@ def real_fraction_arm(fraction: float) -> str:
 class Group:
     """One group of images: ``x`` (N x H x W x 3 uint8, or N x D features), labels, ids, and
     for real tiles the patient of each (empty for synthetic and augmented groups)."""
+
     x: np.ndarray
     y: np.ndarray
     ids: list[str]
@@ -69,6 +71,7 @@ class Group:
 class TrainingSet:
     """What one (phase, arm, seed, generator replicate) trains on: parts of groups, plus the
     malignant class weight. ``replicate`` is 0 for arms without a generator."""
+
     phase: int
     arm: str
     seed: int
@@ -83,8 +86,10 @@ class TrainingSet:
         xs, ys = [], []
         for name, idx in self.parts:
             if name not in groups:
-                raise KeyError(f"training set {self.phase}/{self.arm}/{self.seed} needs image group "
-                               f"'{name}', which was not loaded")
+                raise KeyError(
+                    f"training set {self.phase}/{self.arm}/{self.seed} needs image group "
+                    f"'{name}', which was not loaded"
+                )
             xs.append(groups[name].x[idx])
             ys.append(groups[name].y[idx])
         x = np.concatenate(xs)
@@ -101,8 +106,10 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
     frame = pd.read_csv(path, dtype={"isic_id": str, "patient_id": str, "split": str})
     missing = [c for c in MANIFEST_COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)} "
-                         f"(expected {','.join(MANIFEST_COLUMNS)})")
+        raise ValueError(
+            f"{path}: missing column(s) {', '.join(missing)} "
+            f"(expected {','.join(MANIFEST_COLUMNS)})"
+        )
     for row, (isic_id, target) in enumerate(zip(frame["isic_id"], frame["target"]), start=2):
         check_id(isic_id, where=f"{path} line {row}: ")
         if target not in (0, 1):
@@ -126,22 +133,31 @@ def load_real(manifest_path: str | Path) -> dict[str, Group]:
         xs, ys, ids = [], [], []
         for target in (0, 1):
             folder = root / split / str(target)
-            expected = sorted(manifest.loc[(manifest["split"] == split)
-                                           & (manifest["target"] == target), "isic_id"])
+            expected = sorted(
+                manifest.loc[
+                    (manifest["split"] == split) & (manifest["target"] == target), "isic_id"
+                ]
+            )
             images, found = load_png_folder(folder)
             if found != expected:
                 extra = sorted(set(found) - set(expected))[:3]
                 lack = sorted(set(expected) - set(found))[:3]
-                raise ValueError(f"{folder}: images do not match {manifest_path} "
-                                 f"(not in manifest: {extra}, missing files: {lack})")
+                raise ValueError(
+                    f"{folder}: images do not match {manifest_path} "
+                    f"(not in manifest: {extra}, missing files: {lack})"
+                )
             if found:
                 xs.append(images)
                 ys.append(np.full(len(found), target))
                 ids += found
         if not ids:
             raise ValueError(f"{manifest_path}: no images in split '{split}'")
-        groups[split] = Group(np.concatenate(xs), np.concatenate(ys).astype(np.int64), ids,
-                              [patient_of[i] for i in ids])
+        groups[split] = Group(
+            np.concatenate(xs),
+            np.concatenate(ys).astype(np.int64),
+            ids,
+            [patient_of[i] for i in ids],
+        )
         if len(np.unique(groups[split].y)) < 2:
             raise ValueError(f"{manifest_path}: split '{split}' needs both classes")
     _check_same_shape(groups)
@@ -153,7 +169,7 @@ def load_synthetic(batch_dirs: dict[str, str | Path]) -> dict[str, Group]:
     """Synthetic malignant batches: group name (``{gan}/rep{r}/batch{k}``) -> folder of PNGs."""
     groups = {}
     for name, folder in batch_dirs.items():
-        images, ids = load_png_folder(folder)      # sorted file names, never listing order
+        images, ids = load_png_folder(folder)  # sorted file names, never listing order
         if not ids:
             raise ValueError(f"synthetic batch folder {folder} holds no PNG images")
         groups[name] = Group(images, np.ones(len(ids), dtype=np.int64), ids)
@@ -183,8 +199,9 @@ def augmented_group(train: Group, seed: int, n: int) -> Group:
     return Group(augment_tiles(train.x[idx], seed), np.ones(n, dtype=np.int64), ids)
 
 
-def image_groups(manifest: str | Path, synthetic_files: list[str | Path], seeds: list[int],
-                 n_augment: int) -> dict[str, Group]:
+def image_groups(
+    manifest: str | Path, synthetic_files: list[str | Path], seeds: list[int], n_augment: int
+) -> dict[str, Group]:
     """Real splits, synthetic batches and the augmented copies of every seed (none when
     ``n_augment`` is 0), as images."""
     groups = load_real(manifest)
@@ -208,8 +225,10 @@ def real_fraction(train: Group, fraction: float, seed: int) -> np.ndarray:
         raise ValueError(f"arms_real_fractions: {fraction} is not in (0, 1]")
     malignant = np.flatnonzero(train.y == 1)
     if len(train.patients) != len(train.y):
-        raise ValueError("the train group has no patient ids: the learning-curve arms draw "
-                         "by patient (a features index.csv without patient_id is stale)")
+        raise ValueError(
+            "the train group has no patient ids: the learning-curve arms draw "
+            "by patient (a features index.csv without patient_id is stale)"
+        )
     n = int(np.floor(fraction * len(malignant) + 0.5))
     patients = np.asarray(train.patients, dtype=object)[malignant]
     rng = np.random.default_rng([seed, 4])
@@ -220,14 +239,15 @@ def real_fraction(train: Group, fraction: float, seed: int) -> np.ndarray:
         if missing == 0:
             break
         tiles = malignant[patients == patient]
-        tiles = tiles[rng.permutation(len(tiles))]    # drawn for every patient: nested draws
+        tiles = tiles[rng.permutation(len(tiles))]  # drawn for every patient: nested draws
         kept.append(tiles[:missing])
         missing -= len(kept[-1])
     return np.sort(np.concatenate(kept)) if kept else np.zeros(0, dtype=np.int64)
 
 
-def design(spec: ClassifyDesign, train: Group,
-           synthetic_sizes: dict[str, int] | None = None) -> list[TrainingSet]:
+def design(
+    spec: ClassifyDesign, train: Group, synthetic_sizes: dict[str, int] | None = None
+) -> list[TrainingSet]:
     """Every training set of ``spec`` (its phases only), phase by phase, then seed by seed.
 
     Phase 0: ``baseline``; ``real_{100 f}`` per fraction of ``spec.real_fractions``; with
@@ -252,38 +272,49 @@ def design(spec: ClassifyDesign, train: Group,
     return sets
 
 
-def _phase_zero(spec: ClassifyDesign, train: Group, seed: int,
-                synthetic_sizes: dict[str, int] | None) -> list[TrainingSet]:
+def _phase_zero(
+    spec: ClassifyDesign, train: Group, seed: int, synthetic_sizes: dict[str, int] | None
+) -> list[TrainingSet]:
     y = np.asarray(train.y)
     benign, malignant = np.flatnonzero(y == 0), np.flatnonzero(y == 1)
     n_mal = len(malignant)
-    sets = [TrainingSet(0, BASELINE, seed, [("train", np.arange(len(y)))],
-                        n_real_malignant=n_mal)]
+    sets = [TrainingSet(0, BASELINE, seed, [("train", np.arange(len(y)))], n_real_malignant=n_mal)]
     for f in spec.real_fractions:
         kept = real_fraction(train, f, seed)
-        sets.append(TrainingSet(0, real_fraction_arm(f), seed,
-                                [("train", benign), ("train", kept)],
-                                n_real_malignant=len(kept)))
+        sets.append(
+            TrainingSet(
+                0,
+                real_fraction_arm(f),
+                seed,
+                [("train", benign), ("train", kept)],
+                n_real_malignant=len(kept),
+            )
+        )
     if spec.synthetic_only:
         for gan in spec.gans:
             for r in range(1, spec.replicates + 1):
-                parts = [("train", benign)] + _synthetic_tiles(spec, gan, r, n_mal,
-                                                               synthetic_sizes)
-                sets.append(TrainingSet(0, f"{SYNTHETIC_ONLY}{gan}", seed, parts,
-                                        n_added=n_mal, replicate=r))
+                parts = [("train", benign)] + _synthetic_tiles(spec, gan, r, n_mal, synthetic_sizes)
+                sets.append(
+                    TrainingSet(
+                        0, f"{SYNTHETIC_ONLY}{gan}", seed, parts, n_added=n_mal, replicate=r
+                    )
+                )
     return sets
 
 
-def _synthetic_tiles(spec: ClassifyDesign, gan: str, replicate: int, n: int,
-                     synthetic_sizes: dict[str, int] | None) -> list[tuple[str, np.ndarray]]:
+def _synthetic_tiles(
+    spec: ClassifyDesign, gan: str, replicate: int, n: int, synthetic_sizes: dict[str, int] | None
+) -> list[tuple[str, np.ndarray]]:
     """The first ``n`` synthetic tiles of a generator replicate, from batches 1.. in order."""
     held = spec.batches * spec.batch_size
     if held < n:
-        raise ValueError(f"arms_synthetic_only: {SYNTHETIC_ONLY}{gan} needs {n} synthetic "
-                         f"tiles (as many as the real malignant train tiles) but replicate "
-                         f"{replicate} holds {held} (synthesis.batches {spec.batches} x "
-                         f"batch_size {spec.batch_size}); raise them or set "
-                         "arms_synthetic_only: false")
+        raise ValueError(
+            f"arms_synthetic_only: {SYNTHETIC_ONLY}{gan} needs {n} synthetic "
+            f"tiles (as many as the real malignant train tiles) but replicate "
+            f"{replicate} holds {held} (synthesis.batches {spec.batches} x "
+            f"batch_size {spec.batch_size}); raise them or set "
+            "arms_synthetic_only: false"
+        )
     parts = []
     for b in range(1, spec.batches + 1):
         if n <= 0:
@@ -294,8 +325,13 @@ def _synthetic_tiles(spec: ClassifyDesign, gan: str, replicate: int, n: int,
     return parts
 
 
-def _phase_k(spec: ClassifyDesign, train_y: np.ndarray, k: int, seed: int,
-             synthetic_sizes: dict[str, int] | None) -> list[TrainingSet]:
+def _phase_k(
+    spec: ClassifyDesign,
+    train_y: np.ndarray,
+    k: int,
+    seed: int,
+    synthetic_sizes: dict[str, int] | None,
+) -> list[TrainingSet]:
     n_train = len(train_y)
     n_mal = int(np.sum(train_y == 1))
     all_train = np.arange(n_train)
@@ -303,8 +339,9 @@ def _phase_k(spec: ClassifyDesign, train_y: np.ndarray, k: int, seed: int,
     copies = malignant_copies(train_y, seed, spec.batches * spec.batch_size)
     sets = []
     for arm in list(spec.arms) + list(spec.gans):
-        ts = TrainingSet(k, arm, seed, [("train", all_train)], n_added=n_add,
-                         n_real_malignant=n_mal)
+        ts = TrainingSet(
+            k, arm, seed, [("train", all_train)], n_added=n_add, n_real_malignant=n_mal
+        )
         if arm == "oversample":
             ts.parts.append(("train", copies[:n_add]))
         elif arm == "augment":
@@ -312,32 +349,52 @@ def _phase_k(spec: ClassifyDesign, train_y: np.ndarray, k: int, seed: int,
         elif arm == "class_weight":
             ts.malignant_weight = (n_mal + n_add) / n_mal
         else:
-            sets += [_generator_set(ts, k, r, spec.batch_size, synthetic_sizes)
-                     for r in range(1, spec.replicates + 1)]
+            sets += [
+                _generator_set(ts, k, r, spec.batch_size, synthetic_sizes)
+                for r in range(1, spec.replicates + 1)
+            ]
             continue
         sets.append(ts)
     return sets
 
 
-def _checked_batch(gan: str, replicate: int, b: int, batch_size: int,
-                   synthetic_sizes: dict[str, int] | None) -> str:
+def _checked_batch(
+    gan: str, replicate: int, b: int, batch_size: int, synthetic_sizes: dict[str, int] | None
+) -> str:
     name = f"{gan}/rep{replicate}/batch{b}"
     size = (synthetic_sizes or {}).get(name, batch_size)
     if size != batch_size:
-        raise ValueError(f"synthetic batch {name} holds {size} images, "
-                         f"expected synthesis.batch_size = {batch_size}")
+        raise ValueError(
+            f"synthetic batch {name} holds {size} images, "
+            f"expected synthesis.batch_size = {batch_size}"
+        )
     return name
 
 
-def _generator_set(control: TrainingSet, k: int, replicate: int, batch_size: int,
-                   synthetic_sizes: dict[str, int] | None) -> TrainingSet:
+def _generator_set(
+    control: TrainingSet,
+    k: int,
+    replicate: int,
+    batch_size: int,
+    synthetic_sizes: dict[str, int] | None,
+) -> TrainingSet:
     """Phase k of a generator arm, replicate ``replicate``: its batches 1..k added."""
-    ts = TrainingSet(control.phase, control.arm, control.seed, list(control.parts),
-                     n_added=control.n_added, replicate=replicate,
-                     n_real_malignant=control.n_real_malignant)
+    ts = TrainingSet(
+        control.phase,
+        control.arm,
+        control.seed,
+        list(control.parts),
+        n_added=control.n_added,
+        replicate=replicate,
+        n_real_malignant=control.n_real_malignant,
+    )
     for b in range(1, k + 1):
-        ts.parts.append((_checked_batch(control.arm, replicate, b, batch_size, synthetic_sizes),
-                         np.arange(batch_size)))
+        ts.parts.append(
+            (
+                _checked_batch(control.arm, replicate, b, batch_size, synthetic_sizes),
+                np.arange(batch_size),
+            )
+        )
     return ts
 
 
@@ -345,14 +402,21 @@ def load_features(features: str | Path, index: str | Path) -> tuple[dict[str, Gr
     """The cached backbone features (rule ``backbone_features``) as image groups (real ones
     with their patients), and the backbone's weights label."""
     x = np.load(features)
-    table = pd.read_csv(index, dtype={"group": str, "isic_id": str, "patient_id": str},
-                        keep_default_na=False)
+    table = pd.read_csv(
+        index, dtype={"group": str, "isic_id": str, "patient_id": str}, keep_default_na=False
+    )
     if len(table) != len(x):
-        raise ValueError(f"{index} has {len(table)} rows but {features} holds {len(x)} feature rows")
+        raise ValueError(
+            f"{index} has {len(table)} rows but {features} holds {len(x)} feature rows"
+        )
     groups = {}
     for name, rows in table.groupby("group", sort=False):
         idx = rows.index.to_numpy()
         patients = rows["patient_id"].tolist() if "patient_id" in rows else []
-        groups[name] = Group(x[idx], rows["target"].to_numpy(np.int64), rows["isic_id"].tolist(),
-                             patients if all(patients) else [])
+        groups[name] = Group(
+            x[idx],
+            rows["target"].to_numpy(np.int64),
+            rows["isic_id"].tolist(),
+            patients if all(patients) else [],
+        )
     return groups, str(table["weights"].iloc[0])

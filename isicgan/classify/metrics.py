@@ -14,6 +14,7 @@ independent. A resample is a (n_tiles,) vector of integer weights (how often eac
 patient was drawn), so every metric below has a weighted, vectorised form over many resamples
 (:func:`weighted_metrics`); with all weights 1 it equals :func:`compute_metrics`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,14 @@ from scipy.stats import rankdata
 from sklearn.metrics import auc, average_precision_score, roc_curve
 
 #: the per-class metrics at the threshold, in table order
-CLASS_METRICS = ["benign_precision", "benign_recall", "benign_f1",
-                 "malignant_precision", "malignant_recall", "malignant_f1"]
+CLASS_METRICS = [
+    "benign_precision",
+    "benign_recall",
+    "benign_f1",
+    "malignant_precision",
+    "malignant_recall",
+    "malignant_f1",
+]
 #: every metric that depends on the threshold
 THRESHOLD_METRICS = CLASS_METRICS + ["balanced_accuracy", "accuracy"]
 #: threshold-free metrics
@@ -64,8 +71,12 @@ def _threshold_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]
     """Per-class precision/recall/F1, balanced accuracy, accuracy along the last axis."""
     y = y.astype(bool)
     pred = pred.astype(bool)
-    return _metrics_from_counts(np.sum(y & pred, axis=-1), np.sum(~y & pred, axis=-1),
-                                np.sum(y & ~pred, axis=-1), np.sum(~y & ~pred, axis=-1))
+    return _metrics_from_counts(
+        np.sum(y & pred, axis=-1),
+        np.sum(~y & pred, axis=-1),
+        np.sum(y & ~pred, axis=-1),
+        np.sum(~y & ~pred, axis=-1),
+    )
 
 
 def _rank_auc(y: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -90,13 +101,15 @@ def partial_auc(y: np.ndarray, score: np.ndarray, min_tpr: float = 0.8) -> float
     fpr, tpr, _ = roc_curve(flipped_y, flipped_score)
     stop = int(np.searchsorted(fpr, max_fpr, side="right"))
     if stop < len(fpr):
-        tpr_cut = np.interp(max_fpr, fpr[stop - 1:stop + 1], tpr[stop - 1:stop + 1])
+        tpr_cut = np.interp(max_fpr, fpr[stop - 1 : stop + 1], tpr[stop - 1 : stop + 1])
         fpr = np.append(fpr[:stop], max_fpr)
         tpr = np.append(tpr[:stop], tpr_cut)
     return float(auc(fpr, tpr))
 
 
-def compute_metrics(y, score, threshold: float = 0.5, pauc_min_tpr: float = 0.8) -> dict[str, float]:
+def compute_metrics(
+    y, score, threshold: float = 0.5, pauc_min_tpr: float = 0.8
+) -> dict[str, float]:
     """Every metric of :data:`METRICS` for one set of scores."""
     y = np.asarray(y).astype(int)
     score = np.asarray(score, dtype=float)
@@ -105,7 +118,9 @@ def compute_metrics(y, score, threshold: float = 0.5, pauc_min_tpr: float = 0.8)
     out = {k: float(v) for k, v in _threshold_metrics(y, score > threshold).items()}
     out["roc_auc"] = float(_rank_auc(y, score))
     two_classes = len(np.unique(y)) == 2
-    out["average_precision"] = float(average_precision_score(y, score)) if two_classes else float("nan")
+    out["average_precision"] = (
+        float(average_precision_score(y, score)) if two_classes else float("nan")
+    )
     out["pauc_80"] = partial_auc(y, score, pauc_min_tpr)
     return {k: out[k] for k in METRICS}
 
@@ -136,11 +151,11 @@ def choose_threshold(y, score, default: float = 0.5) -> float:
     balanced = ((n_pos - pos_below) / n_pos + neg_below / n_neg) / 2
     edges = np.concatenate([[min(0.0, values[0])], values, [max(1.0, values[-1])]])
     cuts = (edges[:-1] + edges[1:]) / 2
-    if values[0] <= 0.0:                     # nothing lies below 0: "all malignant" needs t < 0
+    if values[0] <= 0.0:  # nothing lies below 0: "all malignant" needs t < 0
         cuts[0] = np.nextafter(values[0], -np.inf)
     best = np.flatnonzero(balanced >= balanced.max() - 1e-12)
     distance = np.abs(cuts[best] - default)
-    return float(cuts[best[np.argmin(distance)]])   # argmin takes the first (lowest) of ties
+    return float(cuts[best[np.argmin(distance)]])  # argmin takes the first (lowest) of ties
 
 
 def patient_resamples(patients, y, n_boot: int, seed: int) -> np.ndarray:
@@ -154,7 +169,9 @@ def patient_resamples(patients, y, n_boot: int, seed: int) -> np.ndarray:
     patients = np.asarray(patients)
     y = np.asarray(y).astype(int)
     if patients.shape != y.shape or y.ndim != 1:
-        raise ValueError(f"patients {patients.shape} and labels {y.shape} must be equal-length vectors")
+        raise ValueError(
+            f"patients {patients.shape} and labels {y.shape} must be equal-length vectors"
+        )
     ids, tile_patient = np.unique(patients, return_inverse=True)
     n_patients = len(ids)
     has_malignant = np.bincount(tile_patient, weights=y, minlength=n_patients) > 0
@@ -169,8 +186,9 @@ def patient_resamples(patients, y, n_boot: int, seed: int) -> np.ndarray:
     return counts.reshape(n_boot, n_patients)[:, tile_patient]
 
 
-def _ranking_metrics(y: np.ndarray, score: np.ndarray, weights_t: np.ndarray,
-                     pauc_min_tpr: float) -> dict[str, np.ndarray]:
+def _ranking_metrics(
+    y: np.ndarray, score: np.ndarray, weights_t: np.ndarray, pauc_min_tpr: float
+) -> dict[str, np.ndarray]:
     """Weighted ROC-AUC, average precision and ISIC pAUC, one per column of ``weights_t``.
 
     ``weights_t`` is (n, resamples), C-contiguous float32 (exact for integer counts; ratios
@@ -181,10 +199,10 @@ def _ranking_metrics(y: np.ndarray, score: np.ndarray, weights_t: np.ndarray,
     order = np.argsort(score, kind="stable")
     s = score[order]
     malignant = y[order]
-    w = weights_t[order]                                   # (n, B), ascending score
+    w = weights_t[order]  # (n, B), ascending score
     pos = w * malignant[:, None].astype(w.dtype)
     neg = w - pos
-    if len(s) > 1 and np.any(s[1:] == s[:-1]):             # pool tied scores into one step
+    if len(s) > 1 and np.any(s[1:] == s[:-1]):  # pool tied scores into one step
         starts = np.flatnonzero(np.concatenate([[True], s[1:] != s[:-1]]))
         pos = np.add.reduceat(pos, starts, axis=0)
         neg = np.add.reduceat(neg, starts, axis=0)
@@ -202,25 +220,37 @@ def _ranking_metrics(y: np.ndarray, score: np.ndarray, weights_t: np.ndarray,
     roc = np.sum(p * (neg_below + neg_upto), axis=0, dtype=float) * 0.5 * inv_pos * inv_neg
     # average precision (scikit-learn's step sum), thresholds from the top score down
     tp = n_pos.astype(w.dtype) - pos_below
-    tiny = np.finfo(w.dtype).tiny                          # 0 / tiny = 0: an empty step
-    ap = np.sum(p * tp / np.maximum(tp + (n_neg.astype(w.dtype) - neg_below), tiny), axis=0,
-                dtype=float) * inv_pos
+    tiny = np.finfo(w.dtype).tiny  # 0 / tiny = 0: an empty step
+    ap = (
+        np.sum(
+            p * tp / np.maximum(tp + (n_neg.astype(w.dtype) - neg_below), tiny), axis=0, dtype=float
+        )
+        * inv_pos
+    )
     # ISIC pAUC: labels and scores flipped, so benign tiles are the positives and the
     # curve runs from the lowest score up: x = malignant share, t = benign share;
     # one straight step per tie group, area up to x = 1 - min_tpr
     max_fpr = np.float32(1.0 - pauc_min_tpr)
     x0, x1 = pos_below * inv_pos, pos_upto * inv_pos
     t0, t1 = neg_below * inv_neg, neg_upto * inv_neg
-    kept = np.clip(max_fpr - x0, 0, x1 - x0)               # width of the step left of max_fpr
+    kept = np.clip(max_fpr - x0, 0, x1 - x0)  # width of the step left of max_fpr
     t_end = t0 + (t1 - t0) * (kept / np.maximum(x1 - x0, tiny))
     pauc = np.sum(kept * (t0 + t_end), axis=0, dtype=float) / 2
     nan = np.full(len(valid), np.nan)
-    return {"roc_auc": np.where(valid, roc, nan), "average_precision": np.where(valid, ap, nan),
-            "pauc_80": np.where(valid, pauc, nan)}
+    return {
+        "roc_auc": np.where(valid, roc, nan),
+        "average_precision": np.where(valid, ap, nan),
+        "pauc_80": np.where(valid, pauc, nan),
+    }
 
 
-def weighted_metrics(y, scores, weights: np.ndarray, thresholds: dict[str, float | np.ndarray],
-                     pauc_min_tpr: float = 0.8) -> dict[str, np.ndarray]:
+def weighted_metrics(
+    y,
+    scores,
+    weights: np.ndarray,
+    thresholds: dict[str, float | np.ndarray],
+    pauc_min_tpr: float = 0.8,
+) -> dict[str, np.ndarray]:
     """Every metric of one or more runs' scores under each row of ``weights`` (resamples).
 
     ``scores`` is (n,) or (runs, n) for the same tiles; ``weights`` (resamples, n).
@@ -235,14 +265,16 @@ def weighted_metrics(y, scores, weights: np.ndarray, thresholds: dict[str, float
     scores = np.atleast_2d(scores)
     weights = np.atleast_2d(np.asarray(weights, dtype=np.float32))
     if scores.shape[1] != len(y) or weights.shape[1] != len(y):
-        raise ValueError(f"{len(y)} labels, scores {scores.shape} and weights {weights.shape} "
-                         "must cover the same tiles")
+        raise ValueError(
+            f"{len(y)} labels, scores {scores.shape} and weights {weights.shape} "
+            "must cover the same tiles"
+        )
     n_runs = len(scores)
     indicators = []
     for t in thresholds.values():
         pred = scores > np.broadcast_to(np.asarray(t, dtype=float), (n_runs,))[:, None]
-        indicators += [y & pred, ~y & pred, y & ~pred, ~y & ~pred]     # each (R, n)
-    counts = weights @ np.concatenate(indicators).T.astype(np.float32)   # (B, 4 x T x R)
+        indicators += [y & pred, ~y & pred, y & ~pred, ~y & ~pred]  # each (R, n)
+    counts = weights @ np.concatenate(indicators).T.astype(np.float32)  # (B, 4 x T x R)
     counts = counts.T.astype(float).reshape(len(thresholds), 4, n_runs, len(weights))
     out = {}
     for i, suffix in enumerate(thresholds):

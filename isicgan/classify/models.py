@@ -13,11 +13,13 @@ Keras models are trained by :class:`KerasTrainer`: one model and one traced trai
 job, re-initialised for each (phase, arm, seed) from a freshly seeded copy, so a job that
 fits a hundred configurations traces its graph once instead of a hundred times.
 """
+
 from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -51,7 +53,7 @@ def configure_tensorflow(threads: int = 1) -> None:
     try:
         tf.config.threading.set_intra_op_parallelism_threads(max(1, int(threads)))
         tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:          # already initialised in this process (tests): keep its setting
+    except RuntimeError:  # already initialised in this process (tests): keep its setting
         pass
     tf.config.experimental.enable_op_determinism()
 
@@ -61,12 +63,15 @@ def build_head(n_features: int, dense: int = 1024, dropout: float = 0.5):
     import keras
     from keras import layers
 
-    return keras.Sequential([
-        keras.Input((n_features,)),
-        layers.Dense(dense, activation="relu"),
-        layers.Dropout(dropout),
-        layers.Dense(1, activation="sigmoid"),
-    ], name="thesis_head")
+    return keras.Sequential(
+        [
+            keras.Input((n_features,)),
+            layers.Dense(dense, activation="relu"),
+            layers.Dropout(dropout),
+            layers.Dense(1, activation="sigmoid"),
+        ],
+        name="thesis_head",
+    )
 
 
 class KerasTrainer:
@@ -78,7 +83,9 @@ class KerasTrainer:
     not depend on what the trainer fitted before.
     """
 
-    def __init__(self, build: Callable[[], Any], learning_rate: float, epochs: int, batch_size: int):
+    def __init__(
+        self, build: Callable[[], Any], learning_rate: float, epochs: int, batch_size: int
+    ):
         import keras
         import tensorflow as tf
 
@@ -96,14 +103,15 @@ class KerasTrainer:
 
         batch = self.batch_size
 
-        @tf.function(input_signature=[x_spec, v_spec, v_spec,
-                                      tf.TensorSpec([None, None], tf.int32)])
+        @tf.function(
+            input_signature=[x_spec, v_spec, v_spec, tf.TensorSpec([None, None], tf.int32)]
+        )
         def train(x, y, w, orders):
             # every epoch and batch inside one graph call: no Python overhead per step
             n = tf.shape(orders)[1]
             for epoch in tf.range(tf.shape(orders)[0]):
                 for start in tf.range(0, n, batch):
-                    idx = orders[epoch, start:start + batch]
+                    idx = orders[epoch, start : start + batch]
                     xb, yb, wb = tf.gather(x, idx), tf.gather(y, idx), tf.gather(w, idx)
                     with tf.GradientTape() as tape:
                         p = model(xb, training=True)
@@ -132,8 +140,14 @@ class KerasTrainer:
         for var, start in zip(self.optimizer.variables, self._optimizer_start):
             var.assign(start)
 
-    def fit_predict(self, seed: int, x: np.ndarray, y: np.ndarray, weight: np.ndarray,
-                    eval_sets: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def fit_predict(
+        self,
+        seed: int,
+        x: np.ndarray,
+        y: np.ndarray,
+        weight: np.ndarray,
+        eval_sets: dict[str, np.ndarray],
+    ) -> dict[str, np.ndarray]:
         """Train from scratch for ``seed`` and return sigmoid scores of every eval array."""
         self._reset(seed)
         rng = np.random.default_rng([seed, 3])
@@ -146,5 +160,6 @@ class KerasTrainer:
 
     def predict(self, x: np.ndarray, batch: int = 256) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
-        return np.concatenate([self._predict_step(x[i:i + batch]).numpy()
-                               for i in range(0, len(x), batch)]).astype(np.float64)
+        return np.concatenate(
+            [self._predict_step(x[i : i + batch]).numpy() for i in range(0, len(x), batch)]
+        ).astype(np.float64)

@@ -8,6 +8,7 @@ files (:func:`gather_parts`). A job's params are its :class:`ClassifyDesign` (th
 classifier's own settings plus the shared design), so changing one classifier's setting
 reruns only its job(s) and the tables.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,8 +23,7 @@ import pandas as pd
 from isicgan.io import atomic_path, write_csv
 
 from .classifiers import make_classifier
-from .datasets import (CONTROL_ARMS, EVAL_SPLITS, TEST_SETS, design, image_groups,
-                       load_features)
+from .datasets import CONTROL_ARMS, EVAL_SPLITS, TEST_SETS, design, image_groups, load_features
 from .metrics import METRICS, THRESHOLD_METRICS, VAL_METRICS, choose_threshold, compute_metrics
 from .models import DISPLAY_NAMES
 
@@ -31,13 +31,26 @@ log = logging.getLogger(__name__)
 
 NOT_APPLICABLE = "n/a (trained from scratch)"
 #: the columns every reader of runs.csv needs (read_runs checks them)
-RUN_KEYS = ["classifier", "algorithm", "phase", "arm", "seed", "replicate", "split", "n_train",
-            "n_added",
-            "malignant_weight", "backbone_weights"]
+RUN_KEYS = [
+    "classifier",
+    "algorithm",
+    "phase",
+    "arm",
+    "seed",
+    "replicate",
+    "split",
+    "n_train",
+    "n_added",
+    "malignant_weight",
+    "backbone_weights",
+]
 #: the key columns runs.csv is written with: RUN_KEYS plus n_real_malignant (the real
 #: malignant train tiles a run had: all of them, a learning-curve fraction, or 0)
-RUN_COLUMNS = RUN_KEYS[:RUN_KEYS.index("n_added") + 1] + ["n_real_malignant"] \
-    + RUN_KEYS[RUN_KEYS.index("n_added") + 1:]
+RUN_COLUMNS = (
+    RUN_KEYS[: RUN_KEYS.index("n_added") + 1]
+    + ["n_real_malignant"]
+    + RUN_KEYS[RUN_KEYS.index("n_added") + 1 :]
+)
 #: runs.csv after the keys: metrics at evaluation.threshold, the threshold chosen on val
 #: (max balanced accuracy, the same on a run's val and test rows) and the metrics there
 RUN_METRICS = METRICS + ["val_threshold"] + VAL_METRICS
@@ -54,8 +67,9 @@ class ClassifyDesign:
     the part of the design one job of a split stage runs (``None``: all of it). ``threads``
     is not a param (it does not change results): the script sets it from the job's threads.
     """
+
     classifier: str
-    settings: dict[str, Any] = field(default_factory=dict)   # classifiers.<classifier>
+    settings: dict[str, Any] = field(default_factory=dict)  # classifiers.<classifier>
     gans: tuple[str, ...] = ()
     arms: tuple[str, ...] = CONTROL_ARMS
     replicates: int = 1
@@ -78,8 +92,9 @@ class ClassifyDesign:
         if unknown:
             raise ValueError(f"ClassifyDesign: unknown setting(s) {unknown}")
         tuples = {"gans", "arms", "seeds", "real_fractions", "phases", "seeds_only"}
-        return cls(**{k: (tuple(v) if k in tuples and v is not None else v)
-                      for k, v in values.items()})
+        return cls(
+            **{k: (tuple(v) if k in tuples and v is not None else v) for k, v in values.items()}
+        )
 
     def phases_run(self) -> list[int]:
         """The phases this job fits: all of 0..batches, or ``phases``."""
@@ -101,8 +116,9 @@ class ClassifyOutputs:
     predictions: str | Path
 
 
-def run_classifier(inputs: dict[str, Any], spec: ClassifyDesign,
-                   outputs: ClassifyOutputs) -> pd.DataFrame:
+def run_classifier(
+    inputs: dict[str, Any], spec: ClassifyDesign, outputs: ClassifyOutputs
+) -> pd.DataFrame:
     """Fit ``spec.classifier`` on every training set of ``spec``; write runs.csv and
     predictions.csv.gz. Returns the runs table.
 
@@ -120,8 +136,12 @@ def run_classifier(inputs: dict[str, Any], spec: ClassifyDesign,
             raise ValueError(f"{spec.classifier} needs its cached backbone features")
         groups, weights = load_features(inputs["features"], inputs["index"])
     else:
-        groups = image_groups(inputs["manifest"], list(inputs.get("synthetic", [])),
-                              list(spec.seeds_run()), spec.n_augment())
+        groups = image_groups(
+            inputs["manifest"],
+            list(inputs.get("synthetic", [])),
+            list(spec.seeds_run()),
+            spec.n_augment(),
+        )
     sizes = {name: len(g.ids) for name, g in groups.items()}
     sets = design(spec, groups["train"], sizes)
     splits = [s for s in EVAL_SPLITS if s in groups]
@@ -133,28 +153,67 @@ def run_classifier(inputs: dict[str, Any], spec: ClassifyDesign,
         scores = model.fit_predict(ts.seed, model.prepare(x), y, w, eval_sets)
         # chosen on val only, then applied unchanged to the test sets
         val_threshold = choose_threshold(groups["val"].y, scores["val"], spec.threshold)
-        run = {"classifier": spec.classifier, "algorithm": DISPLAY_NAMES[spec.classifier],
-               "phase": ts.phase, "arm": ts.arm, "seed": ts.seed, "replicate": ts.replicate,
-               "n_train": len(y), "n_added": ts.n_added, "n_real_malignant": ts.n_real_malignant,
-               "malignant_weight": round(ts.malignant_weight, 6), "backbone_weights": weights}
+        run = {
+            "classifier": spec.classifier,
+            "algorithm": DISPLAY_NAMES[spec.classifier],
+            "phase": ts.phase,
+            "arm": ts.arm,
+            "seed": ts.seed,
+            "replicate": ts.replicate,
+            "n_train": len(y),
+            "n_added": ts.n_added,
+            "n_real_malignant": ts.n_real_malignant,
+            "malignant_weight": round(ts.malignant_weight, 6),
+            "backbone_weights": weights,
+        }
         for split in splits:
-            metrics = compute_metrics(groups[split].y, scores[split], spec.threshold,
-                                      spec.pauc_min_tpr)
-            at_val = compute_metrics(groups[split].y, scores[split], val_threshold,
-                                     spec.pauc_min_tpr)
-            rows.append({**run, "split": split, **{m: metrics[m] for m in METRICS},
-                         "val_threshold": val_threshold,
-                         **{f"{m}_valthr": at_val[m] for m in THRESHOLD_METRICS}})
+            metrics = compute_metrics(
+                groups[split].y, scores[split], spec.threshold, spec.pauc_min_tpr
+            )
+            at_val = compute_metrics(
+                groups[split].y, scores[split], val_threshold, spec.pauc_min_tpr
+            )
+            rows.append(
+                {
+                    **run,
+                    "split": split,
+                    **{m: metrics[m] for m in METRICS},
+                    "val_threshold": val_threshold,
+                    **{f"{m}_valthr": at_val[m] for m in THRESHOLD_METRICS},
+                }
+            )
         for test_set in (s for s in TEST_SETS if s in groups):
             group = groups[test_set]
-            predictions.append(pd.DataFrame({
-                "classifier": spec.classifier, "phase": ts.phase, "arm": ts.arm,
-                "seed": ts.seed, "replicate": ts.replicate, "test_set": test_set,
-                "isic_id": group.ids, "target": group.y, "score": scores[test_set]}))
+            predictions.append(
+                pd.DataFrame(
+                    {
+                        "classifier": spec.classifier,
+                        "phase": ts.phase,
+                        "arm": ts.arm,
+                        "seed": ts.seed,
+                        "replicate": ts.replicate,
+                        "test_set": test_set,
+                        "isic_id": group.ids,
+                        "target": group.y,
+                        "score": scores[test_set],
+                    }
+                )
+            )
         test_row = next(r for r in reversed(rows) if r["split"] == "test")
-        log.info("%s %d/%d phase %d %-16s seed %d rep %d: n_train %d, test malignant recall "
-                 "%.3f (%.0f s)", spec.classifier, i + 1, len(sets), ts.phase, ts.arm, ts.seed,
-                 ts.replicate, len(y), test_row["malignant_recall"], time.time() - start)
+        log.info(
+            "%s %d/%d phase %d %-16s seed %d rep %d: n_train %d, test malignant recall "
+            "%.3f (%.0f s)",
+            spec.classifier,
+            i + 1,
+            len(sets),
+            ts.phase,
+            ts.arm,
+            ts.seed,
+            ts.replicate,
+            len(y),
+            test_row["malignant_recall"],
+            time.time() - start,
+        )
     runs = pd.DataFrame(rows, columns=RUN_COLUMNS + RUN_METRICS)
     for m in METRICS + VAL_METRICS:
         runs[m] = runs[m].round(6)
@@ -168,18 +227,22 @@ def run_classifier(inputs: dict[str, Any], spec: ClassifyDesign,
 def write_predictions(path: str | Path, preds: pd.DataFrame) -> None:
     """predictions.csv.gz, byte-stable (gzip without a timestamp)."""
     with atomic_path(path) as tmp:
-        preds.to_csv(tmp, index=False, lineterminator="\n",
-                     compression={"method": "gzip", "mtime": 0})
+        preds.to_csv(
+            tmp, index=False, lineterminator="\n", compression={"method": "gzip", "mtime": 0}
+        )
 
 
-def gather_parts(runs_parts: list[str | Path], prediction_parts: list[str | Path],
-                 outputs: ClassifyOutputs) -> None:
+def gather_parts(
+    runs_parts: list[str | Path], prediction_parts: list[str | Path], outputs: ClassifyOutputs
+) -> None:
     """Concatenate the part files of a split classify stage, in the order given (phase, then
     seed), into the classifier's runs.csv and predictions.csv.gz. Every value is kept as the
     text the part holds, so the files equal those of the unsplit stage."""
+
     def read(paths):
-        return pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in paths],
-                         ignore_index=True)
+        return pd.concat(
+            [pd.read_csv(p, dtype=str, keep_default_na=False) for p in paths], ignore_index=True
+        )
 
     write_csv(outputs.runs, read(runs_parts))
     write_predictions(outputs.predictions, read(prediction_parts))

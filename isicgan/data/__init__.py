@@ -15,16 +15,34 @@ Modules, one job each:
 
 See docs/data.md for the split rules.
 """
+
 from __future__ import annotations
 
 from isicgan.data.errors import DataError
 from isicgan.data.layout import METADATA_COLUMNS, locate_raw
-from isicgan.data.spec import (ALL_SPLITS, EXTERNAL, SPLITS, ExternalTest, IngestSpec, SplitCounts,
-                               splits_of)
+from isicgan.data.spec import (
+    ALL_SPLITS,
+    EXTERNAL,
+    SPLITS,
+    ExternalTest,
+    IngestSpec,
+    SplitCounts,
+    splits_of,
+)
 
 # Only light modules here: the workflow's parse imports this package. The modules that import
 # pandas, h5py or PIL are imported by name where used (scripts: ``isicgan.data.stage``), which
 # also keeps each rule's code digest (isicgan/provenance.py) to the modules it runs.
 
-__all__ = ["ALL_SPLITS", "EXTERNAL", "SPLITS", "METADATA_COLUMNS", "DataError", "ExternalTest",
-           "IngestSpec", "SplitCounts", "splits_of", "locate_raw"]
+__all__ = [
+    "ALL_SPLITS",
+    "EXTERNAL",
+    "SPLITS",
+    "METADATA_COLUMNS",
+    "DataError",
+    "ExternalTest",
+    "IngestSpec",
+    "SplitCounts",
+    "splits_of",
+    "locate_raw",
+]

@@ -1,4 +1,5 @@
 """Reading and checking ``train-metadata.csv``: the columns ingest needs, each row checked."""
+
 from __future__ import annotations
 
 import re
@@ -38,7 +39,7 @@ def stripped(column: pd.Series) -> pd.Series:
 def checked_ids(ids: pd.Series, path: Path, line: np.ndarray) -> pd.Series:
     """The ids, stripped of surrounding blanks; the first unsafe one raises (with its line)."""
     if _ID_LINES.fullmatch("\n".join(ids.tolist()) + "\n") is not None:
-        return ids                          # all safe, so none has blanks to strip
+        return ids  # all safe, so none has blanks to strip
     ids = ids.str.strip()
     bad = ~ids.str.fullmatch(ISIC_ID_RE.pattern).to_numpy(bool) | ids.isin([".", ".."]).to_numpy()
     if bad.any():
@@ -60,34 +61,41 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
     header = _read_header(path)
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise DataError(f"{path}: required column(s) {', '.join(missing)} missing "
-                        f"(the header has {len(header)} columns: {', '.join(header[:8])}...)")
+        raise DataError(
+            f"{path}: required column(s) {', '.join(missing)} missing "
+            f"(the header has {len(header)} columns: {', '.join(header[:8])}...)"
+        )
     columns = REQUIRED_COLUMNS + ([ATTRIBUTION] if ATTRIBUTION in header else [])
     try:
-        frame = pd.read_csv(path, usecols=columns, dtype=str, keep_default_na=False,
-                            na_filter=False, engine="c")
+        frame = pd.read_csv(
+            path, usecols=columns, dtype=str, keep_default_na=False, na_filter=False, engine="c"
+        )
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot parse the CSV ({exc})") from exc
     frame = frame[columns]
     if ATTRIBUTION not in frame:
         frame[ATTRIBUTION] = ""
-    line = np.arange(len(frame)) + 2                # header is line 1
+    line = np.arange(len(frame)) + 2  # header is line 1
 
     def fail_where(mask: np.ndarray, what: str) -> None:
         rows = np.flatnonzero(mask)
         if len(rows):
             i = rows[0]
             more = f" ({len(rows)} rows in all)" if len(rows) > 1 else ""
-            raise DataError(f"{path} line {line[i]} (isic_id {frame['isic_id'].iat[i]!r}): "
-                            f"{what.format(**frame.iloc[i].to_dict())}{more}")
+            raise DataError(
+                f"{path} line {line[i]} (isic_id {frame['isic_id'].iat[i]!r}): "
+                f"{what.format(**frame.iloc[i].to_dict())}{more}"
+            )
 
     frame["isic_id"] = checked_ids(frame["isic_id"], path, line)
     if not pd.Index(frame["isic_id"]).is_unique:
         duplicated = frame["isic_id"].duplicated(keep=False).to_numpy()
         first = frame["isic_id"][duplicated].iat[0]
         where = line[(frame["isic_id"] == first).to_numpy()]
-        raise DataError(f"{path}: isic_id {first!r} is duplicated (lines "
-                        f"{', '.join(map(str, where))}); {int(duplicated.sum())} rows share an id")
+        raise DataError(
+            f"{path}: isic_id {first!r} is duplicated (lines "
+            f"{', '.join(map(str, where))}); {int(duplicated.sum())} rows share an id"
+        )
     frame["patient_id"] = stripped(frame["patient_id"])
     fail_where((frame["patient_id"] == "").to_numpy(), "patient_id is empty")
     target = stripped(frame["target"])

@@ -19,10 +19,11 @@ over sorted ids:
 7. :func:`check_benign_mix`: val's and test's share is within :data:`MIX_TOLERANCE` of
    train's.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -80,7 +81,7 @@ def exact_fill(sizes: Sequence[int], target: int) -> tuple[list[int], int]:
             total += size
             if total >= target:
                 return chosen, total - target
-    return chosen, total - target      # negative: not enough in all
+    return chosen, total - target  # negative: not enough in all
 
 
 def pick(rng: np.random.Generator, ids: Sequence[str], k: int) -> list[str]:
@@ -97,10 +98,11 @@ def pick(rng: np.random.Generator, ids: Sequence[str], k: int) -> list[str]:
 @dataclass
 class Cohort:
     """The metadata by patient: every tile's id (sorted), patient and class; tile counts."""
-    ids: np.ndarray                  # isic_id of every tile, sorted
-    patient_of_tile: np.ndarray      # each tile's patient, as its position in ``patients``
-    target: np.ndarray               # each tile's class
-    patients: list[str]              # sorted
+
+    ids: np.ndarray  # isic_id of every tile, sorted
+    patient_of_tile: np.ndarray  # each tile's patient, as its position in ``patients``
+    target: np.ndarray  # each tile's class
+    patients: list[str]  # sorted
     n_malignant: dict[str, int]
     n_benign: dict[str, int]
     source: str
@@ -115,10 +117,15 @@ class Cohort:
             counts = np.bincount(patient_of_tile[target == cls_], minlength=len(patients))
             return dict(zip(patients.tolist(), counts.tolist()))
 
-        return cls(ids=meta["isic_id"].to_numpy(object), patient_of_tile=patient_of_tile,
-                   target=target, patients=patients.tolist(),
-                   n_malignant=tiles_per_patient(MALIGNANT), n_benign=tiles_per_patient(BENIGN),
-                   source=source)
+        return cls(
+            ids=meta["isic_id"].to_numpy(object),
+            patient_of_tile=patient_of_tile,
+            target=target,
+            patients=patients.tolist(),
+            n_malignant=tiles_per_patient(MALIGNANT),
+            n_benign=tiles_per_patient(BENIGN),
+            source=source,
+        )
 
     def tiles_of(self, patients: Iterable[str], cls: int) -> list[str]:
         """The ``cls`` tiles of ``patients``, sorted by id."""
@@ -138,21 +145,25 @@ class Cohort:
     def benign_tiles(self, patients: Iterable[str]) -> int:
         return sum(self.n_benign[p] for p in patients)
 
-    def shortfall(self, what: str, n_needed: int, n_have: int, detail: str,
-                  counts: SplitCounts) -> DataError:
+    def shortfall(
+        self, what: str, n_needed: int, n_have: int, detail: str, counts: SplitCounts
+    ) -> DataError:
         return DataError(
             f"{self.source}: not enough {what} for data.counts: need {n_needed}, {detail} "
             f"{n_have} (the data hold {sum(self.n_malignant.values())} malignant and "
             f"{sum(self.n_benign.values())} benign tiles of {len(self.patients)} patients; "
-            f"asked: {counts.describe()})")
+            f"asked: {counts.describe()})"
+        )
 
-    def available(self, group: list[str], cls: int, n: int, what: str,
-                  counts: SplitCounts) -> list[str]:
+    def available(
+        self, group: list[str], cls: int, n: int, what: str, counts: SplitCounts
+    ) -> list[str]:
         """The ``cls`` tiles of ``group``'s patients; a :class:`DataError` if fewer than ``n``."""
         tiles = self.tiles_of(group, cls)
         if len(tiles) < n:
-            raise self.shortfall(what, n, len(tiles),
-                                 f"the {len(group)} patients left for it hold", counts)
+            raise self.shortfall(
+                what, n, len(tiles), f"the {len(group)} patients left for it hold", counts
+            )
         return tiles
 
 
@@ -161,11 +172,21 @@ def check_totals(cohort: Cohort, counts: SplitCounts) -> None:
     total_malignant = sum(cohort.n_malignant.values())
     total_benign = sum(cohort.n_benign.values())
     if total_malignant < counts.malignant:
-        raise cohort.shortfall("malignant tiles (target=1)", counts.malignant, total_malignant,
-                               "test + pool malignant, available", counts)
+        raise cohort.shortfall(
+            "malignant tiles (target=1)",
+            counts.malignant,
+            total_malignant,
+            "test + pool malignant, available",
+            counts,
+        )
     if total_benign < counts.benign:
-        raise cohort.shortfall("benign tiles (target=0)", counts.benign, total_benign,
-                               "test + pool + source benign, available", counts)
+        raise cohort.shortfall(
+            "benign tiles (target=0)",
+            counts.benign,
+            total_benign,
+            "test + pool + source benign, available",
+            counts,
+        )
 
 
 def malignant_patient_share(cohort: Cohort, patients: Iterable[str]) -> float:
@@ -191,8 +212,14 @@ def patients_for_malignant(cohort: Cohort, candidates: list[str], n_malignant: i
     return [with_malignant[i] for i in chosen]
 
 
-def add_benign_patients(cohort: Cohort, group: list[str], free: list[str], n_benign: int,
-                        n_from_benign_only: int, spread: float) -> list[str]:
+def add_benign_patients(
+    cohort: Cohort,
+    group: list[str],
+    free: list[str],
+    n_benign: int,
+    n_from_benign_only: int,
+    spread: float,
+) -> list[str]:
     """Grow ``group`` with patients from ``free`` (in order; taken ones are removed from it).
 
     First patients without a malignant lesion, until they hold ``spread`` times
@@ -234,8 +261,9 @@ def patient_groups(cohort: Cohort, order: list[str], counts: SplitCounts) -> dic
     """
     test_patients = patients_for_malignant(cohort, order, counts.test_malignant)
     taken = set(test_patients)
-    val_patients = patients_for_malignant(cohort, [p for p in order if p not in taken],
-                                          counts.val_malignant)
+    val_patients = patients_for_malignant(
+        cohort, [p for p in order if p not in taken], counts.val_malignant
+    )
     taken |= set(val_patients)
     left = [p for p in order if p not in taken]
     share_left = malignant_patient_share(cohort, left)
@@ -245,17 +273,21 @@ def patient_groups(cohort: Cohort, order: list[str], counts: SplitCounts) -> dic
     for spread in spreads:
         free = list(left)
         groups = {}
-        for split, group, n_benign in (("test", test_patients, counts.test_benign),
-                                       ("val", val_patients, counts.val_benign)):
+        for split, group, n_benign in (
+            ("test", test_patients, counts.test_benign),
+            ("val", val_patients, counts.val_benign),
+        ):
             benign_of_group = cohort.benign_tiles(group)
             # benign tiles to draw from patients without a malignant lesion, with one to spare
             # for rounding (train's final share can sit a little below share_left)
-            n_from_benign_only = n_benign - min(benign_of_group,
-                                                int(np.floor(share_left * n_benign)))
+            n_from_benign_only = n_benign - min(
+                benign_of_group, int(np.floor(share_left * n_benign))
+            )
             if 0 < n_from_benign_only < n_benign:
                 n_from_benign_only = min(n_benign, n_from_benign_only + 1)
-            groups[split] = add_benign_patients(cohort, group, free, n_benign,
-                                                n_from_benign_only, spread)
+            groups[split] = add_benign_patients(
+                cohort, group, free, n_benign, n_from_benign_only, spread
+            )
         groups["train"] = free
         if cohort.benign_tiles(free) >= counts.train_benign + counts.source_benign:
             break
@@ -265,18 +297,27 @@ def patient_groups(cohort: Cohort, order: list[str], counts: SplitCounts) -> dic
 # --------------------------------------------------------------------------- tiles
 
 
-def draw_benign(rng: np.random.Generator, from_malignant_patients: list[str],
-                from_benign_only: list[str], n: int, n_from_malignant: int) -> list[str]:
+def draw_benign(
+    rng: np.random.Generator,
+    from_malignant_patients: list[str],
+    from_benign_only: list[str],
+    n: int,
+    n_from_malignant: int,
+) -> list[str]:
     """``n`` tiles: ``n_from_malignant`` from the first list, the rest from the second;
     ``n_from_malignant`` is moved into what the two lists can give."""
-    n_from_malignant = min(max(n_from_malignant, n - len(from_benign_only)),
-                           len(from_malignant_patients), n)
-    return sorted(pick(rng, from_malignant_patients, n_from_malignant)
-                  + pick(rng, from_benign_only, n - n_from_malignant))
+    n_from_malignant = min(
+        max(n_from_malignant, n - len(from_benign_only)), len(from_malignant_patients), n
+    )
+    return sorted(
+        pick(rng, from_malignant_patients, n_from_malignant)
+        + pick(rng, from_benign_only, n - n_from_malignant)
+    )
 
 
-def draw_tiles(rng: np.random.Generator, cohort: Cohort, groups: Mapping[str, list[str]],
-               counts: SplitCounts) -> dict[str, dict[int, list[str]]]:
+def draw_tiles(
+    rng: np.random.Generator, cohort: Cohort, groups: Mapping[str, list[str]], counts: SplitCounts
+) -> dict[str, dict[int, list[str]]]:
     """The tiles of every split and class, drawn from its patient group.
 
     Malignant tiles are drawn uniformly from the group. Benign tiles are drawn in two strata,
@@ -284,23 +325,32 @@ def draw_tiles(rng: np.random.Generator, cohort: Cohort, groups: Mapping[str, li
     its group's benign tiles from the first; source, val and test then take the same share
     as train's drawn tiles.
     """
+
     def available(split: str, cls: int, n: int, what: str) -> list[str]:
         return cohort.available(groups[split], cls, n, what, counts)
 
     def benign_strata(split: str) -> tuple[list[str], list[str]]:
         group = groups[split]
-        return (cohort.tiles_of([p for p in group if cohort.has_malignant(p)], BENIGN),
-                cohort.tiles_of([p for p in group if not cohort.has_malignant(p)], BENIGN))
+        return (
+            cohort.tiles_of([p for p in group if cohort.has_malignant(p)], BENIGN),
+            cohort.tiles_of([p for p in group if not cohort.has_malignant(p)], BENIGN),
+        )
 
     train_from_malignant, train_from_benign_only = benign_strata("train")
     share_in_group = len(train_from_malignant) / max(
-        1, len(train_from_malignant) + len(train_from_benign_only))
+        1, len(train_from_malignant) + len(train_from_benign_only)
+    )
     n_train_from_malignant = min(
-        max(int(round(share_in_group * counts.train_benign)),
-            counts.train_benign - len(train_from_benign_only)),
-        len(train_from_malignant), counts.train_benign)
-    share_in_train = (n_train_from_malignant / counts.train_benign if counts.train_benign
-                      else share_in_group)
+        max(
+            int(round(share_in_group * counts.train_benign)),
+            counts.train_benign - len(train_from_benign_only),
+        ),
+        len(train_from_malignant),
+        counts.train_benign,
+    )
+    share_in_train = (
+        n_train_from_malignant / counts.train_benign if counts.train_benign else share_in_group
+    )
 
     def benign(split: str, n: int) -> list[str]:
         available(split, BENIGN, n, f"benign tiles for {split}")
@@ -310,26 +360,52 @@ def draw_tiles(rng: np.random.Generator, cohort: Cohort, groups: Mapping[str, li
         return pick(rng, available(split, MALIGNANT, n, what), n)
 
     drawn: dict[str, dict[int, list[str]]] = {}
-    drawn["test"] = {MALIGNANT: malignant("test", counts.test_malignant,
-                                          "malignant tiles for test"),
-                     BENIGN: benign("test", counts.test_benign)}
-    drawn["val"] = {MALIGNANT: malignant("val", counts.val_malignant, "malignant tiles for val"),
-                    BENIGN: benign("val", counts.val_benign)}
+    drawn["test"] = {
+        MALIGNANT: malignant("test", counts.test_malignant, "malignant tiles for test"),
+        BENIGN: benign("test", counts.test_benign),
+    }
+    drawn["val"] = {
+        MALIGNANT: malignant("val", counts.val_malignant, "malignant tiles for val"),
+        BENIGN: benign("val", counts.val_benign),
+    }
     train_malignant = available(
-        "train", MALIGNANT, counts.train_malignant,
-        "malignant tiles for train (test and val are filled by whole patients first)")
-    available("train", BENIGN, counts.train_benign + counts.source_benign,
-              "benign tiles for train + source")
-    drawn["train"] = {MALIGNANT: pick(rng, train_malignant, counts.train_malignant),
-                      BENIGN: draw_benign(rng, train_from_malignant, train_from_benign_only,
-                                          counts.train_benign, n_train_from_malignant)}
-    def unused(tiles: list[str]) -> list[str]:
-        return [t for t, taken in zip(tiles, pd.Index(tiles).isin(drawn["train"][BENIGN]))
-                if not taken]
+        "train",
+        MALIGNANT,
+        counts.train_malignant,
+        "malignant tiles for train (test and val are filled by whole patients first)",
+    )
+    available(
+        "train",
+        BENIGN,
+        counts.train_benign + counts.source_benign,
+        "benign tiles for train + source",
+    )
+    drawn["train"] = {
+        MALIGNANT: pick(rng, train_malignant, counts.train_malignant),
+        BENIGN: draw_benign(
+            rng,
+            train_from_malignant,
+            train_from_benign_only,
+            counts.train_benign,
+            n_train_from_malignant,
+        ),
+    }
 
-    drawn["source"] = {MALIGNANT: [], BENIGN: draw_benign(
-        rng, unused(train_from_malignant), unused(train_from_benign_only),
-        counts.source_benign, int(round(share_in_train * counts.source_benign)))}
+    def unused(tiles: list[str]) -> list[str]:
+        return [
+            t for t, taken in zip(tiles, pd.Index(tiles).isin(drawn["train"][BENIGN])) if not taken
+        ]
+
+    drawn["source"] = {
+        MALIGNANT: [],
+        BENIGN: draw_benign(
+            rng,
+            unused(train_from_malignant),
+            unused(train_from_benign_only),
+            counts.source_benign,
+            int(round(share_in_train * counts.source_benign)),
+        ),
+    }
     return drawn
 
 
@@ -338,8 +414,12 @@ def draw_tiles(rng: np.random.Generator, cohort: Cohort, groups: Mapping[str, li
 
 def attribution_table(meta: pd.DataFrame) -> pd.DataFrame:
     """Benign and malignant tiles of every attribution in the metadata, sorted by name."""
-    table = (meta.groupby([ATTRIBUTION, "target"]).size().unstack(fill_value=0)
-             .reindex(columns=[BENIGN, MALIGNANT], fill_value=0))
+    table = (
+        meta.groupby([ATTRIBUTION, "target"])
+        .size()
+        .unstack(fill_value=0)
+        .reindex(columns=[BENIGN, MALIGNANT], fill_value=0)
+    )
     table.columns = ["benign", "malignant"]
     return table.sort_index()
 
@@ -355,18 +435,25 @@ def check_external(meta: pd.DataFrame, external: ExternalTest, source: str) -> N
     if unknown:
         problems.append(f"no tile has attribution {', '.join(map(repr, unknown))}")
     if have_benign < external.benign or have_malignant < external.malignant:
-        problems.append(f"the named attribution(s) hold {have_benign} benign and "
-                        f"{have_malignant} malignant tiles, the counts ask for {external.benign} "
-                        f"benign and {external.malignant} malignant")
+        problems.append(
+            f"the named attribution(s) hold {have_benign} benign and "
+            f"{have_malignant} malignant tiles, the counts ask for {external.benign} "
+            f"benign and {external.malignant} malignant"
+        )
     if problems:
-        listing = "\n".join(f"  {name!r}: {row.benign} benign, {row.malignant} malignant"
-                            for name, row in table.iterrows())
-        raise DataError(f"{source}: config key 'data.external_test' cannot be met: "
-                        f"{'; '.join(problems)}. Attributions in the data (tiles):\n{listing}")
+        listing = "\n".join(
+            f"  {name!r}: {row.benign} benign, {row.malignant} malignant"
+            for name, row in table.iterrows()
+        )
+        raise DataError(
+            f"{source}: config key 'data.external_test' cannot be met: "
+            f"{'; '.join(problems)}. Attributions in the data (tiles):\n{listing}"
+        )
 
 
-def hold_out_institutions(meta: pd.DataFrame, external: ExternalTest,
-                          source: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def hold_out_institutions(
+    meta: pd.DataFrame, external: ExternalTest, source: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(rest, held_out)``: the rows of patients with no tile from the named attributions, and
     the rows from those attributions (a held-out patient's tiles from elsewhere go nowhere)."""
     check_external(meta, external, source)
@@ -376,27 +463,33 @@ def hold_out_institutions(meta: pd.DataFrame, external: ExternalTest,
     return meta.loc[~leaves], meta.loc[named]
 
 
-def draw_external(rng: np.random.Generator, held_out: pd.DataFrame,
-                  external: ExternalTest) -> dict[int, list[str]]:
+def draw_external(
+    rng: np.random.Generator, held_out: pd.DataFrame, external: ExternalTest
+) -> dict[int, list[str]]:
     """The external test set: tiles of each class drawn uniformly from the named attributions."""
+
     def ids(cls: int) -> list[str]:
         return held_out.loc[held_out["target"] == cls, "isic_id"].tolist()
 
-    return {MALIGNANT: pick(rng, ids(MALIGNANT), external.malignant),
-            BENIGN: pick(rng, ids(BENIGN), external.benign)}
+    return {
+        MALIGNANT: pick(rng, ids(MALIGNANT), external.malignant),
+        BENIGN: pick(rng, ids(BENIGN), external.benign),
+    }
 
 
 # --------------------------------------------------------------------------- the selection
 
 
-def benign_mix(manifest: pd.DataFrame, malignant_patients: Iterable[str],
-               splits: Sequence[str] = SPLITS) -> dict[str, float]:
+def benign_mix(
+    manifest: pd.DataFrame, malignant_patients: Iterable[str], splits: Sequence[str] = SPLITS
+) -> dict[str, float]:
     """Per split: share of its benign tiles from patients with a malignant lesion (NaN if none)."""
     ill = set(malignant_patients)
     out = {}
     for split in splits:
-        patients = manifest.loc[(manifest["split"] == split) & (manifest["target"] == BENIGN),
-                                "patient_id"]
+        patients = manifest.loc[
+            (manifest["split"] == split) & (manifest["target"] == BENIGN), "patient_id"
+        ]
         out[split] = float(patients.isin(ill).mean()) if len(patients) else float("nan")
     return out
 
@@ -413,18 +506,30 @@ def check_benign_mix(mix: Mapping[str, float], counts: SplitCounts, source: str)
                 f"{mix[split]:.1%} of them come from patients with a malignant lesion, against "
                 f"{mix['train']:.1%} in train (allowed: {MIX_TOLERANCE:.0%} points); the {split} "
                 f"patients chosen for their malignant tiles hold too few benign tiles, or too few "
-                f"patients without a malignant lesion are left (check data.counts)")
+                f"patients without a malignant lesion are left (check data.counts)"
+            )
 
 
-def manifest_of(drawn: Mapping[str, Mapping[int, list[str]]],
-                patient_of: Callable[[list[str]], list[str]]) -> pd.DataFrame:
+def manifest_of(
+    drawn: Mapping[str, Mapping[int, list[str]]], patient_of: Callable[[list[str]], list[str]]
+) -> pd.DataFrame:
     """Manifest rows (unsorted) of the tiles drawn per split and class, with their patients."""
-    rows = [(isic_id, cls, split) for split, by_class in drawn.items()
-            for cls in (BENIGN, MALIGNANT) for isic_id in by_class[cls]]
+    rows = [
+        (isic_id, cls, split)
+        for split, by_class in drawn.items()
+        for cls in (BENIGN, MALIGNANT)
+        for isic_id in by_class[cls]
+    ]
     ids = [isic_id for isic_id, _, _ in rows]
-    return pd.DataFrame({"isic_id": ids, "patient_id": patient_of(ids),
-                         "target": [cls for _, cls, _ in rows],
-                         "split": [split for _, _, split in rows]}, columns=MANIFEST_COLUMNS)
+    return pd.DataFrame(
+        {
+            "isic_id": ids,
+            "patient_id": patient_of(ids),
+            "target": [cls for _, cls, _ in rows],
+            "split": [split for _, _, split in rows],
+        },
+        columns=MANIFEST_COLUMNS,
+    )
 
 
 def select_splits(meta: pd.DataFrame, spec: IngestSpec, source: str = "metadata") -> pd.DataFrame:
@@ -435,8 +540,12 @@ def select_splits(meta: pd.DataFrame, spec: IngestSpec, source: str = "metadata"
     cohort_meta, held_out = meta, None
     if spec.external:
         cohort_meta, held_out = hold_out_institutions(meta, spec.external, source)
-    cohort = Cohort.of(cohort_meta, source if held_out is None else
-                       f"{source} (without the patients of data.external_test's attributions)")
+    cohort = Cohort.of(
+        cohort_meta,
+        source
+        if held_out is None
+        else f"{source} (without the patients of data.external_test's attributions)",
+    )
     order = [cohort.patients[i] for i in rng.permutation(len(cohort.patients))]
     check_totals(cohort, counts)
     groups = patient_groups(cohort, order, counts)
@@ -445,8 +554,12 @@ def select_splits(meta: pd.DataFrame, spec: IngestSpec, source: str = "metadata"
     if held_out is not None:
         external = draw_external(rng, held_out, spec.external)
         patient_of_tile = held_out.set_index("isic_id")["patient_id"]
-        manifest = pd.concat([manifest, manifest_of(
-            {EXTERNAL: external}, lambda ids: patient_of_tile.loc[ids].tolist())])
+        manifest = pd.concat(
+            [
+                manifest,
+                manifest_of({EXTERNAL: external}, lambda ids: patient_of_tile.loc[ids].tolist()),
+            ]
+        )
     manifest = sort_manifest(manifest)
     malignant_patients = [p for p in cohort.patients if cohort.has_malignant(p)]
     check_benign_mix(benign_mix(manifest, malignant_patients), counts, source)
@@ -461,8 +574,11 @@ def sort_manifest(manifest: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)[MANIFEST_COLUMNS]
 
 
-def count_table(manifest: pd.DataFrame, malignant_patients: Iterable[str] | None = None,
-                splits: Sequence[str] = SPLITS) -> pd.DataFrame:
+def count_table(
+    manifest: pd.DataFrame,
+    malignant_patients: Iterable[str] | None = None,
+    splits: Sequence[str] = SPLITS,
+) -> pd.DataFrame:
     """One row per split: benign, malignant, total tiles and distinct patients.
 
     With ``malignant_patients`` (the cohort's patients with a malignant lesion), also
@@ -470,13 +586,18 @@ def count_table(manifest: pd.DataFrame, malignant_patients: Iterable[str] | None
     such patients (:func:`benign_mix`; empty where the split has no benign tile).
     """
     rows = []
-    mix = (benign_mix(manifest, malignant_patients, splits)
-           if malignant_patients is not None else None)
+    mix = (
+        benign_mix(manifest, malignant_patients, splits) if malignant_patients is not None else None
+    )
     for split in splits:
         part = manifest[manifest["split"] == split]
-        row = {"split": split, "benign": int((part["target"] == BENIGN).sum()),
-               "malignant": int((part["target"] == MALIGNANT).sum()), "total": len(part),
-               "patients": int(part["patient_id"].nunique())}
+        row = {
+            "split": split,
+            "benign": int((part["target"] == BENIGN).sum()),
+            "malignant": int((part["target"] == MALIGNANT).sum()),
+            "total": len(part),
+            "patients": int(part["patient_id"].nunique()),
+        }
         if mix is not None:
             row["benign_from_malignant_patients"] = round(mix[split], 4)
         rows.append(row)

@@ -1,11 +1,12 @@
 """The image store: JPEG bytes from ``train-image.hdf5`` or a JPEG folder, decoded to PNG tiles."""
+
 from __future__ import annotations
 
 import io
 import os
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import h5py
 import numpy as np
@@ -28,11 +29,14 @@ class ImageStore:
             try:
                 self._h5 = h5py.File(self.path, "r")
             except OSError as exc:
-                raise DataError(f"image store '{self.path}' is not a readable HDF5 file "
-                                f"({exc})") from exc
+                raise DataError(
+                    f"image store '{self.path}' is not a readable HDF5 file ({exc})"
+                ) from exc
         elif not self.path.is_dir():
-            raise DataError(f"image store '{self.path}' is missing (expected {HDF5_NAME} or a "
-                            f"folder of <isic_id>.jpg)")
+            raise DataError(
+                f"image store '{self.path}' is missing (expected {HDF5_NAME} or a "
+                f"folder of <isic_id>.jpg)"
+            )
 
     def __enter__(self) -> ImageStore:
         return self
@@ -52,14 +56,14 @@ class ImageStore:
 
     def _link_names(self) -> list[bytes]:
         names: list[bytes] = []
-        self._h5.id.links.iterate(names.append)         # faster than keys() on 401k links
+        self._h5.id.links.iterate(names.append)  # faster than keys() on 401k links
         return names
 
     def has(self, isic_ids: Sequence[str]) -> np.ndarray:
         """Whether each of ``isic_ids`` (checked ids: ASCII) has an image, as a bool array."""
         if self._h5 is None:
             return np.isin(np.asarray(isic_ids, dtype=object), list(self.ids()))
-        names = np.array(self._link_names())            # fixed-width bytes, in name order
+        names = np.array(self._link_names())  # fixed-width bytes, in name order
         if len(names) == 0:
             return np.zeros(len(isic_ids), bool)
         if not (names[1:] > names[:-1]).all():
@@ -76,14 +80,17 @@ class ImageStore:
             except KeyError:
                 raise DataError(f"{self.path}: no image for isic_id {isic_id!r}") from None
             kind = dataset.get_type()
-            if (kind.get_class() == h5py.h5t.STRING and not kind.is_variable_str()
-                    and dataset.get_space().get_simple_extent_type() == h5py.h5s.SCALAR):
+            if (
+                kind.get_class() == h5py.h5t.STRING
+                and not kind.is_variable_str()
+                and dataset.get_space().get_simple_extent_type() == h5py.h5s.SCALAR
+            ):
                 # Kaggle's layout, read through the low-level API: 5x less time holding the GIL
                 buffer = np.empty((), dtype=f"S{kind.get_size()}")
                 dataset.read(h5py.h5s.ALL, h5py.h5s.ALL, buffer, mtype=kind)
                 return bytes(buffer[()])
             value = self._h5[isic_id][()]
-            if isinstance(value, np.ndarray):      # a uint8 array instead of a bytes scalar
+            if isinstance(value, np.ndarray):  # a uint8 array instead of a bytes scalar
                 return value.tobytes()
             return bytes(value)
         file = self.path / f"{isic_id}.jpg"
@@ -97,9 +104,11 @@ def check_store(meta: pd.DataFrame, store: ImageStore, metadata_path: str | Path
     absent = ~store.has(meta["isic_id"].tolist())
     if absent.any():
         i = int(np.flatnonzero(absent)[0])
-        raise DataError(f"{metadata_path} line {meta['line'].iat[i]}: isic_id "
-                        f"{meta['isic_id'].iat[i]!r} has no image in '{store.path}' "
-                        f"({int(absent.sum())} of {len(meta)} ids lack one)")
+        raise DataError(
+            f"{metadata_path} line {meta['line'].iat[i]}: isic_id "
+            f"{meta['isic_id'].iat[i]!r} has no image in '{store.path}' "
+            f"({int(absent.sum())} of {len(meta)} ids lack one)"
+        )
 
 
 def decode_tile(data: bytes, size: int, where: str = "") -> np.ndarray:
@@ -124,8 +133,13 @@ def decode_tile(data: bytes, size: int, where: str = "") -> np.ndarray:
     return np.asarray(rgb, dtype=np.uint8)
 
 
-def write_split_folders(manifest: pd.DataFrame, store: ImageStore, split_dirs: Mapping[str, Path],
-                        image_size: int, threads: int = 1) -> None:
+def write_split_folders(
+    manifest: pd.DataFrame,
+    store: ImageStore,
+    split_dirs: Mapping[str, Path],
+    image_size: int,
+    threads: int = 1,
+) -> None:
     """Decode the manifest's images into ``split_dirs[split]/{0,1}/{isic_id}.png``.
 
     Pillow and zlib release the GIL, so ``threads`` > 1 helps; each file depends only on its
@@ -143,6 +157,12 @@ def write_split_folders(manifest: pd.DataFrame, store: ImageStore, split_dirs: M
         save_png(Path(split_dirs[split]) / str(int(target)) / f"{isic_id}.png", tile)
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-        for _ in tqdm(pool.map(one, jobs), total=len(jobs), desc="tiles", unit="img",
-                      mininterval=5, disable=None):
+        for _ in tqdm(
+            pool.map(one, jobs),
+            total=len(jobs),
+            desc="tiles",
+            unit="img",
+            mininterval=5,
+            disable=None,
+        ):
             pass

@@ -10,6 +10,7 @@ Public API (used by the workflow and the synthesis stage):
 A new generator is a new module in ``isicgan/gan/models/`` holding one
 :class:`~isicgan.gan.base.GANModel` subclass; :mod:`isicgan.registry` finds it by looking.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,8 +23,16 @@ from isicgan import registry
 from isicgan.gan.base import GANModel, to_uint8
 from isicgan.specs import REPLICATE_SEED_STEP, replicate_config  # noqa: F401 (public API)
 
-__all__ = ["GANModel", "build_model", "model_class", "replicate_config", "generate", "load_checkpoint", "resolve_device",
-           "train_gan"]
+__all__ = [
+    "GANModel",
+    "build_model",
+    "model_class",
+    "replicate_config",
+    "generate",
+    "load_checkpoint",
+    "resolve_device",
+    "train_gan",
+]
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -31,8 +40,9 @@ def resolve_device(device: str = "auto") -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("config gan.device is 'cuda' but no CUDA device is available "
-                           "(use 'auto' or 'cpu')")
+        raise RuntimeError(
+            "config gan.device is 'cuda' but no CUDA device is available (use 'auto' or 'cpu')"
+        )
     return device
 
 
@@ -41,12 +51,17 @@ def model_class(gan: str) -> type[GANModel]:
     return registry.load_class("generators", gan)
 
 
-def build_model(gan: str, config: dict[str, Any], image_size: int, device: str = "cpu",
-                training: bool = True, weights: dict[str, str | Path] | None = None) -> GANModel:
+def build_model(
+    gan: str,
+    config: dict[str, Any],
+    image_size: int,
+    device: str = "cpu",
+    training: bool = True,
+    weights: dict[str, str | Path] | None = None,
+) -> GANModel:
     """The generator ``gan`` built and seeded from its config section; ``weights``: local
     weight files by key of the model's ``optional_weights``."""
-    return model_class(gan)(config, image_size, device=device, training=training,
-                            weights=weights)
+    return model_class(gan)(config, image_size, device=device, training=training, weights=weights)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -69,8 +84,14 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
-def generate(checkpoint: str | Path, n: int, seed: int, source: np.ndarray | None = None,
-             device: str = "cpu", batch_size: int = 64) -> np.ndarray:
+def generate(
+    checkpoint: str | Path,
+    n: int,
+    seed: int,
+    source: np.ndarray | None = None,
+    device: str = "cpu",
+    batch_size: int = 64,
+) -> np.ndarray:
     """``n`` synthetic malignant images, uint8 (n, H, W, 3), from a trained checkpoint.
 
     Noise generators (``translates`` false): the generator inputs for all ``n`` images are drawn at
@@ -82,19 +103,23 @@ def generate(checkpoint: str | Path, n: int, seed: int, source: np.ndarray | Non
     """
     ckpt = load_checkpoint(checkpoint)
     device = resolve_device(device)
-    model = build_model(ckpt["gan"], ckpt["config"], ckpt["image_size"], device=device,
-                        training=False)
+    model = build_model(
+        ckpt["gan"], ckpt["config"], ckpt["image_size"], device=device, training=False
+    )
     net_name = model.generator_net
     model.nets[net_name].load_state_dict(ckpt["nets"][net_name])
     size = model.image_size
     if model.translates:
         if source is None:
-            raise ValueError(f"{ckpt['gan']} generate() needs source: benign uint8 tiles "
-                             "(n, H, W, 3)")
+            raise ValueError(
+                f"{ckpt['gan']} generate() needs source: benign uint8 tiles (n, H, W, 3)"
+            )
         source = np.asarray(source)
         if source.dtype != np.uint8 or source.ndim != 4 or source.shape[1:] != (size, size, 3):
-            raise ValueError(f"source must be uint8 (n, {size}, {size}, 3) to match checkpoint "
-                             f"{checkpoint}; got {source.dtype} {source.shape}")
+            raise ValueError(
+                f"source must be uint8 (n, {size}, {size}, 3) to match checkpoint "
+                f"{checkpoint}; got {source.dtype} {source.shape}"
+            )
         if len(source) != n:
             raise ValueError(f"{ckpt['gan']} generate(): n={n} but len(source)={len(source)}")
         inputs = torch.from_numpy(np.ascontiguousarray(source))
@@ -111,5 +136,6 @@ def __getattr__(name: str):
     # lazy: train_gan pulls in tqdm and pandas, which generate() does not need
     if name == "train_gan":
         from isicgan.gan.train import train_gan
+
         return train_gan
     raise AttributeError(name)

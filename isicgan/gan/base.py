@@ -15,12 +15,14 @@ with ``torch.load(weights_only=True)``:
 "history" (list of per-epoch dicts), "nets" ({name: state_dict}), and, for resumable
 checkpoints, "optimizers", "extra", "rng"}``.
 """
+
 from __future__ import annotations
 
 import contextlib
 import copy
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import torch
@@ -54,13 +56,13 @@ class GANModel:
 
     name: ClassVar[str] = ""
     # Read by the workflow from the source (isicgan.registry), so literals only:
-    translates: ClassVar[bool] = False           # generates from source tiles (CycleGAN)
+    translates: ClassVar[bool] = False  # generates from source tiles (CycleGAN)
     # a known-null generator (augmented copies of real tiles): readers report it apart
     placebo: ClassVar[bool] = False
     optional_weights: ClassVar[dict[str, str]] = {}  # weights key -> setting that enables it (> 0)
-    config_schema: ClassVar[str] = ""            # YAML: JSON schema of gan.<name> beyond the shared keys
-    rank: ClassVar[int] = 100                    # order in tables and figures, then the name
-    domains: ClassVar[dict[str, str]] = {"real": "1"}     # batch key -> class folder (1 = malignant)
+    config_schema: ClassVar[str] = ""  # YAML: JSON schema of gan.<name> beyond the shared keys
+    rank: ClassVar[int] = 100  # order in tables and figures, then the name
+    domains: ClassVar[dict[str, str]] = {"real": "1"}  # batch key -> class folder (1 = malignant)
     generator_net: ClassVar[str] = "G"
     # labels of the rows of :meth:`sample_images` grids (empty: unlabelled rows of samples)
     sample_rows: ClassVar[tuple[str, ...]] = ()
@@ -71,8 +73,14 @@ class GANModel:
     # own initialisation (drawn under the scoped seed), e.g. for a library-built network
     weight_init: ClassVar[tuple[str, float] | None] = ("normal", 0.02)
 
-    def __init__(self, config: dict[str, Any], image_size: int, device: str | torch.device = "cpu",
-                 training: bool = True, weights: dict[str, str | Path] | None = None):
+    def __init__(
+        self,
+        config: dict[str, Any],
+        image_size: int,
+        device: str | torch.device = "cpu",
+        training: bool = True,
+        weights: dict[str, str | Path] | None = None,
+    ):
         self.config = plain_config(config)
         self.image_size = int(image_size)
         self.device = torch.device(device)
@@ -91,9 +99,9 @@ class GANModel:
             self.build(training)
         if self.weight_init is not None:
             init_gen = torch.Generator().manual_seed(seed)
-            for name in sorted(self.nets):
-                init_weights(self.nets[name], *self.weight_init, generator=init_gen)
-        for name, net in self.nets.items():
+            for _, net in sorted(self.nets.items()):
+                init_weights(net, *self.weight_init, generator=init_gen)
+        for net in self.nets.values():
             net.to(self.device)
             if self.device.type == "cuda":
                 net.to(memory_format=torch.channels_last)
@@ -171,7 +179,7 @@ class GANModel:
         bs = int(self.config["batch_size"])
         order = torch.randperm(len(real), generator=self.rng)
         for start in range(0, len(order), bs):
-            idx = order[start:start + bs]
+            idx = order[start : start + bs]
             if len(idx) >= 2:
                 yield {"real": real[idx.to(real.device)]}
 
@@ -199,7 +207,7 @@ class GANModel:
         try:
             outs = []
             for start in range(0, len(inputs), batch_size):
-                chunk = inputs[start:start + batch_size].to(self.device)
+                chunk = inputs[start : start + batch_size].to(self.device)
                 if chunk.dtype == torch.uint8:
                     chunk = to_float(chunk)
                 with self.autocast():
@@ -228,13 +236,28 @@ class GANModel:
         if "rng" in state:
             self.rng.set_state(state["rng"])
 
-    def save(self, path: str | Path, epoch: int, history: list[dict[str, float]],
-             data_hash: str = "", full: bool = True, meta: dict[str, Any] | None = None) -> None:
+    def save(
+        self,
+        path: str | Path,
+        epoch: int,
+        history: list[dict[str, float]],
+        data_hash: str = "",
+        full: bool = True,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
         """Write a checkpoint atomically (temporary name, then rename); ``meta``: extra keys
         (plain values), e.g. the ``selection`` of the final checkpoint."""
-        ckpt = {"format": CHECKPOINT_FORMAT, "gan": self.name, "config": self.config,
-                "image_size": self.image_size, "epoch": int(epoch), "data_hash": data_hash,
-                "history": copy.deepcopy(history), **(meta or {}), **self.state_dict(full)}
+        ckpt = {
+            "format": CHECKPOINT_FORMAT,
+            "gan": self.name,
+            "config": self.config,
+            "image_size": self.image_size,
+            "epoch": int(epoch),
+            "data_hash": data_hash,
+            "history": copy.deepcopy(history),
+            **(meta or {}),
+            **self.state_dict(full),
+        }
         with atomic_path(path) as tmp:
             torch.save(ckpt, tmp)
 
@@ -243,16 +266,19 @@ class TrainingHook(Protocol):
     """What the training loop (:mod:`isicgan.gan.train`) calls during a run; implemented by
     :class:`isicgan.quality.training_eval.TrainingEvaluation` (quality over training)."""
 
-    columns: tuple[str, ...]            # the history.csv columns it adds to evaluated epochs
-    references: dict[str, float]        # real-data reference lines of the loss figure
+    columns: tuple[str, ...]  # the history.csv columns it adds to evaluated epochs
+    references: dict[str, float]  # real-data reference lines of the loss figure
 
-    def start(self, model: GANModel, data: dict[str, torch.Tensor], checkpoint_dir: Path,
-              done_epochs: int) -> None: ...
+    def start(
+        self, model: GANModel, data: dict[str, torch.Tensor], checkpoint_dir: Path, done_epochs: int
+    ) -> None: ...
 
-    def after_epoch(self, model: GANModel, epoch: int, epochs: int, rows: list[dict],
-                    data_hash: str) -> dict[str, float]: ...
+    def after_epoch(
+        self, model: GANModel, epoch: int, epochs: int, rows: list[dict], data_hash: str
+    ) -> dict[str, float]: ...
 
     def prune(self, rows: list[dict]) -> None: ...
 
-    def write_final(self, model: GANModel, final: Path, epochs: int, rows: list[dict],
-                    data_hash: str) -> dict[str, Any]: ...
+    def write_final(
+        self, model: GANModel, final: Path, epochs: int, rows: list[dict], data_hash: str
+    ) -> dict[str, Any]: ...

@@ -10,6 +10,7 @@ Policies: ``color`` (brightness, saturation, contrast), ``translation`` (shift b
 to 1/8 of the side, zero fill), ``cutout`` (one zeroed square of half the side, placed
 fully inside the image).
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,7 +23,9 @@ def parse_policy(policy: str) -> list[str]:
     names = [p.strip() for p in policy.split(",") if p.strip()]
     for name in names:
         if name not in POLICIES:
-            raise ValueError(f"unknown DiffAugment policy {name!r} (allowed: {', '.join(POLICIES)})")
+            raise ValueError(
+                f"unknown DiffAugment policy {name!r} (allowed: {', '.join(POLICIES)})"
+            )
     return names
 
 
@@ -32,11 +35,11 @@ def _rand(n: int, gen: torch.Generator, like: torch.Tensor) -> torch.Tensor:
 
 def color(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     n = x.shape[0]
-    x = x + (_rand(n, gen, x) - 0.5)                                   # brightness
+    x = x + (_rand(n, gen, x) - 0.5)  # brightness
     mean = x.mean(dim=1, keepdim=True)
-    x = (x - mean) * (_rand(n, gen, x) * 2) + mean                     # saturation
+    x = (x - mean) * (_rand(n, gen, x) * 2) + mean  # saturation
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    return (x - mean) * (_rand(n, gen, x) + 0.5) + mean                # contrast
+    return (x - mean) * (_rand(n, gen, x) + 0.5) + mean  # contrast
 
 
 def translation(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
@@ -47,8 +50,8 @@ def translation(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.125) -> 
     rows = (torch.arange(h, device=x.device).view(1, h, 1) + ty + 1).clamp(0, h + 1)
     cols = (torch.arange(w, device=x.device).view(1, 1, w) + tx + 1).clamp(0, w + 1)
     batch = torch.arange(n, device=x.device).view(n, 1, 1)
-    padded = F.pad(x, [1, 1, 1, 1])                   # the border ring is the zero fill
-    return padded[batch, :, rows, cols].permute(0, 3, 1, 2)   # (n,h,w,c) -> (n,c,h,w)
+    padded = F.pad(x, [1, 1, 1, 1])  # the border ring is the zero fill
+    return padded[batch, :, rows, cols].permute(0, 3, 1, 2)  # (n,h,w,c) -> (n,c,h,w)
 
 
 def cutout(x: torch.Tensor, gen: torch.Generator, ratio: float = 0.5) -> torch.Tensor:

@@ -6,6 +6,7 @@ tests, the 32 px demo and the 140 px thesis set-up. Sizes that are not a power o
 two are handled by generating the next size up and centre-cropping (noise
 generators) or by checking divisibility up front (image-to-image generators).
 """
+
 from __future__ import annotations
 
 import math
@@ -34,13 +35,18 @@ def norm_layer(name: str, channels: int) -> nn.Module:
     raise ValueError(f"unknown norm layer {name!r} (batch, instance, layer, none)")
 
 
-def init_weights(net: nn.Module, kind: str = "normal", gain: float = 0.02,
-                 generator: torch.Generator | None = None) -> nn.Module:
+def init_weights(
+    net: nn.Module,
+    kind: str = "normal",
+    gain: float = 0.02,
+    generator: torch.Generator | None = None,
+) -> nn.Module:
     """Initialise conv/linear weights by name (normal | xavier | kaiming) and norm affines.
 
     Draws come from ``generator`` so initialisation is reproducible without global state.
     Spectral-normalised layers are initialised through their ``original`` weight.
     """
+
     def weight_of(m: nn.Module) -> torch.Tensor | None:
         if hasattr(m, "parametrizations") and "weight" in m.parametrizations:
             return m.parametrizations.weight.original
@@ -87,7 +93,7 @@ class CenterCrop(nn.Module):
         if h == self.size and w == self.size:
             return x
         top, left = (h - self.size) // 2, (w - self.size) // 2
-        return x[..., top:top + self.size, left:left + self.size]
+        return x[..., top : top + self.size, left : left + self.size]
 
 
 # --------------------------------------------------------------------------- CycleGAN
@@ -98,32 +104,46 @@ class ResnetBlock(nn.Module):
         super().__init__()
         bias = norm == "instance"
         self.body = nn.Sequential(
-            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=bias),
-            norm_layer(norm, channels), nn.ReLU(True),
-            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3, bias=bias),
-            norm_layer(norm, channels))
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3, bias=bias),
+            norm_layer(norm, channels),
+            nn.ReLU(True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(channels, channels, 3, bias=bias),
+            norm_layer(norm, channels),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
 
 
-def resnet_generator(in_ch: int, out_ch: int, ngf: int, n_blocks: int, norm: str = "instance",
-                     n_down: int = 2) -> nn.Sequential:
+def resnet_generator(
+    in_ch: int, out_ch: int, ngf: int, n_blocks: int, norm: str = "instance", n_down: int = 2
+) -> nn.Sequential:
     """The reference CycleGAN generator: c7s1-ngf, n_down stride-2 convs, residual blocks,
     n_down transposed convs, c7s1-out, tanh."""
     bias = norm == "instance"
-    layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(in_ch, ngf, 7, bias=bias),
-                               norm_layer(norm, ngf), nn.ReLU(True)]
+    layers: list[nn.Module] = [
+        nn.ReflectionPad2d(3),
+        nn.Conv2d(in_ch, ngf, 7, bias=bias),
+        norm_layer(norm, ngf),
+        nn.ReLU(True),
+    ]
     ch = ngf
     for _ in range(n_down):
-        layers += [nn.Conv2d(ch, ch * 2, 3, stride=2, padding=1, bias=bias),
-                   norm_layer(norm, ch * 2), nn.ReLU(True)]
+        layers += [
+            nn.Conv2d(ch, ch * 2, 3, stride=2, padding=1, bias=bias),
+            norm_layer(norm, ch * 2),
+            nn.ReLU(True),
+        ]
         ch *= 2
     layers += [ResnetBlock(ch, norm) for _ in range(n_blocks)]
     for _ in range(n_down):
-        layers += [nn.ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1,
-                                      bias=bias),
-                   norm_layer(norm, ch // 2), nn.ReLU(True)]
+        layers += [
+            nn.ConvTranspose2d(ch, ch // 2, 3, stride=2, padding=1, output_padding=1, bias=bias),
+            norm_layer(norm, ch // 2),
+            nn.ReLU(True),
+        ]
         ch //= 2
     layers += [nn.ReflectionPad2d(3), nn.Conv2d(ch, out_ch, 7), nn.Tanh()]
     return nn.Sequential(*layers)
@@ -137,28 +157,37 @@ def thesis_cycle_generator(ngf: int) -> nn.Sequential:
     so 140 -> 35 -> 140 exactly), and a 7x7 output conv; zero padding throughout.
     """
     return nn.Sequential(
-        nn.Conv2d(3, ngf, 7, padding=3, bias=False), nn.BatchNorm2d(ngf), nn.ReLU(True),
-        nn.Conv2d(ngf, ngf * 2, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(ngf * 2),
+        nn.Conv2d(3, ngf, 7, padding=3, bias=False),
+        nn.BatchNorm2d(ngf),
+        nn.ReLU(True),
+        nn.Conv2d(ngf, ngf * 2, 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(ngf * 2),
         nn.ReLU(True),
         nn.Conv2d(ngf * 2, ngf * 4, 3, stride=2, padding=1, bias=False),
-        nn.BatchNorm2d(ngf * 4), nn.ReLU(True),
-        nn.ConvTranspose2d(ngf * 4, ngf * 2, 3, stride=2, padding=1, output_padding=1,
-                           bias=False), nn.BatchNorm2d(ngf * 2), nn.ReLU(True),
+        nn.BatchNorm2d(ngf * 4),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 4, ngf * 2, 3, stride=2, padding=1, output_padding=1, bias=False),
+        nn.BatchNorm2d(ngf * 2),
+        nn.ReLU(True),
         nn.ConvTranspose2d(ngf * 2, ngf, 3, stride=2, padding=1, output_padding=1, bias=False),
-        nn.BatchNorm2d(ngf), nn.ReLU(True),
-        nn.Conv2d(ngf, 3, 7, padding=3), nn.Tanh())
+        nn.BatchNorm2d(ngf),
+        nn.ReLU(True),
+        nn.Conv2d(ngf, 3, 7, padding=3),
+        nn.Tanh(),
+    )
 
 
 def patch_layers_for(image_size: int, wanted: int = 3) -> int:
     """Stride-2 layers of a PatchGAN such that the output map is at least 2x2."""
     n = wanted
-    while n > 1 and image_size // (2 ** n) - 2 < 2:
+    while n > 1 and image_size // (2**n) - 2 < 2:
         n -= 1
     return n
 
 
-def patch_discriminator(in_ch: int, ndf: int, n_layers: int = 3, norm: str = "instance"
-                        ) -> nn.Sequential:
+def patch_discriminator(
+    in_ch: int, ndf: int, n_layers: int = 3, norm: str = "instance"
+) -> nn.Sequential:
     """PatchGAN: 4x4 convs, n_layers stride-2 then one stride-1, then a 1-channel map.
 
     With n_layers = 3 each output sees a 70x70 patch (the reference CycleGAN design).
@@ -166,17 +195,26 @@ def patch_discriminator(in_ch: int, ndf: int, n_layers: int = 3, norm: str = "in
     is this network with ``norm='batch'``.
     """
     bias = norm in ("instance", "none")
-    layers: list[nn.Module] = [nn.Conv2d(in_ch, ndf, 4, stride=2, padding=1),
-                               nn.LeakyReLU(0.2, True)]
+    layers: list[nn.Module] = [
+        nn.Conv2d(in_ch, ndf, 4, stride=2, padding=1),
+        nn.LeakyReLU(0.2, True),
+    ]
     ch = ndf
     for i in range(1, n_layers):
-        nxt = ndf * min(2 ** i, 8)
-        layers += [nn.Conv2d(ch, nxt, 4, stride=2, padding=1, bias=bias), norm_layer(norm, nxt),
-                   nn.LeakyReLU(0.2, True)]
+        nxt = ndf * min(2**i, 8)
+        layers += [
+            nn.Conv2d(ch, nxt, 4, stride=2, padding=1, bias=bias),
+            norm_layer(norm, nxt),
+            nn.LeakyReLU(0.2, True),
+        ]
         ch = nxt
-    nxt = ndf * min(2 ** n_layers, 8)
-    layers += [nn.Conv2d(ch, nxt, 4, stride=1, padding=1, bias=bias), norm_layer(norm, nxt),
-               nn.LeakyReLU(0.2, True), nn.Conv2d(nxt, 1, 4, stride=1, padding=1)]
+    nxt = ndf * min(2**n_layers, 8)
+    layers += [
+        nn.Conv2d(ch, nxt, 4, stride=1, padding=1, bias=bias),
+        norm_layer(norm, nxt),
+        nn.LeakyReLU(0.2, True),
+        nn.Conv2d(nxt, 1, 4, stride=1, padding=1),
+    ]
     return nn.Sequential(*layers)
 
 
@@ -191,19 +229,27 @@ class LatentGenerator(nn.Module):
     def __init__(self, latent_dim: int, ngf: int, image_size: int, norm: str = "batch"):
         super().__init__()
         k = n_doublings(image_size)
-        s0 = math.ceil(image_size / 2 ** k)
+        s0 = math.ceil(image_size / 2**k)
         ch = ngf * min(2 ** (k - 1), 8)
         self.latent_dim = latent_dim
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(latent_dim, ch, s0, stride=1, padding=0, bias=norm == "none"),
-            norm_layer(norm, ch), nn.ReLU(True)]
+            norm_layer(norm, ch),
+            nn.ReLU(True),
+        ]
         for i in range(k - 1):
             nxt = ngf * min(2 ** (k - 2 - i), 8)
-            layers += [nn.ConvTranspose2d(ch, nxt, 4, stride=2, padding=1, bias=norm == "none"),
-                       norm_layer(norm, nxt), nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(ch, nxt, 4, stride=2, padding=1, bias=norm == "none"),
+                norm_layer(norm, nxt),
+                nn.ReLU(True),
+            ]
             ch = nxt
-        layers += [nn.ConvTranspose2d(ch, 3, 4, stride=2, padding=1), nn.Tanh(),
-                   CenterCrop(image_size)]
+        layers += [
+            nn.ConvTranspose2d(ch, 3, 4, stride=2, padding=1),
+            nn.Tanh(),
+            CenterCrop(image_size),
+        ]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -223,9 +269,13 @@ class ConvCritic(nn.Module):
         size, ch, layers = image_size, 3, []
         i = 0
         while size > 5 or i == 0:
-            nxt = ndf * min(2 ** i, 8)
-            layers.append(_maybe_sn(nn.Conv2d(ch, nxt, 4, stride=2, padding=1,
-                                              bias=i == 0 or norm == "none"), spectral))
+            nxt = ndf * min(2**i, 8)
+            layers.append(
+                _maybe_sn(
+                    nn.Conv2d(ch, nxt, 4, stride=2, padding=1, bias=i == 0 or norm == "none"),
+                    spectral,
+                )
+            )
             if i > 0:
                 layers.append(norm_layer(norm, nxt))
             layers.append(nn.LeakyReLU(0.2, True))
@@ -244,12 +294,11 @@ class NoiseImageGenerator(nn.Module):
     def __init__(self, ngf: int, image_size: int, n_blocks: int = 3, norm: str = "batch"):
         super().__init__()
         if image_size % 4:
-            raise ValueError(f"the thesis WGAN-GP generator needs image_size divisible by 4, "
-                             f"got {image_size}")
+            raise ValueError(
+                f"the thesis WGAN-GP generator needs image_size divisible by 4, got {image_size}"
+            )
         self.image_size = image_size
         self.net = resnet_generator(3, 3, ngf, n_blocks, norm=norm)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
-
-

@@ -11,6 +11,7 @@ Weights: a local torchvision state-dict file (config ``weights.vgg19``, e.g.
 ``vgg19-dcbb9e9d.pth``; a file holding only the ``features.*`` entries up to the last
 layer used is accepted too), or, with no file, torchvision's download (online only).
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,29 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 # torchvision's vgg19().features layout: 3x3 convs (+ReLU) and 2x2 max pools ("M")
-VGG19_PLAN = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
-              512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
+VGG19_PLAN = (
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+)
 
 
 def vgg19_features(last_layer: int = max(LAYERS)) -> nn.Sequential:
@@ -55,24 +77,32 @@ def load_vgg19_features(weights: str | Path | None, last_layer: int = max(LAYERS
         from isicgan.weights import FILENAMES, verify  # lazy: only with a local file
 
         if path.name in FILENAMES:
-            verify(path)              # the published checksum of torchvision's file
+            verify(path)  # the published checksum of torchvision's file
         else:
-            log.warning("VGG19 file %s has not torchvision's name; its checksum is not checked",
-                        path)
+            log.warning(
+                "VGG19 file %s has not torchvision's name; its checksum is not checked", path
+            )
         state = torch.load(path, map_location="cpu", weights_only=True)
         feats = vgg19_features(last_layer)
-        wanted = {k.removeprefix("features."): v for k, v in state.items()
-                  if k.startswith("features.") and int(k.split(".")[1]) <= last_layer}
+        wanted = {
+            k.removeprefix("features."): v
+            for k, v in state.items()
+            if k.startswith("features.") and int(k.split(".")[1]) <= last_layer
+        }
         missing = set(feats.state_dict()) - set(wanted)
         if missing:
-            raise ValueError(f"VGG19 weight file {path} lacks {sorted(missing)[:4]}...: "
-                             "expected torchvision's vgg19 state dict (features.N.weight/bias)")
+            raise ValueError(
+                f"VGG19 weight file {path} lacks {sorted(missing)[:4]}...: "
+                "expected torchvision's vgg19 state dict (features.N.weight/bias)"
+            )
         feats.load_state_dict(wanted)
         log.info("VGG19 perceptual loss: weights read from %s", path)
     else:
-        log.warning("VGG19 perceptual loss: weights.vgg19 is null, so torchvision downloads "
-                    "the ImageNet weights now (needs internet; set weights.vgg19 to a local "
-                    "vgg19-dcbb9e9d.pth to run offline)")
+        log.warning(
+            "VGG19 perceptual loss: weights.vgg19 is null, so torchvision downloads "
+            "the ImageNet weights now (needs internet; set weights.vgg19 to a local "
+            "vgg19-dcbb9e9d.pth to run offline)"
+        )
         # lazy: torchvision is needed only to download the weights
         from torchvision.models import VGG19_Weights, vgg19
 
@@ -100,9 +130,9 @@ class PerceptualStatLoss(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
 
-    def train(self, mode: bool = True) -> "PerceptualStatLoss":
+    def train(self, mode: bool = True) -> PerceptualStatLoss:
         super().train(mode)
-        self.features.eval()          # always frozen, whatever the parent does
+        self.features.eval()  # always frozen, whatever the parent does
         return self
 
     def stats(self, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -111,7 +141,7 @@ class PerceptualStatLoss(nn.Module):
         for i, layer in enumerate(self.features):
             x = layer(x)
             if i in self.layers:
-                f = x.float().transpose(0, 1).flatten(1)       # (C, N*H*W)
+                f = x.float().transpose(0, 1).flatten(1)  # (C, N*H*W)
                 out.append((f.mean(1), f.std(1)))
         return out
 

@@ -17,6 +17,7 @@ the threshold, and the very tiles the generators learned from, so a generator th
 its training tiles reads as real train tiles do, not higher. The same figures of the fitted val
 tiles are kept only as an in-sample ceiling (``in_sample_ceiling``).
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,13 +38,14 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ReferenceClassifier:
     """A fitted logistic head on in-domain features: ``score`` gives P(malignant)."""
+
     mean: np.ndarray
     scale: np.ndarray
     coef: np.ndarray
     intercept: float
     threshold: float
-    real: dict          # class fidelity of the real train tiles (out of sample): {"malignant", "benign"}
-    ceiling: dict = field(default_factory=dict)   # the same of the fitted val tiles (in sample)
+    real: dict  # class fidelity of the real train tiles (out of sample): {"malignant", "benign"}
+    ceiling: dict = field(default_factory=dict)  # the same of the fitted val tiles (in sample)
 
     def score(self, feats: np.ndarray) -> np.ndarray:
         z = (np.asarray(feats, dtype=np.float64) - self.mean) / self.scale
@@ -59,8 +61,10 @@ def class_fidelity(scores: np.ndarray, threshold: float) -> dict[str, float]:
     scores = np.asarray(scores, dtype=np.float64)
     if len(scores) == 0:
         raise ValueError("class fidelity needs at least one tile")
-    return {"class_fidelity": float(np.mean(scores >= threshold)),
-            "malignancy_score": float(scores.mean())}
+    return {
+        "class_fidelity": float(np.mean(scores >= threshold)),
+        "malignancy_score": float(scores.mean()),
+    }
 
 
 def balanced_accuracy_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -85,6 +89,7 @@ CV_FOLDS = 5
 @dataclass(frozen=True)
 class LabelledFeatures:
     """In-domain features of a split's tiles, their 0/1 labels and their patients."""
+
     feats: np.ndarray
     labels: np.ndarray
     patients: np.ndarray
@@ -100,12 +105,14 @@ def _fit(x: np.ndarray, y: np.ndarray, C: float) -> ReferenceClassifier:
     scale[scale == 0] = 1.0
     model = LogisticRegression(C=C, class_weight="balanced", max_iter=5000)
     model.fit((x - mean) / scale, y)
-    return ReferenceClassifier(mean, scale, model.coef_[0].astype(np.float64),
-                               float(model.intercept_[0]), 0.5, {})
+    return ReferenceClassifier(
+        mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]), 0.5, {}
+    )
 
 
-def out_of_fold_scores(data: LabelledFeatures, C: float, folds: int = CV_FOLDS
-                       ) -> tuple[np.ndarray, int]:
+def out_of_fold_scores(
+    data: LabelledFeatures, C: float, folds: int = CV_FOLDS
+) -> tuple[np.ndarray, int]:
     """Each tile's score by a head fitted without its patient's tiles (stratified grouped
     k-fold by patient, unshuffled), and the number of folds used."""
     from sklearn.model_selection import StratifiedGroupKFold  # lazy: see _fit
@@ -117,20 +124,25 @@ def out_of_fold_scores(data: LabelledFeatures, C: float, folds: int = CV_FOLDS
     scores = np.full(len(y), np.nan)
     for fit, held in StratifiedGroupKFold(k).split(data.feats, y, data.patients):
         if len(np.unique(y[fit])) < 2:
-            raise ValueError("a cross-validation fold of the reference classifier lacks a class: "
-                             "too few malignant patients among the fitted tiles")
+            raise ValueError(
+                "a cross-validation fold of the reference classifier lacks a class: "
+                "too few malignant patients among the fitted tiles"
+            )
         scores[held] = _fit(data.feats[fit], y[fit], C).score(data.feats[held])
     return scores, k
 
 
 def _by_class(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict:
-    return {name: class_fidelity(scores[labels == label], threshold)
-            | {"n": int((labels == label).sum())}
-            for name, label in (("malignant", 1), ("benign", 0))}
+    return {
+        name: class_fidelity(scores[labels == label], threshold)
+        | {"n": int((labels == label).sum())}
+        for name, label in (("malignant", 1), ("benign", 0))
+    }
 
 
-def fit_reference_classifier(fit: LabelledFeatures, scored: LabelledFeatures, C: float,
-                             folds: int = CV_FOLDS) -> dict:
+def fit_reference_classifier(
+    fit: LabelledFeatures, scored: LabelledFeatures, C: float, folds: int = CV_FOLDS
+) -> dict:
     """Fit on ``fit`` (the real val tiles), choose the threshold on their out-of-fold scores
     (grouped by patient), and score ``scored`` (the real train tiles: neither fitted on nor
     setting the threshold) for the real reference figures; a JSON-plain dict."""
@@ -138,8 +150,10 @@ def fit_reference_classifier(fit: LabelledFeatures, scored: LabelledFeatures, C:
 
     for name, data in (("fitted", fit), ("scored", scored)):
         if set(np.unique(data.labels).tolist()) != {0, 1}:
-            raise ValueError(f"the reference classifier needs benign and malignant {name} tiles, "
-                             f"got classes {sorted(set(np.unique(data.labels).tolist()))}")
+            raise ValueError(
+                f"the reference classifier needs benign and malignant {name} tiles, "
+                f"got classes {sorted(set(np.unique(data.labels).tolist()))}"
+            )
     y_fit, y_scored = np.asarray(fit.labels).astype(int), np.asarray(scored.labels).astype(int)
     oof, k = out_of_fold_scores(fit, C, folds)
     threshold, bal_acc = balanced_accuracy_threshold(oof, y_fit)
@@ -147,12 +161,17 @@ def fit_reference_classifier(fit: LabelledFeatures, scored: LabelledFeatures, C:
     scored_scores = clf.score(scored.feats)
     return {
         "model": "logistic regression on standardised in-domain encoder features",
-        "C": float(C), "mean": clf.mean.tolist(), "scale": clf.scale.tolist(),
-        "coef": clf.coef.tolist(), "intercept": clf.intercept, "threshold": threshold,
+        "C": float(C),
+        "mean": clf.mean.tolist(),
+        "scale": clf.scale.tolist(),
+        "coef": clf.coef.tolist(),
+        "intercept": clf.intercept,
+        "threshold": threshold,
         "fitted_on": "real val tiles (patients no generator trained on)",
         "threshold_rule": "max balanced accuracy of out-of-fold scores, stratified k-fold "
-                          "grouped by patient within the val tiles",
-        "cv_folds": k, "n_patients_fitted": int(len(np.unique(fit.patients))),
+        "grouped by patient within the val tiles",
+        "cv_folds": k,
+        "n_patients_fitted": int(len(np.unique(fit.patients))),
         "n_fitted": {"benign": int((y_fit == 0).sum()), "malignant": int((y_fit == 1).sum())},
         "cv_balanced_accuracy": bal_acc,
         "cv_roc_auc": float(roc_auc_score(y_fit, oof)),
@@ -186,20 +205,33 @@ def labelled_features(split_dir: str | Path, encoder, patients: dict[str, str]) 
     return LabelledFeatures(np.concatenate(feats), np.concatenate(labels), np.concatenate(groups))
 
 
-def write_reference_classifier(fit_dir: str | Path, scored_dir: str | Path,
-                               manifest: str | Path, encoder_path: str | Path,
-                               out_path: str | Path, C: float) -> dict:
+def write_reference_classifier(
+    fit_dir: str | Path,
+    scored_dir: str | Path,
+    manifest: str | Path,
+    encoder_path: str | Path,
+    out_path: str | Path,
+    C: float,
+) -> dict:
     """Rule reference_classifier: fit on the real val split (threshold by grouped
     cross-validation), score the real train split for the reference figures, write JSON."""
     encoder = load_encoder(encoder_path)
     patients = read_patients(manifest)
-    out = fit_reference_classifier(labelled_features(fit_dir, encoder, patients),
-                                   labelled_features(scored_dir, encoder, patients), C)
-    log.info("reference classifier (fitted on val): cross-validated ROC-AUC %.3f, balanced "
-             "accuracy %.3f at threshold %.3f; real train malignant called malignant %.2f, "
-             "benign %.2f (out of sample)", out["cv_roc_auc"], out["cv_balanced_accuracy"],
-             out["threshold"], out["real_train"]["malignant"]["class_fidelity"],
-             out["real_train"]["benign"]["class_fidelity"])
+    out = fit_reference_classifier(
+        labelled_features(fit_dir, encoder, patients),
+        labelled_features(scored_dir, encoder, patients),
+        C,
+    )
+    log.info(
+        "reference classifier (fitted on val): cross-validated ROC-AUC %.3f, balanced "
+        "accuracy %.3f at threshold %.3f; real train malignant called malignant %.2f, "
+        "benign %.2f (out of sample)",
+        out["cv_roc_auc"],
+        out["cv_balanced_accuracy"],
+        out["threshold"],
+        out["real_train"]["malignant"]["class_fidelity"],
+        out["real_train"]["benign"]["class_fidelity"],
+    )
     write_json(out_path, out)
     return out
 
@@ -210,11 +242,16 @@ def load_reference_classifier(path: str | Path) -> ReferenceClassifier:
         raise FileNotFoundError(f"reference classifier file not found: {path}")
     try:
         data = json.loads(path.read_text())
-        return ReferenceClassifier(np.asarray(data["mean"], dtype=np.float64),
-                                   np.asarray(data["scale"], dtype=np.float64),
-                                   np.asarray(data["coef"], dtype=np.float64),
-                                   float(data["intercept"]), float(data["threshold"]),
-                                   data["real_train"], data["in_sample_ceiling"])
+        return ReferenceClassifier(
+            np.asarray(data["mean"], dtype=np.float64),
+            np.asarray(data["scale"], dtype=np.float64),
+            np.asarray(data["coef"], dtype=np.float64),
+            float(data["intercept"]),
+            float(data["threshold"]),
+            data["real_train"],
+            data["in_sample_ceiling"],
+        )
     except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"{path} is not a reference classifier written by "
-                         f"write_reference_classifier: {err!r}") from err
+        raise ValueError(
+            f"{path} is not a reference classifier written by write_reference_classifier: {err!r}"
+        ) from err

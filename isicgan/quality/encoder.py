@@ -6,6 +6,7 @@ once, on the real train split only (both classes; never val, test or source), to
 tiles resized to ``input_size(image_size)`` px (32 for tiles up to 32 px, else 64); its
 bottleneck (``dim`` numbers) is the feature vector.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,7 +30,7 @@ def input_size(image_size: int) -> int:
 
 
 def _modules(dim: int, size: int):
-    n_down = {32: 3, 64: 4}[size]   # stride-2 convs down to 4 x 4
+    n_down = {32: 3, 64: 4}[size]  # stride-2 convs down to 4 x 4
     widths = WIDTHS[:n_down]
     enc, dec = [], []
     for c_in, c_out in zip((3,) + widths[:-1], widths):
@@ -38,7 +39,9 @@ def _modules(dim: int, size: int):
         dec += [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1), nn.ReLU() if c_out != 3 else nn.Tanh()]
     last = widths[-1]
     encoder = nn.Sequential(*enc, nn.Flatten(), nn.Linear(last * 16, dim))
-    decoder = nn.Sequential(nn.Linear(dim, last * 16), nn.Unflatten(1, (last, 4, 4)), nn.ReLU(), *dec)
+    decoder = nn.Sequential(
+        nn.Linear(dim, last * 16), nn.Unflatten(1, (last, 4, 4)), nn.ReLU(), *dec
+    )
     encoder.input_size = size
     return encoder, decoder
 
@@ -47,12 +50,21 @@ def to_input(images: np.ndarray, size: int):
     """uint8 N x H x W x 3 -> float tensor N x 3 x size x size in [-1, 1] (antialiased bilinear)."""
     x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
     if x.shape[-2:] != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        x = F.interpolate(
+            x, size=(size, size), mode="bilinear", align_corners=False, antialias=True
+        )
     return x
 
 
-def train_encoder(images: np.ndarray, out_path: str | Path, dim: int, epochs: int,
-                  seed: int, batch_size: int = 32, lr: float = 1e-3) -> dict[str, float]:
+def train_encoder(
+    images: np.ndarray,
+    out_path: str | Path,
+    dim: int,
+    epochs: int,
+    seed: int,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+) -> dict[str, float]:
     """Train the autoencoder on ``images`` (uint8 N x H x W x 3) and save it to ``out_path``.
 
     Returns the final epoch's mean reconstruction MSE (in [-1, 1] units) and the sample count.
@@ -71,7 +83,7 @@ def train_encoder(images: np.ndarray, out_path: str | Path, dim: int, epochs: in
         order = torch.randperm(len(data), generator=gen)
         total = 0.0
         for start in range(0, len(data), batch_size):
-            x = data[order[start:start + batch_size]]
+            x = data[order[start : start + batch_size]]
             loss = torch.nn.functional.mse_loss(decoder(encoder(x)), x)
             opt.zero_grad()
             loss.backward()
@@ -80,9 +92,18 @@ def train_encoder(images: np.ndarray, out_path: str | Path, dim: int, epochs: in
         loss_value = total / len(data)
         log.info("encoder epoch %d/%d: reconstruction MSE %.4f", epoch + 1, epochs, loss_value)
     with atomic_path(out_path) as tmp:
-        torch.save({"dim": dim, "input_size": size, "encoder": encoder.state_dict(),
-                    "epochs": epochs, "seed": seed, "n_train": len(images),
-                    "final_mse": loss_value}, tmp)
+        torch.save(
+            {
+                "dim": dim,
+                "input_size": size,
+                "encoder": encoder.state_dict(),
+                "epochs": epochs,
+                "seed": seed,
+                "n_train": len(images),
+                "final_mse": loss_value,
+            },
+            tmp,
+        )
     return {"final_mse": loss_value, "n_train": len(images)}
 
 
@@ -96,5 +117,7 @@ def load_encoder(path: str | Path):
         encoder, _ = _modules(int(state["dim"]), int(state["input_size"]))
         encoder.load_state_dict(state["encoder"])
     except (KeyError, RuntimeError) as err:
-        raise ValueError(f"{path} is not an in-domain encoder written by train_encoder: {err}") from err
+        raise ValueError(
+            f"{path} is not an in-domain encoder written by train_encoder: {err}"
+        ) from err
     return encoder.eval()

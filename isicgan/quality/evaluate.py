@@ -14,6 +14,7 @@ real val vs train alike, with the same seed: ``fid_{space}_eq`` beside ``fid_{sp
 Class fidelity (:mod:`isicgan.quality.classifier`) and, for a generator that translates source
 tiles, faithfulness to the source (:mod:`isicgan.quality.faithfulness`) complete the batch.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,28 +32,34 @@ from isicgan.quality.classifier import ReferenceClassifier, load_reference_class
 log = logging.getLogger(__name__)
 
 SPACES = ("indomain", "inception")
-EQUAL_SIZE_SEED = 0   # the equal-size FID draws: the same subsets for every batch and the reference
+EQUAL_SIZE_SEED = 0  # the equal-size FID draws: the same subsets for every batch and the reference
 
 
 @dataclass
 class References:
     """Everything a batch is measured against, loaded once per job."""
+
     encoder: object
-    feats: dict[str, np.ndarray]              # space -> real train malignant features
-    val_feats: dict[str, np.ndarray]          # space -> real val malignant features
-    classifier: ReferenceClassifier           # class fidelity (fitted on real train tiles)
-    train_tiles: np.ndarray                   # real train tiles, all classes (memorisation)
-    val_tiles: np.ndarray                     # real val tiles, all classes (memorisation)
-    real: dict                                # the real-vs-real reference (real.json)
+    feats: dict[str, np.ndarray]  # space -> real train malignant features
+    val_feats: dict[str, np.ndarray]  # space -> real val malignant features
+    classifier: ReferenceClassifier  # class fidelity (fitted on real train tiles)
+    train_tiles: np.ndarray  # real train tiles, all classes (memorisation)
+    val_tiles: np.ndarray  # real val tiles, all classes (memorisation)
+    real: dict  # the real-vs-real reference (real.json)
     inception: object | None = None
     inception_reason: str | None = None
     train_malignant: np.ndarray | None = field(default=None, repr=False)
 
 
-def load_references(encoder_path: str | Path, features: dict[str, tuple[str | Path, str | Path]],
-                    real_json: str | Path, train_dir: str | Path, val_dir: str | Path,
-                    classifier_path: str | Path,
-                    inception_path: str | Path | None = None) -> References:
+def load_references(
+    encoder_path: str | Path,
+    features: dict[str, tuple[str | Path, str | Path]],
+    real_json: str | Path,
+    train_dir: str | Path,
+    val_dir: str | Path,
+    classifier_path: str | Path,
+    inception_path: str | Path | None = None,
+) -> References:
     """Everything a batch is measured against. ``features``: per feature space (``indomain``,
     and ``inception`` when its weights are configured) the real malignant (train, val)
     feature files written by rule quality_reference."""
@@ -64,24 +71,36 @@ def load_references(encoder_path: str | Path, features: dict[str, tuple[str | Pa
     net = None
     if reason is None:
         if "inception" not in features:
-            raise ValueError("inception reference features are required when weights.fid_inception is set")
+            raise ValueError(
+                "inception reference features are required when weights.fid_inception is set"
+            )
         net = qf.load_inception(inception_path)
         feats["inception"] = qf.read_reference(features["inception"][0])
         val_feats["inception"] = qf.read_reference(features["inception"][1])
     return References(
-        encoder=qf.load_model("indomain", encoder_path), feats=feats, val_feats=val_feats,
+        encoder=qf.load_model("indomain", encoder_path),
+        feats=feats,
+        val_feats=val_feats,
         classifier=load_reference_classifier(classifier_path),
-        train_tiles=load_split_tiles(train_dir), val_tiles=load_split_tiles(val_dir),
-        real=json.loads(Path(real_json).read_text()), inception=net, inception_reason=reason,
-        train_malignant=load_split_tiles(train_dir, ("1",)))
+        train_tiles=load_split_tiles(train_dir),
+        val_tiles=load_split_tiles(val_dir),
+        real=json.loads(Path(real_json).read_text()),
+        inception=net,
+        inception_reason=reason,
+        train_malignant=load_split_tiles(train_dir, ("1",)),
+    )
 
 
-def distribution_metrics(fake: np.ndarray, real: np.ndarray, quality: dict, seed: int,
-                         space: str) -> dict:
+def distribution_metrics(
+    fake: np.ndarray, real: np.ndarray, quality: dict, seed: int, space: str
+) -> dict:
     """FID, KID (and PRDC in the in-domain space) of feature sets ``fake`` vs ``real``."""
-    out = {f"fid_{space}": metrics.fid_from_features(fake, real),
-           f"kid_{space}": metrics.kernel_distance(real, fake, quality["kid_subsets"],
-                                                   quality["kid_subset_size"], seed)}
+    out = {
+        f"fid_{space}": metrics.fid_from_features(fake, real),
+        f"kid_{space}": metrics.kernel_distance(
+            real, fake, quality["kid_subsets"], quality["kid_subset_size"], seed
+        ),
+    }
     if space == "indomain":
         out.update(metrics.prdc(real, fake, quality["prdc_k"]))
     return out
@@ -96,9 +115,14 @@ def equal_size_fids(fake: np.ndarray, refs: References, space: str, quality: dic
     seed, subsets = EQUAL_SIZE_SEED, int(quality["fid_subsets"])
     batch = metrics.equal_size_fid(fake, train, n, subsets, seed)
     real = metrics.equal_size_fid(val, train, n, subsets, seed)
-    return {f"fid_{space}_eq": batch["mean"], f"fid_{space}_eq_std": batch["std"],
-            f"fid_{space}_eq_real": real["mean"], f"fid_{space}_eq_real_std": real["std"],
-            "fid_eq_n": n, "fid_eq_subsets": subsets}
+    return {
+        f"fid_{space}_eq": batch["mean"],
+        f"fid_{space}_eq_std": batch["std"],
+        f"fid_{space}_eq_real": real["mean"],
+        f"fid_{space}_eq_real_std": real["std"],
+        "fid_eq_n": n,
+        "fid_eq_subsets": subsets,
+    }
 
 
 def batch_quality(images: np.ndarray, refs: References, quality: dict, seed: int) -> dict:
@@ -111,22 +135,37 @@ def batch_quality(images: np.ndarray, refs: References, quality: dict, seed: int
     q.update(equal_size_fids(fake, refs, "indomain", quality))
     if refs.inception is not None:
         fake_inc = qf.inception_features(images, refs.inception)
-        q.update(distribution_metrics(fake_inc, refs.feats["inception"], quality, seed, "inception"))
+        q.update(
+            distribution_metrics(fake_inc, refs.feats["inception"], quality, seed, "inception")
+        )
         q.update(equal_size_fids(fake_inc, refs, "inception", quality))
         q["inception_reason"] = None
     else:
-        q.update({"fid_inception": None, "kid_inception": None, "fid_inception_eq": None,
-                  "fid_inception_eq_std": None, "fid_inception_eq_real": None,
-                  "fid_inception_eq_real_std": None, "inception_reason": refs.inception_reason})
+        q.update(
+            {
+                "fid_inception": None,
+                "kid_inception": None,
+                "fid_inception_eq": None,
+                "fid_inception_eq_std": None,
+                "fid_inception_eq_real": None,
+                "fid_inception_eq_real_std": None,
+                "inception_reason": refs.inception_reason,
+            }
+        )
     q.update(metrics.mean_pairwise_msssim(images, seed=seed))
     q.update(refs.classifier.fidelity(fake))
     q["class_fidelity_threshold"] = refs.classifier.threshold
     return q
 
 
-def real_reference(feats: dict[str, tuple[np.ndarray, np.ndarray]], train_malignant: np.ndarray,
-                   tiles: tuple[np.ndarray, np.ndarray], quality: dict, seed: int,
-                   inception_reason: str | None) -> dict:
+def real_reference(
+    feats: dict[str, tuple[np.ndarray, np.ndarray]],
+    train_malignant: np.ndarray,
+    tiles: tuple[np.ndarray, np.ndarray],
+    quality: dict,
+    seed: int,
+    inception_reason: str | None,
+) -> dict:
     """Real-vs-real values: val malignant vs train malignant in each space, MS-SSIM of train
     malignant tiles, the closest pair of distinct real train tiles (copy distance) and the copy
     threshold of the memorisation audit (the ``quality.copy_quantile`` quantile of the val
@@ -141,33 +180,50 @@ def real_reference(feats: dict[str, tuple[np.ndarray, np.ndarray]], train_malign
         out.update(distribution_metrics(val, train, quality, seed, space))
     out["inception_reason"] = inception_reason
     out.update(metrics.mean_pairwise_msssim(train_malignant, seed=seed))
-    train_all, val_all = tiles          # real train and val tiles, all classes
+    train_all, val_all = tiles  # real train and val tiles, all classes
     out["closest_real_pair"] = memorisation.closest_real_pair(train_all)
-    out["copy_threshold"] = memorisation.copy_threshold(train_all, val_all,
-                                                        float(quality["copy_quantile"]))
+    out["copy_threshold"] = memorisation.copy_threshold(
+        train_all, val_all, float(quality["copy_quantile"])
+    )
     return out
 
 
-def write_real_reference(split_dirs: tuple[str | Path, str | Path], indomain: tuple[str, str],
-                         out_path: str | Path, quality: dict, seed: int,
-                         inception: tuple[str, str] | None = None,
-                         inception_path: str | Path | None = None) -> dict:
+def write_real_reference(
+    split_dirs: tuple[str | Path, str | Path],
+    indomain: tuple[str, str],
+    out_path: str | Path,
+    quality: dict,
+    seed: int,
+    inception: tuple[str, str] | None = None,
+    inception_path: str | Path | None = None,
+) -> dict:
     """Compute :func:`real_reference` from the cached feature files and write it as JSON."""
     feats = {"indomain": tuple(qf.read_reference(p) for p in indomain)}
     reason = qf.inception_unavailable(inception_path)
     if reason is None and inception:
         feats["inception"] = tuple(qf.read_reference(p) for p in inception)
     train_dir, val_dir = split_dirs
-    out = real_reference(feats, load_split_tiles(train_dir, ("1",)),
-                         (load_split_tiles(train_dir), load_split_tiles(val_dir)), quality, seed,
-                         reason)
+    out = real_reference(
+        feats,
+        load_split_tiles(train_dir, ("1",)),
+        (load_split_tiles(train_dir), load_split_tiles(val_dir)),
+        quality,
+        seed,
+        reason,
+    )
     write_json(out_path, out)
     return out
 
 
-def write_references(split_dirs: tuple[str | Path, str | Path], encoder_path: str | Path,
-                     inception_path: str | Path | None, feature_paths: list[str | Path],
-                     real_path: str | Path, quality: dict, seed: int) -> dict:
+def write_references(
+    split_dirs: tuple[str | Path, str | Path],
+    encoder_path: str | Path,
+    inception_path: str | Path | None,
+    feature_paths: list[str | Path],
+    real_path: str | Path,
+    quality: dict,
+    seed: int,
+) -> dict:
     """Write every ``{space}_{split}.npz`` of ``feature_paths`` (malignant tiles of the split)
     and the real-vs-real reference JSON: the whole reference stage in one job."""
     train_dir, val_dir = split_dirs
@@ -177,12 +233,19 @@ def write_references(split_dirs: tuple[str | Path, str | Path], encoder_path: st
     for stem, path in sorted(paths.items()):
         space, split = stem.split("_")
         if space not in models or split not in dirs:
-            raise ValueError(f"reference file {path}: expected {{indomain,inception}}_{{train,val}}.npz")
+            raise ValueError(
+                f"reference file {path}: expected {{indomain,inception}}_{{train,val}}.npz"
+            )
         qf.write_reference(dirs[split] / "1", space, models[space], path)
     inception = None
     if "inception_train" in paths and "inception_val" in paths:
         inception = (paths["inception_train"], paths["inception_val"])
-    return write_real_reference((train_dir, val_dir),
-                                (paths["indomain_train"], paths["indomain_val"]),
-                                real_path, quality, seed, inception=inception,
-                                inception_path=inception_path)
+    return write_real_reference(
+        (train_dir, val_dir),
+        (paths["indomain_train"], paths["indomain_val"]),
+        real_path,
+        quality,
+        seed,
+        inception=inception,
+        inception_path=inception_path,
+    )

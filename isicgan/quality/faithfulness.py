@@ -15,6 +15,7 @@ tile has the source tile it was made from. Per batch:
   ``quality.near_identity_delta``: a near-identity translation; ``near_identity`` is set when
   more than half the batch is so.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,21 +27,28 @@ from isicgan.quality.metrics import msssim_pairs
 NEAR_IDENTITY_SHARE = 0.5
 
 
-def source_faithfulness(images: np.ndarray, source: np.ndarray, encoder,
-                        classifier: ReferenceClassifier, delta: float,
-                        fake: np.ndarray | None = None) -> dict:
+def source_faithfulness(
+    images: np.ndarray,
+    source: np.ndarray,
+    encoder,
+    classifier: ReferenceClassifier,
+    delta: float,
+    fake: np.ndarray | None = None,
+) -> dict:
     """The numbers of the module docstring for ``images[i]`` made from ``source[i]`` (uint8
     N x H x W x 3 each). ``fake``: the in-domain features of ``images`` when already computed."""
     images, source = np.asarray(images), np.asarray(source)
     if images.shape != source.shape:
-        raise ValueError(f"source faithfulness needs one source tile per synthetic tile, got "
-                         f"{source.shape} sources for {images.shape} tiles")
+        raise ValueError(
+            f"source faithfulness needs one source tile per synthetic tile, got "
+            f"{source.shape} sources for {images.shape} tiles"
+        )
     fake = indomain_features(images, encoder) if fake is None else np.asarray(fake)
     src = indomain_features(source, encoder)
     dist = np.linalg.norm(fake - src, axis=1)
     diff = src[:, None, :] - src[None, :, :]
-    pair = np.sqrt((diff ** 2).sum(axis=-1))[np.triu_indices(len(src), k=1)]
-    pair = pair[pair > 0]                           # wrapped slices repeat a source tile
+    pair = np.sqrt((diff**2).sum(axis=-1))[np.triu_indices(len(src), k=1)]
+    pair = pair[pair > 0]  # wrapped slices repeat a source tile
     scale = float(np.median(pair)) if len(pair) else float("nan")
     ssim = msssim_pairs(images, source)
     s_src, s_fake = classifier.score(src), classifier.score(fake)
@@ -51,11 +59,15 @@ def source_faithfulness(images: np.ndarray, source: np.ndarray, encoder,
         "feature_distance_source_pairs": scale,
         "feature_distance_ratio": float(np.median(dist) / scale) if scale > 0 else None,
         "msssim": float(ssim.mean()),
-        "score_source": float(s_src.mean()), "score_synthetic": float(s_fake.mean()),
+        "score_source": float(s_src.mean()),
+        "score_synthetic": float(s_fake.mean()),
         "score_change": float(change.mean()),
         "near_identity_delta": float(delta),
         "share_near_identity": float(near.mean()),
         "near_identity": bool(near.mean() > NEAR_IDENTITY_SHARE),
-        "per_tile": {"feature_distance": dist.tolist(), "msssim": ssim.tolist(),
-                     "score_change": change.tolist()},
+        "per_tile": {
+            "feature_distance": dist.tolist(),
+            "msssim": ssim.tolist(),
+            "score_change": change.tolist(),
+        },
     }

@@ -8,6 +8,7 @@ the file configured as ``weights.fid_inception`` (the weights stage downloads it
 users); nothing is fetched behind the workflow's back, so a missing file gives null FID/KID with
 the reason, never a number from another network.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,10 @@ INCEPTION_FILE = "inception-2015-12-05.pt"
 def inception_unavailable(path: str | Path | None) -> str | None:
     """Why Inception FID/KID cannot be computed with ``path``, or None when they can."""
     if not path:
-        return ("weights.fid_inception is null: set it to clean-fid's TorchScript Inception "
-                f"({INCEPTION_FILE}; the fetch_weights rule downloads it when online)")
+        return (
+            "weights.fid_inception is null: set it to clean-fid's TorchScript Inception "
+            f"({INCEPTION_FILE}; the fetch_weights rule downloads it when online)"
+        )
     if not Path(path).is_file():
         return f"weights.fid_inception file not found: {path}"
     return None
@@ -50,7 +53,9 @@ def load_inception(path: str | Path, verify: bool = True):
     try:
         net = torch.jit.load(str(path), map_location="cpu").eval()
     except RuntimeError as err:
-        raise ValueError(f"{path} is not a TorchScript file (expected clean-fid's {INCEPTION_FILE}): {err}") from err
+        raise ValueError(
+            f"{path} is not a TorchScript file (expected clean-fid's {INCEPTION_FILE}): {err}"
+        ) from err
     if not hasattr(net, "layers"):
         raise ValueError(f"{path} has no 'layers' submodule: not clean-fid's TorchScript Inception")
     return net
@@ -70,7 +75,7 @@ def inception_features(images: np.ndarray, net, batch_size: int = 32) -> np.ndar
     feats = []
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
-            x = torch.from_numpy(clean_resize(images[start:start + batch_size]))
+            x = torch.from_numpy(clean_resize(images[start : start + batch_size]))
             out = net.layers.forward((x - 128) / 128)
             feats.append(out.reshape(len(x), -1).double().numpy())
     return np.concatenate(feats) if feats else np.zeros((0, 2048))
@@ -81,7 +86,7 @@ def indomain_features(images: np.ndarray, encoder, batch_size: int = 256) -> np.
     feats = []
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
-            x = to_input(images[start:start + batch_size], encoder.input_size)
+            x = to_input(images[start : start + batch_size], encoder.input_size)
             feats.append(encoder(x).double().numpy())
     return np.concatenate(feats) if feats else np.zeros((0, 0))
 
@@ -99,7 +104,9 @@ def load_model(space: str, path: str | Path):
     return load_encoder(path) if space == "indomain" else load_inception(path)
 
 
-def write_reference(folder: str | Path, space: str, model_path: str | Path, out_path: str | Path) -> int:
+def write_reference(
+    folder: str | Path, space: str, model_path: str | Path, out_path: str | Path
+) -> int:
     """Features of every PNG in ``folder`` saved to ``out_path`` (npz: feats, ids, space)."""
     images, ids = load_png_folder(folder)
     if not ids:

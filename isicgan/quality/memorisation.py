@@ -39,6 +39,7 @@ val tile (all classes: the tiles the GANs trained on, and tiles they never saw).
   ``novelty_high`` says whether ``novelty_auc`` lies more than 3 standard errors (of the AUC
   under the null) above 0.5. The closest real pair is still reported (``closest_real_pair``).
 """
+
 from __future__ import annotations
 
 import math
@@ -63,8 +64,11 @@ def dihedral_views(images: np.ndarray) -> list[np.ndarray]:
     each as :func:`pixel_vectors`; view 0 is the tiles as they are."""
     images = np.asarray(images)
     turns = range(4) if images.shape[1] == images.shape[2] else (0, 2)
-    return [pixel_vectors(np.ascontiguousarray(np.rot90(flipped, k, axes=(1, 2))))
-            for flipped in (images, images[:, :, ::-1]) for k in turns]
+    return [
+        pixel_vectors(np.ascontiguousarray(np.rot90(flipped, k, axes=(1, 2))))
+        for flipped in (images, images[:, :, ::-1])
+        for k in turns
+    ]
 
 
 def distance_matrix(a: np.ndarray, b: np.ndarray, chunk: int = 512) -> np.ndarray:
@@ -73,10 +77,10 @@ def distance_matrix(a: np.ndarray, b: np.ndarray, chunk: int = 512) -> np.ndarra
     nb = (b.astype(np.float64) ** 2).sum(axis=1)
     out = np.empty((len(a), len(b)), dtype=np.float64)
     for start in range(0, len(a), chunk):
-        block = a[start:start + chunk]
+        block = a[start : start + chunk]
         na = (block.astype(np.float64) ** 2).sum(axis=1)
         sq = na[:, None] + nb[None, :] - 2.0 * (block @ b.T).astype(np.float64)
-        out[start:start + chunk] = np.sqrt(np.clip(sq, 0, None) / dim)
+        out[start : start + chunk] = np.sqrt(np.clip(sq, 0, None) / dim)
     return out
 
 
@@ -98,8 +102,9 @@ def _exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean(axis=1))
 
 
-def _nearest_of(views: list[np.ndarray], b: np.ndarray, d: np.ndarray, which: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _nearest_of(
+    views: list[np.ndarray], b: np.ndarray, d: np.ndarray, which: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     idx = d.argmin(axis=1)
     view = which[np.arange(len(idx)), idx]
     exact = np.array([_exact(views[k][[i]], b[[j]])[0] for i, (k, j) in enumerate(zip(view, idx))])
@@ -121,29 +126,45 @@ def closest_real_pair(train: np.ndarray) -> dict:
     d, which = copy_distance_matrix(views, views[0])
     np.fill_diagonal(d, np.inf)
     i, j = np.unravel_index(np.argmin(d), d.shape)
-    return {"distance": float(_exact(views[which[i, j]][[i]], views[0][[j]])[0]),
-            "index": [int(i), int(j)]}
+    return {
+        "distance": float(_exact(views[which[i, j]][[i]], views[0][[j]])[0]),
+        "index": [int(i), int(j)],
+    }
 
 
 def copy_threshold(train: np.ndarray, val: np.ndarray, quantile: float = COPY_QUANTILE) -> dict:
     """The ``quantile`` of the copy distances from each real val tile to its nearest real train
     tile (see the module docstring): tiles of unseen patients fall below it at that rate."""
     if len(train) < 1 or len(val) < 2:
-        raise ValueError(f"the copy threshold needs real train and val tiles, got {len(train)} "
-                         f"and {len(val)}")
+        raise ValueError(
+            f"the copy threshold needs real train and val tiles, got {len(train)} and {len(val)}"
+        )
     if not 0 <= quantile < 0.5:
         raise ValueError(f"copy quantile must lie in [0, 0.5), got {quantile}")
     nn, _ = nearest(dihedral_views(val), pixel_vectors(train))
-    return {"distance": float(np.quantile(nn, quantile)), "quantile": float(quantile),
-            "median_nn_distance": float(np.median(nn)), "n_train": int(len(train)),
-            "n_val": int(len(val)), "from": "val tiles' nearest train tile (unseen patients)"}
+    return {
+        "distance": float(np.quantile(nn, quantile)),
+        "quantile": float(quantile),
+        "median_nn_distance": float(np.median(nn)),
+        "n_train": int(len(train)),
+        "n_val": int(len(val)),
+        "from": "val tiles' nearest train tile (unseen patients)",
+    }
 
 
-def audit(synthetic: np.ndarray, train: np.ndarray, val: np.ndarray, threshold: float,
-          seed: int, draws: int = DRAWS) -> dict:
+def audit(
+    synthetic: np.ndarray,
+    train: np.ndarray,
+    val: np.ndarray,
+    threshold: float,
+    seed: int,
+    draws: int = DRAWS,
+) -> dict:
     """The memorisation numbers of one batch (see the module docstring) and per-tile details."""
     if len(train) < len(val):
-        raise ValueError(f"memorisation audit: fewer train ({len(train)}) than val ({len(val)}) tiles")
+        raise ValueError(
+            f"memorisation audit: fewer train ({len(train)}) than val ({len(val)}) tiles"
+        )
     views, t, v = dihedral_views(synthetic), pixel_vectors(train), pixel_vectors(val)
     d_st, which = copy_distance_matrix(views, t)
     d_train, train_idx = _nearest_of(views, t, d_st, which)
@@ -158,32 +179,47 @@ def audit(synthetic: np.ndarray, train: np.ndarray, val: np.ndarray, threshold: 
     share_train = float(np.mean(shares))
     share_below = float(np.mean(d_train < threshold))
     # a copy is near one train tile, not near the centre of them all (an over-smooth tile)
-    d_centre = np.min([_exact(view, np.broadcast_to(t.mean(axis=0), view.shape)) for view in views],
-                      axis=0)
+    d_centre = np.min(
+        [_exact(view, np.broadcast_to(t.mean(axis=0), view.shape)) for view in views], axis=0
+    )
     copies = (d_train < threshold) & (d_train < CENTRE_RATIO * d_centre)
     share_copy = float(np.mean(copies))
     d_val_train, _ = nearest(dihedral_views(val), t)
-    auc = float(np.mean((d_train[:, None] < d_val_train[None, :])
-                        + 0.5 * (d_train[:, None] == d_val_train[None, :])))
+    auc = float(
+        np.mean(
+            (d_train[:, None] < d_val_train[None, :])
+            + 0.5 * (d_train[:, None] == d_val_train[None, :])
+        )
+    )
     n1, n2 = len(synthetic), len(v)
     auc_limit = 0.5 + 3 * math.sqrt((n1 + n2 + 1) / (12 * n1 * n2))
     reasons = []
     if share_copy > COPY_SHARE:
-        reasons.append(f"{share_copy:.0%} of the batch are copies: nearer a train tile than the "
-                       f"copy threshold {threshold:.4f} (limit {COPY_SHARE:.0%})")
+        reasons.append(
+            f"{share_copy:.0%} of the batch are copies: nearer a train tile than the "
+            f"copy threshold {threshold:.4f} (limit {COPY_SHARE:.0%})"
+        )
     return {
         "space": "copy distance: RMS difference of mean-centred tiles in [0, 1], least over "
-                 "the 8 flips/rotations",
-        "n_train": int(len(t)), "n_val": int(len(v)), "draws": draws,
+        "the 8 flips/rotations",
+        "n_train": int(len(t)),
+        "n_val": int(len(v)),
+        "draws": draws,
         "share_closer_to_train": share_train,
-        "novelty_auc": auc, "novelty_auc_limit": auc_limit, "novelty_high": bool(auc > auc_limit),
+        "novelty_auc": auc,
+        "novelty_auc_limit": auc_limit,
+        "novelty_high": bool(auc > auc_limit),
         "median_distance_val_to_train": float(np.median(d_val_train)),
-        "share_below_copy_threshold": share_below, "share_copies": share_copy,
+        "share_below_copy_threshold": share_below,
+        "share_copies": share_copy,
         "copy_threshold": float(threshold),
         "median_distance_train": float(np.median(d_train)),
         "median_distance_val": float(np.median(d_val)),
         "min_distance_train": float(d_train.min()),
-        "flag": bool(reasons), "flag_reasons": reasons,
-        "nearest_train_index": train_idx.tolist(), "distance_train": d_train.tolist(),
-        "nearest_val_index": val_idx.tolist(), "distance_val": d_val.tolist(),
+        "flag": bool(reasons),
+        "flag_reasons": reasons,
+        "nearest_train_index": train_idx.tolist(),
+        "distance_train": d_train.tolist(),
+        "nearest_val_index": val_idx.tolist(),
+        "distance_val": d_val.tolist(),
     }

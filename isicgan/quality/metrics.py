@@ -11,6 +11,7 @@ need tiles of at least 176 px; smaller tiles use as many scales as keep the coar
 least the window size (32 px: 2 scales, 64 px: 3, 140 px: 4), with the standard scale weights
 of the scales used renormalised to sum to one. The number of scales used is reported.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -37,8 +38,9 @@ def feature_stats(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return feats.mean(axis=0), np.cov(feats, rowvar=False)
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
-                     eps: float = 1e-6) -> float:
+def frechet_distance(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
+) -> float:
     """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 sqrt(S1 S2)); clean-fid's formula and its eps fallback."""
     mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
     sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
@@ -52,7 +54,9 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
         covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
     if np.iscomplexobj(covmean):
         if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
-            raise ValueError(f"FID: imaginary component {np.max(np.abs(covmean.imag))} in sqrt(S1 S2)")
+            raise ValueError(
+                f"FID: imaginary component {np.max(np.abs(covmean.imag))} in sqrt(S1 S2)"
+            )
         covmean = covmean.real
     return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
 
@@ -71,7 +75,9 @@ def fid_from_features(feats1: np.ndarray, feats2: np.ndarray) -> float:
     a = np.asarray(feats1, dtype=np.float64)
     b = np.asarray(feats2, dtype=np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
-        raise ValueError(f"FID needs two N x D feature matrices of one D, got {a.shape} and {b.shape}")
+        raise ValueError(
+            f"FID needs two N x D feature matrices of one D, got {a.shape} and {b.shape}"
+        )
     if min(len(a), len(b)) < 2:
         raise ValueError(f"FID needs at least 2 samples per set, got {len(a)} and {len(b)}")
     if min(len(a), len(b)) >= a.shape[1]:
@@ -89,8 +95,13 @@ def fid_low_rank(a: np.ndarray, b: np.ndarray) -> float:
     return float(diff.dot(diff) + (ca * ca).sum() + (cb * cb).sum() - 2 * tr_covmean)
 
 
-def kernel_distance(feats1: np.ndarray, feats2: np.ndarray, num_subsets: int = 100,
-                    max_subset_size: int = 1000, seed: int = 0) -> float:
+def kernel_distance(
+    feats1: np.ndarray,
+    feats2: np.ndarray,
+    num_subsets: int = 100,
+    max_subset_size: int = 1000,
+    seed: int = 0,
+) -> float:
     """KID: unbiased MMD^2 with the cubic polynomial kernel, averaged over random subsets.
 
     Same estimator and same draw order as clean-fid; subsets come from ``RandomState(seed)``.
@@ -101,7 +112,9 @@ def kernel_distance(feats1: np.ndarray, feats2: np.ndarray, num_subsets: int = 1
     n = feats1.shape[1]
     m = min(feats1.shape[0], feats2.shape[0], max_subset_size)
     if m < 2:
-        raise ValueError(f"KID needs at least 2 samples per set, got {feats1.shape[0]} and {feats2.shape[0]}")
+        raise ValueError(
+            f"KID needs at least 2 samples per set, got {feats1.shape[0]} and {feats2.shape[0]}"
+        )
     total = 0.0
     for _ in range(num_subsets):
         x = feats2[rng.choice(feats2.shape[0], m, replace=False)]
@@ -112,8 +125,9 @@ def kernel_distance(feats1: np.ndarray, feats2: np.ndarray, num_subsets: int = 1
     return float(total / num_subsets / m)
 
 
-def equal_size_fid(feats1: np.ndarray, feats2: np.ndarray, n: int, subsets: int,
-                   seed: int) -> dict[str, float | int]:
+def equal_size_fid(
+    feats1: np.ndarray, feats2: np.ndarray, n: int, subsets: int, seed: int
+) -> dict[str, float | int]:
     """FID at one sample size: the mean and standard deviation over ``subsets`` draws of ``n``
     rows from each set (without replacement; the rows of set 1 from ``default_rng([seed, 1])``,
     those of set 2 from ``default_rng([seed, 2])``).
@@ -126,8 +140,10 @@ def equal_size_fid(feats1: np.ndarray, feats2: np.ndarray, n: int, subsets: int,
     a = np.asarray(feats1, dtype=np.float64)
     b = np.asarray(feats2, dtype=np.float64)
     if n < 2 or n > min(len(a), len(b)):
-        raise ValueError(f"equal-size FID: n={n} must lie in 2..{min(len(a), len(b))} "
-                         f"(sets of {len(a)} and {len(b)})")
+        raise ValueError(
+            f"equal-size FID: n={n} must lie in 2..{min(len(a), len(b))} "
+            f"(sets of {len(a)} and {len(b)})"
+        )
     rng_a = np.random.default_rng([int(seed), 1])
     rng_b = np.random.default_rng([int(seed), 2])
     values = []
@@ -136,8 +152,12 @@ def equal_size_fid(feats1: np.ndarray, feats2: np.ndarray, n: int, subsets: int,
         ib = np.sort(rng_b.choice(len(b), n, replace=False))
         values.append(fid_from_features(a[ia], b[ib]))
     values = np.asarray(values)
-    return {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-            "n": int(n), "subsets": int(subsets)}
+    return {
+        "mean": float(values.mean()),
+        "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+        "n": int(n),
+        "subsets": int(subsets),
+    }
 
 
 # ---------------------------------------------------------------- PRDC
@@ -147,11 +167,16 @@ def prdc(real: np.ndarray, fake: np.ndarray, k: int) -> dict[str, float]:
     from prdc import compute_prdc
 
     if min(len(real), len(fake)) <= k:
-        raise ValueError(f"PRDC with k={k} needs more than {k} real and fake samples, "
-                         f"got {len(real)} real and {len(fake)} fake")
+        raise ValueError(
+            f"PRDC with k={k} needs more than {k} real and fake samples, "
+            f"got {len(real)} real and {len(fake)} fake"
+        )
     with contextlib.redirect_stdout(sys.stderr):  # the package prints its sample counts
-        out = compute_prdc(real_features=np.asarray(real, dtype=np.float32),
-                           fake_features=np.asarray(fake, dtype=np.float32), nearest_k=k)
+        out = compute_prdc(
+            real_features=np.asarray(real, dtype=np.float32),
+            fake_features=np.asarray(fake, dtype=np.float32),
+            nearest_k=k,
+        )
     return {name: float(value) for name, value in out.items()}
 
 
@@ -159,14 +184,14 @@ def prdc(real: np.ndarray, fake: np.ndarray, k: int) -> dict[str, float]:
 def msssim_scales(size: int, window: int = MSSSIM_WINDOW) -> int:
     """How many MS-SSIM scales fit an image side of ``size`` px (at most 5, at least 1)."""
     scales = 1
-    while scales < len(MSSSIM_WEIGHTS) and size / 2 ** scales >= window:
+    while scales < len(MSSSIM_WEIGHTS) and size / 2**scales >= window:
         scales += 1
     return scales
 
 
 def _gauss_window(window: int, sigma: float):
     coords = torch.arange(window, dtype=torch.float32) - (window - 1) / 2
-    g = torch.exp(-(coords ** 2) / (2 * sigma ** 2))
+    g = torch.exp(-(coords**2) / (2 * sigma**2))
     return g / g.sum()
 
 
@@ -180,7 +205,9 @@ def _filter(x, g):
 def msssim_pairs(a: np.ndarray, b: np.ndarray, scales: int | None = None) -> np.ndarray:
     """MS-SSIM of image pairs ``a[i]`` vs ``b[i]`` (uint8 N x H x W x 3), one value per pair."""
     if a.shape != b.shape or a.ndim != 4:
-        raise ValueError(f"MS-SSIM needs two N x H x W x 3 arrays of one shape, got {a.shape} and {b.shape}")
+        raise ValueError(
+            f"MS-SSIM needs two N x H x W x 3 arrays of one shape, got {a.shape} and {b.shape}"
+        )
     size = min(a.shape[1], a.shape[2])
     scales = scales or msssim_scales(size)
     if size < MSSSIM_WINDOW:
@@ -194,12 +221,12 @@ def msssim_pairs(a: np.ndarray, b: np.ndarray, scales: int | None = None) -> np.
     values = []
     for s in range(scales):
         mx, my = _filter(x, g), _filter(y, g)
-        sxx = _filter(x * x, g) - mx ** 2
-        syy = _filter(y * y, g) - my ** 2
+        sxx = _filter(x * x, g) - mx**2
+        syy = _filter(y * y, g) - my**2
         sxy = _filter(x * y, g) - mx * my
         cs = (2 * sxy + c2) / (sxx + syy + c2)
         if s == scales - 1:
-            lum = (2 * mx * my + c1) / (mx ** 2 + my ** 2 + c1)
+            lum = (2 * mx * my + c1) / (mx**2 + my**2 + c1)
             values.append((lum * cs).mean(dim=(2, 3)))
         else:
             values.append(cs.mean(dim=(2, 3)))
@@ -210,8 +237,9 @@ def msssim_pairs(a: np.ndarray, b: np.ndarray, scales: int | None = None) -> np.
     return per_channel.mean(dim=1).double().numpy()
 
 
-def mean_pairwise_msssim(images: np.ndarray, seed: int = 0,
-                         max_pairs: int = MSSSIM_MAX_PAIRS) -> dict[str, float | int]:
+def mean_pairwise_msssim(
+    images: np.ndarray, seed: int = 0, max_pairs: int = MSSSIM_MAX_PAIRS
+) -> dict[str, float | int]:
     """Mean MS-SSIM over distinct pairs of ``images``: all pairs, or ``max_pairs`` seeded ones.
 
     High values (near 1) mean near-identical images: a mode-collapse alarm when it is well
@@ -226,6 +254,9 @@ def mean_pairwise_msssim(images: np.ndarray, seed: int = 0,
         i, j = i[pick], j[pick]
     values = []
     for start in range(0, len(i), 256):
-        values.append(msssim_pairs(images[i[start:start + 256]], images[j[start:start + 256]]))
-    return {"msssim": float(np.concatenate(values).mean()), "msssim_pairs": int(len(i)),
-            "msssim_scales": msssim_scales(min(images.shape[1], images.shape[2]))}
+        values.append(msssim_pairs(images[i[start : start + 256]], images[j[start : start + 256]]))
+    return {
+        "msssim": float(np.concatenate(values).mean()),
+        "msssim_pairs": int(len(i)),
+        "msssim_scales": msssim_scales(min(images.shape[1], images.shape[2])),
+    }

@@ -18,6 +18,7 @@ between still finds the best epoch of the history it resumes with). ``final.pt``
 selected checkpoint, with ``selection`` = {select, epoch (0-based, as in history.csv),
 kid_indomain_val, epochs_trained}; synthesis records it in every batch JSON.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,7 +43,7 @@ from isicgan.quality.features import indomain_features
 log = logging.getLogger(__name__)
 
 COLUMNS = ("fid_indomain_val", "kid_indomain_val", "class_fidelity", "malignancy_score")
-KID_SEED = 0          # the KID subsets: the same draws every epoch
+KID_SEED = 0  # the KID subsets: the same draws every epoch
 SNAPSHOT_RE = re.compile(r"^epoch(\d+)\.pt$")
 
 
@@ -52,12 +53,21 @@ class TrainingEvaluation:
 
     columns = COLUMNS
 
-    def __init__(self, encoder, classifier: ReferenceClassifier, val_malignant: np.ndarray,
-                 every: int, select: str, n_samples: int, quality: dict):
+    def __init__(
+        self,
+        encoder,
+        classifier: ReferenceClassifier,
+        val_malignant: np.ndarray,
+        every: int,
+        select: str,
+        n_samples: int,
+        quality: dict,
+    ):
         check_select(select, every)
         if len(val_malignant) < 2:
-            raise ValueError(f"quality over training needs real val malignant tiles, got "
-                             f"{len(val_malignant)}")
+            raise ValueError(
+                f"quality over training needs real val malignant tiles, got {len(val_malignant)}"
+            )
         self.encoder, self.classifier = encoder, classifier
         self.every, self.select, self.n_samples = int(every), select, int(n_samples)
         self.quality = quality
@@ -66,26 +76,46 @@ class TrainingEvaluation:
         self.snapshot_dir: Path | None = None
         self.references: dict[str, float] = {
             "class_fidelity": classifier.real["malignant"]["class_fidelity"],
-            "malignancy_score": classifier.real["malignant"]["malignancy_score"]}
+            "malignancy_score": classifier.real["malignant"]["malignancy_score"],
+        }
 
     @classmethod
-    def from_files(cls, encoder_path: str | Path, classifier_path: str | Path,
-                   val_dir: str | Path, settings: dict, quality: dict) -> "TrainingEvaluation":
+    def from_files(
+        cls,
+        encoder_path: str | Path,
+        classifier_path: str | Path,
+        val_dir: str | Path,
+        settings: dict,
+        quality: dict,
+    ) -> TrainingEvaluation:
         """Built from the rule's inputs: the encoder, the reference classifier, the val split;
         ``settings``: the generator's config section, ``quality``: the evaluation's keys."""
-        return cls(load_encoder(encoder_path), load_reference_classifier(classifier_path),
-                   load_split_tiles(val_dir, ("1",)), int(settings["eval_every"]),
-                   settings["select"], int(quality["eval_samples"]), quality)
+        return cls(
+            load_encoder(encoder_path),
+            load_reference_classifier(classifier_path),
+            load_split_tiles(val_dir, ("1",)),
+            int(settings["eval_every"]),
+            settings["select"],
+            int(quality["eval_samples"]),
+            quality,
+        )
 
     def _features(self, images: np.ndarray) -> np.ndarray:
         return indomain_features(np.asarray(images), self.encoder)
 
     def _kid(self, feats: np.ndarray) -> float:
-        return metrics.kernel_distance(self.val, feats, int(self.quality["kid_subsets"]),
-                                       int(self.quality["kid_subset_size"]), KID_SEED)
+        return metrics.kernel_distance(
+            self.val,
+            feats,
+            int(self.quality["kid_subsets"]),
+            int(self.quality["kid_subset_size"]),
+            KID_SEED,
+        )
 
     # ------------------------------------------------------------------ hooks
-    def start(self, model: GANModel, data: dict, checkpoint_dir: str | Path, done_epochs: int) -> None:
+    def start(
+        self, model: GANModel, data: dict, checkpoint_dir: str | Path, done_epochs: int
+    ) -> None:
         """Fix the sample inputs, set the real reference lines, and drop snapshots the resumed
         history does not reach (from epochs after the checkpoint training resumes from)."""
         self.fixed = model.fixed_inputs(data, self.n_samples)
@@ -98,7 +128,7 @@ class TrainingEvaluation:
         malignant = [k for k, folder in model.domains.items() if folder == "1"]
         if malignant and self.every:
             real = data[malignant[0]].cpu().numpy()
-            pick = np.sort(np.random.default_rng(KID_SEED).permutation(len(real))[:self.n_samples])
+            pick = np.sort(np.random.default_rng(KID_SEED).permutation(len(real))[: self.n_samples])
             feats = self._features(real[pick])
             self.references["fid_indomain_val"] = metrics.fid_from_features(feats, self.val)
             self.references["kid_indomain_val"] = self._kid(feats)
@@ -111,11 +141,15 @@ class TrainingEvaluation:
         images = to_uint8(model.generate_eval(self.fixed))
         feats = self._features(images)
         fid = metrics.fid_from_features(feats, self.val)
-        return {"fid_indomain_val": fid, "kid_indomain_val": self._kid(feats),
-                **self.classifier.fidelity(feats)}
+        return {
+            "fid_indomain_val": fid,
+            "kid_indomain_val": self._kid(feats),
+            **self.classifier.fidelity(feats),
+        }
 
-    def after_epoch(self, model: GANModel, epoch: int, epochs: int, rows: list[dict],
-                    data_hash: str) -> dict[str, float]:
+    def after_epoch(
+        self, model: GANModel, epoch: int, epochs: int, rows: list[dict], data_hash: str
+    ) -> dict[str, float]:
         """The quality columns of ``epoch`` (empty when not evaluated); keeps the best snapshot.
         ``rows``: the history so far, ``epoch``'s row included."""
         if not self.due(epoch, epochs):
@@ -123,8 +157,13 @@ class TrainingEvaluation:
         out = self.evaluate(model)
         best = best_epoch(rows[:-1])
         if best is None or out["kid_indomain_val"] < best[1]:
-            model.save(self.snapshot_dir / f"epoch{epoch:04d}.pt", epoch + 1,
-                       [*rows[:-1], {**rows[-1], **out}], data_hash, full=False)
+            model.save(
+                self.snapshot_dir / f"epoch{epoch:04d}.pt",
+                epoch + 1,
+                [*rows[:-1], {**rows[-1], **out}],
+                data_hash,
+                full=False,
+            )
         return out
 
     def prune(self, rows: list[dict]) -> None:
@@ -134,18 +173,27 @@ class TrainingEvaluation:
             if best is None or epoch != best[0]:
                 path.unlink()
 
-    def write_final(self, model: GANModel, final: str | Path, epochs: int, rows: list[dict],
-                    data_hash: str) -> dict[str, Any]:
+    def write_final(
+        self, model: GANModel, final: str | Path, epochs: int, rows: list[dict], data_hash: str
+    ) -> dict[str, Any]:
         """``final.pt``: the last epoch or the best evaluated one, with its ``selection``."""
         best = best_epoch(rows)
         if self.select == "last" or best is None:
             kid = rows[-1].get("kid_indomain_val") if rows else None
-            selection = {"select": self.select, "epoch": epochs - 1, "epochs_trained": epochs,
-                         "kid_indomain_val": _plain(kid)}
+            selection = {
+                "select": self.select,
+                "epoch": epochs - 1,
+                "epochs_trained": epochs,
+                "kid_indomain_val": _plain(kid),
+            }
             model.save(final, epochs, rows, data_hash, full=False, meta={"selection": selection})
             return selection
-        selection = {"select": "best_val", "epoch": best[0], "epochs_trained": epochs,
-                     "kid_indomain_val": best[1]}
+        selection = {
+            "select": "best_val",
+            "epoch": best[0],
+            "epochs_trained": epochs,
+            "kid_indomain_val": best[1],
+        }
         write_selected(self.snapshot_dir / f"epoch{best[0]:04d}.pt", final, rows, selection)
         log.info("select best_val: epoch %d (val KID %.4g) of %d", best[0], best[1], epochs)
         return selection
@@ -162,7 +210,9 @@ class TrainingEvaluation:
 
 
 def _plain(value) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+    return (
+        None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+    )
 
 
 def best_epoch(rows: list[dict]) -> tuple[int, float] | None:
@@ -175,8 +225,9 @@ def best_epoch(rows: list[dict]) -> tuple[int, float] | None:
     return best
 
 
-def write_selected(snapshot: str | Path, final: str | Path, rows: list[dict],
-                   selection: dict) -> None:
+def write_selected(
+    snapshot: str | Path, final: str | Path, rows: list[dict], selection: dict
+) -> None:
     """Copy a best_val snapshot to ``final`` with the full history and its ``selection``."""
     ckpt = load_checkpoint(snapshot)
     ckpt.update(history=[dict(r) for r in rows], selection=selection)

@@ -1,4 +1,5 @@
 """Tiny real files in the layout the classify stage reads (manifest, class folders, batches)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +9,7 @@ import pandas as pd
 
 from isicgan.io import save_png
 
-COUNTS = {"train": (12, 6), "val": (6, 3), "test": (6, 6)}   # (benign, malignant)
+COUNTS = {"train": (12, 6), "val": (6, 3), "test": (6, 6)}  # (benign, malignant)
 
 
 def tile(rng: np.random.Generator, malignant: bool, size: int) -> np.ndarray:
@@ -18,9 +19,16 @@ def tile(rng: np.random.Generator, malignant: bool, size: int) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def make_study_data(root: Path, gans=("cyclegan", "dcgan"), batches: int = 2,
-                    batch_size: int = 4, size: int = 32, seed: int = 0,
-                    counts: dict[str, tuple[int, int]] = COUNTS, replicates: int = 1) -> dict:
+def make_study_data(
+    root: Path,
+    gans=("cyclegan", "dcgan"),
+    batches: int = 2,
+    batch_size: int = 4,
+    size: int = 32,
+    seed: int = 0,
+    counts: dict[str, tuple[int, int]] = COUNTS,
+    replicates: int = 1,
+) -> dict:
     """Write results/data/{manifest.csv,split/target/*.png} and
     results/synthetic/{gan}/rep{r}/batch{k}/."""
     rng = np.random.default_rng(seed)
@@ -33,12 +41,13 @@ def make_study_data(root: Path, gans=("cyclegan", "dcgan"), batches: int = 2,
             for _ in range(count):
                 isic_id = f"ISIC_{n:07d}"
                 save_png(folder / f"{isic_id}.png", tile(rng, bool(target), size))
-                held_out = split in ("test", "external")         # patients of their own
+                held_out = split in ("test", "external")  # patients of their own
                 patient = f"IP_{100 + n if held_out else n % 9:07d}"
                 rows.append((isic_id, patient, target, split))
                 n += 1
     pd.DataFrame(rows, columns=["isic_id", "patient_id", "target", "split"]).to_csv(
-        data / "manifest.csv", index=False)
+        data / "manifest.csv", index=False
+    )
     batch_files = []
     for gan in gans:
         for r in range(1, replicates + 1):
@@ -51,6 +60,11 @@ def make_study_data(root: Path, gans=("cyclegan", "dcgan"), batches: int = 2,
                     save_png(folder / f"{gan}_r{r}_b{k}_{i:04d}.png", tile(rng, True, size))
                 (folder.parent / f"batch{k}.json").write_text("{}")
                 batch_files.append(str(folder.parent / f"batch{k}.json"))
-    return {"manifest": str(data / "manifest.csv"), "synthetic_files": batch_files,
-            "gans": list(gans), "batches": batches, "batch_size": batch_size,
-            "replicates": replicates}
+    return {
+        "manifest": str(data / "manifest.csv"),
+        "synthetic_files": batch_files,
+        "gans": list(gans),
+        "batches": batches,
+        "batch_size": batch_size,
+        "replicates": replicates,
+    }

@@ -1,4 +1,5 @@
 """Tiny real inputs for the quality tests: structured tiles and a TorchScript Inception stand-in."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,10 +17,11 @@ def tiles(n: int, seed: int, size: int = 32) -> np.ndarray:
     out = np.empty((n, size, size, 3), dtype=np.uint8)
     for i in range(n):
         coarse = rng.uniform(0, 1, (3, 4, 4))
-        field = torch.nn.functional.interpolate(torch.tensor(coarse)[None], size=(size, size),
-                                                mode="bicubic", align_corners=True)[0].numpy()
+        field = torch.nn.functional.interpolate(
+            torch.tensor(coarse)[None], size=(size, size), mode="bicubic", align_corners=True
+        )[0].numpy()
         cx, cy, r = rng.uniform(0.3, 0.7, 2).tolist() + [rng.uniform(0.1, 0.3)]
-        blob = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r ** 2))
+        blob = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r**2))
         base = np.array([200, 150, 130])[:, None, None] * (0.7 + 0.3 * field) * (1 - 0.6 * blob)
         img = base + rng.normal(0, 6, base.shape)
         out[i] = np.clip(img, 0, 255).transpose(1, 2, 0).astype(np.uint8)
@@ -56,7 +58,9 @@ class _StandIn(torch.nn.Module):
         self.layers = _Layers(dim)
 
     def forward(self, x, return_features: bool = False):
-        x = torch.nn.functional.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+        x = torch.nn.functional.interpolate(
+            x, size=(299, 299), mode="bilinear", align_corners=False
+        )
         return self.layers((x - 128) / 128).view(x.shape[0], self.dim)
 
 
@@ -76,8 +80,9 @@ def write_manifest(data: Path, path: Path, per_patient: int = 2) -> Path:
         for cls in ("0", "1"):
             files = sorted((split_dir / cls).glob("*.png")) if (split_dir / cls).is_dir() else []
             for i, png in enumerate(files):
-                rows.append(f"{png.stem},P_{split_dir.name}_{cls}_{i // per_patient},{cls},"
-                            f"{split_dir.name}")
+                rows.append(
+                    f"{png.stem},P_{split_dir.name}_{cls}_{i // per_patient},{cls},{split_dir.name}"
+                )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(rows) + "\n")
     return path

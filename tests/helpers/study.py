@@ -41,8 +41,9 @@ def _build(root: Path) -> None:
         study.mkdir()
         started = time.monotonic()
         # in pytest's process group: Ctrl-C in a terminal stops the build too
-        proc = subprocess.Popen(workflow_command(study), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            workflow_command(study), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         _running[root] = proc
         try:
             out, err = proc.communicate(timeout=BUILD_TIMEOUT)
@@ -53,8 +54,9 @@ def _build(root: Path) -> None:
         finally:
             _running.pop(root, None)
         if proc.returncode != 0:
-            failed.write_text(f"snakemake failed ({proc.returncode}):\n{out[-4000:]}\n"
-                              f"{err[-8000:]}")
+            failed.write_text(
+                f"snakemake failed ({proc.returncode}):\n{out[-4000:]}\n{err[-8000:]}"
+            )
         else:
             done.write_text(f"built in {time.monotonic() - started:.0f} s\n")
 
@@ -71,8 +73,9 @@ def start_shared_study(root: Path) -> None:
     (which waits instead, if another process of the session holds the lock)."""
     root.mkdir(parents=True, exist_ok=True)
     if root not in _builds:
-        _builds[root] = threading.Thread(target=_build_in_thread, args=(root,), daemon=True,
-                                         name="tiny-study-build")
+        _builds[root] = threading.Thread(
+            target=_build_in_thread, args=(root,), daemon=True, name="tiny-study-build"
+        )
         _builds[root].start()
 
 

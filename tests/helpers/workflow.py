@@ -54,8 +54,21 @@ def run_workflow(
 
 
 #: top-level folders of a checkout that are not the workflow's source (run outputs, tests, docs)
-_NOT_SOURCE = {".git", ".venv", ".snakemake", "results", "logs", "benchmarks", "tests", "bench",
-               "docs", "demo", "weights", "data", ".pytest_cache"}
+_NOT_SOURCE = {
+    ".git",
+    ".venv",
+    ".snakemake",
+    "results",
+    "logs",
+    "benchmarks",
+    "tests",
+    "bench",
+    "docs",
+    "demo",
+    "weights",
+    "data",
+    ".pytest_cache",
+}
 
 
 def copy_workflow(dest: Path) -> Path:

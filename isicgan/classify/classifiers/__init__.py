@@ -4,6 +4,7 @@ A new classifier is a new module here holding one :class:`~.base.Classifier` sub
 literal ``name`` (equal to the module name), ``display_name`` and ``config_schema``; the
 workflow, the config schema and the tables find it by looking.
 """
+
 from __future__ import annotations
 
 from typing import Any

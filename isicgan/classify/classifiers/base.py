@@ -11,6 +11,7 @@ Subclass families:
 Class attributes named in :data:`isicgan.registry.STATIC` are read from the source by the
 workflow, so they must be literals.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,17 +19,24 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from isicgan.classify.models import (KerasTrainer, build_head, configure_tensorflow,
-                                     flatten_pixels, sklearn_scores)
+from isicgan.classify.models import (
+    KerasTrainer,
+    build_head,
+    configure_tensorflow,
+    flatten_pixels,
+    sklearn_scores,
+)
 
 
 class Classifier:
     name: ClassVar[str] = ""
-    display_name: ClassVar[str] = ""          # the thesis's name, used in every table
-    uses_features: ClassVar[bool] = False     # trains on cached backbone features
-    weights: ClassVar[dict | None] = None     # a backbone's ImageNet file: key, filename, url, md5, note
-    config_schema: ClassVar[str] = ""         # YAML: JSON schema of classifiers.<name>
-    rank: ClassVar[int] = 100                 # order in tables and figures, then the name
+    display_name: ClassVar[str] = ""  # the thesis's name, used in every table
+    uses_features: ClassVar[bool] = False  # trains on cached backbone features
+    weights: ClassVar[dict | None] = (
+        None  # a backbone's ImageNet file: key, filename, url, md5, note
+    )
+    config_schema: ClassVar[str] = ""  # YAML: JSON schema of classifiers.<name>
+    rank: ClassVar[int] = 100  # order in tables and figures, then the name
 
     def __init__(self, params: dict[str, Any], threads: int = 1):
         self.params = dict(params)
@@ -38,8 +46,14 @@ class Classifier:
         """Images (uint8 N x H x W x 3) or features -> this model's input."""
         return x
 
-    def fit_predict(self, seed: int, x: np.ndarray, y: np.ndarray, weight: np.ndarray,
-                    eval_sets: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def fit_predict(
+        self,
+        seed: int,
+        x: np.ndarray,
+        y: np.ndarray,
+        weight: np.ndarray,
+        eval_sets: dict[str, np.ndarray],
+    ) -> dict[str, np.ndarray]:
         """Fit from scratch for ``seed`` (per-example ``weight``) and score every eval array."""
         raise NotImplementedError
 
@@ -79,8 +93,9 @@ class KerasClassifier(Classifier):
         if trainer is None or self._shape != shape:
             configure_tensorflow(self.threads)
             p = self.params
-            trainer = KerasTrainer(lambda: self.build(shape), p["learning_rate"], p["epochs"],
-                                   p["batch_size"])
+            trainer = KerasTrainer(
+                lambda: self.build(shape), p["learning_rate"], p["epochs"], p["batch_size"]
+            )
             self._trainer, self._shape = trainer, shape
         return trainer.fit_predict(seed, x, y, weight, eval_sets)
 
@@ -88,8 +103,9 @@ class KerasClassifier(Classifier):
 class KerasBackbone(KerasClassifier):
     """The thesis head (Dense relu -> Dropout -> sigmoid) on a frozen ImageNet base's pooled
     features; the base runs once per image in rule ``backbone_features``."""
+
     uses_features = True
-    min_input: ClassVar[int] = 32             # the smallest input side the base accepts
+    min_input: ClassVar[int] = 32  # the smallest input side the base accepts
 
     def build(self, input_shape):
         return build_head(input_shape[0], self.params["dense"], self.params["dropout"])

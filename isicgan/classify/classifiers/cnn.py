@@ -4,6 +4,7 @@
 sigmoid; Adam, binary cross-entropy (thesis: filters 64, 128, 224, Dense 512, 10 epochs,
 batch 32).
 """
+
 import numpy as np
 
 from isicgan.classify.classifiers.base import KerasClassifier
@@ -13,26 +14,29 @@ def build_cnn(input_shape: tuple[int, int, int], filters=(64, 128, 224), dense: 
     import keras
     from keras import layers
 
-    return keras.Sequential([
-        keras.Input(input_shape),
-        layers.Conv2D(filters[0], 3, activation="relu"),
-        layers.MaxPooling2D(),
-        layers.Conv2D(filters[1], 3, activation="relu"),
-        layers.MaxPooling2D(),
-        layers.Dropout(0.25),
-        layers.Conv2D(filters[2], 3, activation="relu"),
-        layers.MaxPooling2D(),
-        layers.Dropout(0.25),
-        layers.Flatten(),
-        layers.Dense(dense, activation="relu"),
-        layers.Dropout(0.5),
-        layers.Dense(1, activation="sigmoid"),
-    ], name="thesis_cnn")
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            layers.Conv2D(filters[0], 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(filters[1], 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Dropout(0.25),
+            layers.Conv2D(filters[2], 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Dropout(0.25),
+            layers.Flatten(),
+            layers.Dense(dense, activation="relu"),
+            layers.Dropout(0.5),
+            layers.Dense(1, activation="sigmoid"),
+        ],
+        name="thesis_cnn",
+    )
 
 
 class CNN(KerasClassifier):
     name = "cnn"
-    rank = 4    # the thesis order in tables
+    rank = 4  # the thesis order in tables
     display_name = "Convolutional Neural Network"
     config_schema = """
       epochs: {$ref: "#/$defs/posint", default: 10}
@@ -52,5 +56,8 @@ class CNN(KerasClassifier):
         return x.astype(np.float32) / 255.0
 
     def build(self, input_shape):
-        return build_cnn(input_shape, tuple(self.params.get("filters", (64, 128, 224))),
-                         self.params.get("dense", 512))
+        return build_cnn(
+            input_shape,
+            tuple(self.params.get("filters", (64, 128, 224))),
+            self.params.get("dense", 512),
+        )

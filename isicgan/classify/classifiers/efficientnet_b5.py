@@ -1,5 +1,6 @@
 """EfficientNetB5 (keras.applications), frozen, with the thesis head; inputs 0-255 (its
 rescaling and normalisation are layers of the model)."""
+
 import math
 
 import numpy as np
@@ -13,7 +14,7 @@ IMAGENET_STDDEV_RGB = (0.229, 0.224, 0.225)
 
 class EfficientNetB5(KerasBackbone):
     name = "efficientnet_b5"
-    rank = 6    # the thesis order in tables
+    rank = 6  # the thesis order in tables
     display_name = "EfficientNetB5"
     min_input = 32
     config_schema = '$ref: "#/$defs/keras_backbone"'

@@ -2,12 +2,13 @@
 
 The score is the logistic of the decision function, so score > 0.5 is exactly ``SVC.predict``.
 """
+
 from isicgan.classify.classifiers.base import SklearnClassifier
 
 
 class SVMClassifier(SklearnClassifier):
     name = "svm"
-    rank = 2    # the thesis order in tables
+    rank = 2  # the thesis order in tables
     display_name = "Support Vector Machine"
     config_schema = """
       C: {type: number, exclusiveMinimum: 0, default: 1.0}
@@ -19,5 +20,9 @@ class SVMClassifier(SklearnClassifier):
         from sklearn.svm import SVC
 
         p = self.params
-        return SVC(C=p.get("C", 1.0), kernel=p.get("kernel", "rbf"), gamma=p.get("gamma", "scale"),
-                   random_state=seed)
+        return SVC(
+            C=p.get("C", 1.0),
+            kernel=p.get("kernel", "rbf"),
+            gamma=p.get("gamma", "scale"),
+            random_state=seed,
+        )

@@ -22,17 +22,23 @@ discriminators; learning rate constant, then linearly towards 0 over the last
 ``decay_epochs`` epochs. Each epoch draws up to ``max_images_per_epoch`` benign tiles
 (seeded) and pairs them with malignant tiles drawn by repeated shuffles.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from isicgan.gan.base import GANModel, to_uint8
-from isicgan.gan.networks import (patch_discriminator, patch_layers_for, resnet_generator,
-                                  thesis_cycle_generator)
+from isicgan.gan.networks import (
+    patch_discriminator,
+    patch_layers_for,
+    resnet_generator,
+    thesis_cycle_generator,
+)
 
 
 class ImagePool:
@@ -76,13 +82,16 @@ def lsgan(pred: torch.Tensor, target: float) -> torch.Tensor:
 class CycleGAN(GANModel):
     name = "cyclegan"
     rank = 1
-    translates = True         # generates from benign source tiles, not from noise
+    translates = True  # generates from benign source tiles, not from noise
     config_schema = """
-      preset: {enum: [resnet, thesis], default: resnet, description: "resnet: the reference CycleGAN; thesis: the thesis encoder-decoder"}
+      preset: {enum: [resnet, thesis], default: resnet,
+               description: "resnet: the reference CycleGAN; thesis: the thesis encoder-decoder"}
       epochs: {$ref: "#/$defs/posint", default: 1000}
-      decay_epochs: {$ref: "#/$defs/nonneg", default: 500, description: "lr constant, then linearly to 0 over the last decay_epochs"}
+      decay_epochs: {$ref: "#/$defs/nonneg", default: 500,
+                     description: "lr constant, then linearly to 0 over the last decay_epochs"}
       batch_size: {$ref: "#/$defs/posint", default: 1}
-      max_images_per_epoch: {type: [integer, "null"], minimum: 1, default: null, description: "benign tiles drawn per epoch (null: all)"}
+      max_images_per_epoch: {type: [integer, "null"], minimum: 1, default: null,
+                             description: "benign tiles drawn per epoch (null: all)"}
       lambdas:
         type: object
         additionalProperties: false
@@ -103,14 +112,24 @@ class CycleGAN(GANModel):
     generator_net = "G_AB"
     sample_rows = ("benign source", "translated (G_AB)", "reconstructed (G_BA)")
     optimizer_nets = {"G": ("G_AB", "G_BA"), "D": ("D_A", "D_B")}
-    loss_names = ("G_adv_ab", "G_adv_ba", "cycle_a", "cycle_b", "idt_a", "idt_b", "loss_G",
-                  "D_A", "D_B")
+    loss_names = (
+        "G_adv_ab",
+        "G_adv_ba",
+        "cycle_a",
+        "cycle_b",
+        "idt_a",
+        "idt_b",
+        "loss_G",
+        "D_A",
+        "D_B",
+    )
 
     def build(self, training: bool) -> None:
         c = self.config
         if self.image_size % 4:
-            raise ValueError(f"CycleGAN generators need image_size divisible by 4, "
-                             f"got {self.image_size}")
+            raise ValueError(
+                f"CycleGAN generators need image_size divisible by 4, got {self.image_size}"
+            )
         if c["preset"] == "resnet":
             make_g = lambda: resnet_generator(3, 3, c["ngf"], c["n_blocks"], norm="instance")  # noqa: E731
             d_norm = "instance"
@@ -152,14 +171,15 @@ class CycleGAN(GANModel):
         idx_b = idx_b[: len(idx_a)]
         bs = int(self.config["batch_size"])
         for start in range(0, len(idx_a), bs):
-            ia, ib = idx_a[start:start + bs], idx_b[start:start + bs]
+            ia, ib = idx_a[start : start + bs], idx_b[start : start + bs]
             yield {"A": a[ia.to(a.device)], "B": b[ib.to(b.device)]}
 
     def fixed_inputs(self, data: dict[str, torch.Tensor], n: int = 8) -> torch.Tensor:
         """Eight benign tiles, the same every epoch (seeded choice)."""
         a = data["A"]
-        pick = torch.randperm(len(a), generator=torch.Generator().manual_seed(
-            int(self.config["seed"]) + 2))[:n]
+        pick = torch.randperm(
+            len(a), generator=torch.Generator().manual_seed(int(self.config["seed"]) + 2)
+        )[:n]
         return a[pick.to(a.device)].cpu()
 
     @torch.no_grad()
@@ -202,13 +222,19 @@ class CycleGAN(GANModel):
                 "cycle_a": F.l1_loss(rec_a.float(), real_a.float()),
                 "cycle_b": F.l1_loss(rec_b.float(), real_b.float()),
             }
-            weighted = (lam["adv_ab"] * losses["G_adv_ab"] + lam["adv_ba"] * losses["G_adv_ba"]
-                        + lam["cycle"] * (losses["cycle_a"] + losses["cycle_b"]))
+            weighted = (
+                lam["adv_ab"] * losses["G_adv_ab"]
+                + lam["adv_ba"] * losses["G_adv_ba"]
+                + lam["cycle"] * (losses["cycle_a"] + losses["cycle_b"])
+            )
             if lam["identity_a"] > 0 or lam["identity_b"] > 0:
                 losses["idt_a"] = F.l1_loss(G_BA(real_a).float(), real_a.float())
                 losses["idt_b"] = F.l1_loss(G_AB(real_b).float(), real_b.float())
-                weighted = (weighted + lam["identity_a"] * losses["idt_a"]
-                            + lam["identity_b"] * losses["idt_b"])
+                weighted = (
+                    weighted
+                    + lam["identity_a"] * losses["idt_a"]
+                    + lam["identity_b"] * losses["idt_b"]
+                )
         self.step_optimizer("G", weighted)
         D_A.requires_grad_(True)
         D_B.requires_grad_(True)
@@ -216,8 +242,9 @@ class CycleGAN(GANModel):
         out["loss_G"] = weighted.detach()
         return fake_a, fake_b, out
 
-    def discriminator_step(self, fake_a: torch.Tensor, fake_b: torch.Tensor
-                           ) -> dict[str, torch.Tensor]:
+    def discriminator_step(
+        self, fake_a: torch.Tensor, fake_b: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
         """Update D_A and D_B (one optimiser) on real tiles vs fakes drawn through the pools."""
         pooled_a = self.pool_A.query(fake_a, self.rng)
         pooled_b = self.pool_B.query(fake_b, self.rng)
@@ -226,8 +253,9 @@ class CycleGAN(GANModel):
         self.step_optimizer("D", loss_da + loss_db)
         return {"D_A": loss_da.detach(), "D_B": loss_db.detach()}
 
-    def discriminator_loss(self, D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor
-                           ) -> torch.Tensor:
+    def discriminator_loss(
+        self, D: torch.nn.Module, real: torch.Tensor, fake: torch.Tensor
+    ) -> torch.Tensor:
         """0.5 * (LSGAN(D(real), 1) + LSGAN(D(fake), 0)), both inputs augmented."""
         with self.autocast():
             return 0.5 * (lsgan(D(self.augment(real)), 1.0) + lsgan(D(self.augment(fake)), 0.0))

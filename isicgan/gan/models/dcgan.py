@@ -5,6 +5,7 @@ stride-2 convs with batch norm (from the second on) and LeakyReLU(0.2) -> one lo
 Binary cross-entropy on logits, non-saturating generator loss, Adam(lr, betas).
 DiffAugment, when configured, is applied to every discriminator input, real and fake.
 """
+
 from __future__ import annotations
 
 import torch
@@ -44,8 +45,9 @@ class DCGAN(GANModel):
             # discriminator: real -> 1, fake -> 0
             d_real = D(self.augment(real)).float()
             d_fake = D(self.augment(fake.detach())).float()
-            loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                      + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+            loss_d = F.binary_cross_entropy_with_logits(
+                d_real, torch.ones_like(d_real)
+            ) + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
         self.step_optimizer("D", loss_d)
         # generator: non-saturating, D(fake) -> 1
         D.requires_grad_(False)
@@ -54,6 +56,9 @@ class DCGAN(GANModel):
             loss_g = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
         self.step_optimizer("G", loss_g)
         D.requires_grad_(True)
-        return {"loss_D": loss_d.detach(), "loss_G": loss_g.detach(),
-                "D_real": torch.sigmoid(d_real).mean().detach(),
-                "D_fake": torch.sigmoid(d_fake).mean().detach()}
+        return {
+            "loss_D": loss_d.detach(),
+            "loss_G": loss_g.detach(),
+            "D_real": torch.sigmoid(d_real).mean().detach(),
+            "D_fake": torch.sigmoid(d_fake).mean().detach(),
+        }

@@ -10,7 +10,8 @@ against e (``prediction: epsilon``) or the velocity sqrt(a_t) e - sqrt(1 - a_t) 
 the last DDIM steps do not divide a noise estimate by a small sqrt(a_t)); Adam(lr, betas),
 bf16 autocast on CUDA through the base. After every step an exponential moving average of
 the weights (``ema_decay``, warmed up as min(decay, (1 + n) / (10 + n)) after n steps, so a
-short run is not dominated by the initial weights) is updated; the EMA network, ``ema``, is the generator: the sample grids, the final checkpoint's
+short run is not dominated by the initial weights) is updated; the EMA network, ``ema``, is
+the generator: the sample grids, the final checkpoint's
 ``generator_net`` and :func:`isicgan.gan.generate` all use it.
 
 Sampling: DDIM with ``sampling_steps`` steps, "trailing" timestep spacing (the first step starts
@@ -30,6 +31,7 @@ not a silent pad or resize.
 The checkpoint holds two plain state dicts, ``unet`` (trained) and ``ema`` (sampled), and the
 EMA step count in ``extra``: it loads with ``torch.load(weights_only=True)``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -49,20 +51,27 @@ def check_config(config: dict[str, Any], image_size: int) -> None:
     widths, attention = list(config["widths"]), list(config["attention"])
     groups = int(config["norm_groups"])
     if len(attention) != len(widths):
-        raise ValueError(f"config gan.ddpm.attention has {len(attention)} entries but "
-                         f"gan.ddpm.widths has {len(widths)}: one per UNet level")
+        raise ValueError(
+            f"config gan.ddpm.attention has {len(attention)} entries but "
+            f"gan.ddpm.widths has {len(widths)}: one per UNet level"
+        )
     bad = [w for w in widths if w % groups]
     if bad:
-        raise ValueError(f"config gan.ddpm.widths {widths}: {bad} not divisible by "
-                         f"gan.ddpm.norm_groups {groups}")
+        raise ValueError(
+            f"config gan.ddpm.widths {widths}: {bad} not divisible by gan.ddpm.norm_groups {groups}"
+        )
     if int(config["sampling_steps"]) > int(config["train_timesteps"]):
-        raise ValueError(f"config gan.ddpm.sampling_steps {config['sampling_steps']} exceeds "
-                         f"gan.ddpm.train_timesteps {config['train_timesteps']}")
+        raise ValueError(
+            f"config gan.ddpm.sampling_steps {config['sampling_steps']} exceeds "
+            f"gan.ddpm.train_timesteps {config['train_timesteps']}"
+        )
     factor = 2 ** (len(widths) - 1)
     if image_size % factor:
-        raise ValueError(f"image size {image_size} is not divisible by 2^(levels - 1) = {factor} "
-                         f"for the {len(widths)} levels of gan.ddpm.widths {widths}; use fewer "
-                         "levels")
+        raise ValueError(
+            f"image size {image_size} is not divisible by 2^(levels - 1) = {factor} "
+            f"for the {len(widths)} levels of gan.ddpm.widths {widths}; use fewer "
+            "levels"
+        )
 
 
 class DDPM(GANModel):
@@ -87,19 +96,25 @@ class DDPM(GANModel):
       layers_per_block: {$ref: "#/$defs/posint", default: 2, description: "residual blocks per UNet level"}
       norm_groups: {$ref: "#/$defs/posint", default: 32, description: "GroupNorm groups; must divide every width"}
       attention_head_dim: {$ref: "#/$defs/posint", default: 8, description: "channels per attention head"}
-      train_timesteps: {type: integer, minimum: 2, default: 1000, description: "diffusion steps of the training noise schedule"}
-      beta_schedule: {enum: [linear, scaled_linear, squaredcos_cap_v2], default: squaredcos_cap_v2, description: "noise schedule"}
-      prediction: {enum: [epsilon, v_prediction], default: v_prediction, description: "what the UNet regresses: the noise or the velocity (Salimans & Ho 2022)"}
-      sampling_steps: {$ref: "#/$defs/posint", default: 50, description: "DDIM steps per image (at most train_timesteps)"}
-      eta: {type: number, minimum: 0, maximum: 1, default: 0.0, description: "DDIM noise; 0: deterministic after the starting noise, 1: DDPM-like"}
-      ema_decay: {type: number, minimum: 0, exclusiveMaximum: 1, default: 0.999, description: "decay of the weight EMA that every sample uses (warmed up over the first steps)"}
+      train_timesteps: {type: integer, minimum: 2, default: 1000,
+                        description: "diffusion steps of the training noise schedule"}
+      beta_schedule: {enum: [linear, scaled_linear, squaredcos_cap_v2], default: squaredcos_cap_v2,
+                      description: "noise schedule"}
+      prediction: {enum: [epsilon, v_prediction], default: v_prediction,
+                   description: "what the UNet regresses: the noise or the velocity (Salimans & Ho 2022)"}
+      sampling_steps: {$ref: "#/$defs/posint", default: 50,
+                       description: "DDIM steps per image (at most train_timesteps)"}
+      eta: {type: number, minimum: 0, maximum: 1, default: 0.0,
+            description: "DDIM noise; 0: deterministic after the starting noise, 1: DDPM-like"}
+      ema_decay: {type: number, minimum: 0, exclusiveMaximum: 1, default: 0.999,
+                  description: "decay of the weight EMA that every sample uses (warmed up over the first steps)"}
       flips: {type: boolean, default: true, description: "random horizontal and vertical flips of the training tiles"}
     """
     domains = {"real": "1"}
     generator_net = "ema"
     optimizer_nets = {"G": ("unet",)}
     loss_names = ("loss",)
-    weight_init = None          # keep diffusers' own initialisation (under the scoped seed)
+    weight_init = None  # keep diffusers' own initialisation (under the scoped seed)
 
     def build(self, training: bool) -> None:
         # lazy: diffusers takes seconds to import; the registry tests import this module
@@ -109,12 +124,17 @@ class DDPM(GANModel):
         check_config(c, self.image_size)
         down = tuple("AttnDownBlock2D" if a else "DownBlock2D" for a in c["attention"])
         up = tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(c["attention"]))
-        unet = UNet2DModel(sample_size=self.image_size, in_channels=3, out_channels=3,
-                           block_out_channels=tuple(int(w) for w in c["widths"]),
-                           layers_per_block=int(c["layers_per_block"]),
-                           down_block_types=down, up_block_types=up,
-                           norm_num_groups=int(c["norm_groups"]),
-                           attention_head_dim=int(c["attention_head_dim"]))
+        unet = UNet2DModel(
+            sample_size=self.image_size,
+            in_channels=3,
+            out_channels=3,
+            block_out_channels=tuple(int(w) for w in c["widths"]),
+            layers_per_block=int(c["layers_per_block"]),
+            down_block_types=down,
+            up_block_types=up,
+            norm_num_groups=int(c["norm_groups"]),
+            attention_head_dim=int(c["attention_head_dim"]),
+        )
         if training:
             self.nets["unet"] = unet
             self.nets["ema"] = copy.deepcopy(unet).requires_grad_(False)
@@ -128,9 +148,12 @@ class DDPM(GANModel):
         from diffusers import DDIMScheduler, DDPMScheduler
 
         c = self.config
-        common = {"num_train_timesteps": int(c["train_timesteps"]),
-                  "beta_schedule": c["beta_schedule"], "prediction_type": c["prediction"],
-                  "clip_sample": True}
+        common = {
+            "num_train_timesteps": int(c["train_timesteps"]),
+            "beta_schedule": c["beta_schedule"],
+            "prediction_type": c["prediction"],
+            "clip_sample": True,
+        }
         self.train_scheduler = DDPMScheduler(**common)
         self.sample_scheduler = DDIMScheduler(**common, timestep_spacing="trailing")
         self.sample_scheduler.set_timesteps(int(c["sampling_steps"]))
@@ -145,8 +168,9 @@ class DDPM(GANModel):
             x0 = torch.where(flip[:, 0, None, None, None].to(x0.device), x0.flip(3), x0)
             x0 = torch.where(flip[:, 1, None, None, None].to(x0.device), x0.flip(2), x0)
         noise = torch.randn(x0.shape, generator=self.rng).to(self.device)
-        t = torch.randint(0, int(self.config["train_timesteps"]), (n,),
-                          generator=self.rng).to(self.device)
+        t = torch.randint(0, int(self.config["train_timesteps"]), (n,), generator=self.rng).to(
+            self.device
+        )
         x_t = self.train_scheduler.add_noise(x0, noise, t)
         if self.config["prediction"] == "v_prediction":
             target = self.train_scheduler.get_velocity(x0, noise, t)
@@ -181,7 +205,7 @@ class DDPM(GANModel):
     # ------------------------------------------------------------------ sampling
     def noise(self, n: int, gen: torch.Generator) -> torch.Tensor:
         """One int64 seed per image, drawn from ``gen``: the image's own noise stream."""
-        return torch.randint(0, 2 ** 62, (n,), generator=gen, dtype=torch.int64)
+        return torch.randint(0, 2**62, (n,), generator=gen, dtype=torch.int64)
 
     @torch.no_grad()
     def generate_batch(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -196,9 +220,9 @@ class DDPM(GANModel):
         seeds = inputs.cpu().tolist()
         outs = []
         for start in range(0, len(seeds), block):
-            part = seeds[start:start + block]
+            part = seeds[start : start + block]
             padded = part + [0] * (block - len(part))
-            outs.append(self._ddim(padded)[:len(part)])
+            outs.append(self._ddim(padded)[: len(part)])
         return torch.cat(outs) if outs else torch.zeros(0, 3, self.image_size, self.image_size)
 
     def _ddim(self, seeds: list[int]) -> torch.Tensor:
@@ -207,13 +231,15 @@ class DDPM(GANModel):
         gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
 
         def draw() -> torch.Tensor:
-            return torch.stack([torch.randn(3, size, size, generator=g) for g in gens]
-                               ).to(self.device)
+            return torch.stack([torch.randn(3, size, size, generator=g) for g in gens]).to(
+                self.device
+            )
 
         sched = self.sample_scheduler
         x = draw() * sched.init_noise_sigma
         for t in sched.timesteps:
             out = net(x, t.to(self.device)).sample.float()
-            x = sched.step(out, int(t), x, eta=eta,
-                           variance_noise=draw() if eta > 0 else None).prev_sample
+            x = sched.step(
+                out, int(t), x, eta=eta, variance_noise=draw() if eta > 0 else None
+            ).prev_sample
         return x.clamp(-1.0, 1.0)

@@ -20,9 +20,10 @@ Draws: the generator input of ``n`` images is one seed drawn from the caller's t
 ``augment_tiles(tiles[malignant_copies(..., seed, n)], seed)``. So replicates differ (their
 ``seed`` differs) and a batch does not depend on how generation is chunked.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -67,7 +68,7 @@ class Placebo(GANModel):
         self.nets["G"] = TileBank()
 
     def set_input(self, batch: dict[str, torch.Tensor]) -> None:
-        self.batch = batch                     # uint8 tiles, kept as they are
+        self.batch = batch  # uint8 tiles, kept as they are
 
     def epoch_batches(self, data: dict[str, torch.Tensor]) -> Iterator[dict[str, torch.Tensor]]:
         yield {"real": data["real"]}

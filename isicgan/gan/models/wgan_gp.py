@@ -20,6 +20,7 @@ the thesis generator, an image of N(0,1) noise through two stride-2 convs, three
 blocks and two transposed convs (batch norm in the generator is harmless: the penalty
 concerns the critic only).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,12 +34,14 @@ from isicgan.gan.networks import ConvCritic, LatentGenerator, NoiseImageGenerato
 THESIS_RES_BLOCKS = 3
 
 
-def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
-                     gen: torch.Generator) -> torch.Tensor:
+def gradient_penalty(
+    critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, gen: torch.Generator
+) -> torch.Tensor:
     """E[(||grad_x critic(x_hat)||_2 - 1)^2] with x_hat = a*real + (1-a)*fake, a ~ U(0,1)
     per sample (drawn from ``gen``). Differentiable (create_graph) for the critic update."""
-    alpha = torch.rand(real.shape[0], 1, 1, 1, generator=gen).to(device=real.device,
-                                                                 dtype=real.dtype)
+    alpha = torch.rand(real.shape[0], 1, 1, 1, generator=gen).to(
+        device=real.device, dtype=real.dtype
+    )
     x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
     score = critic(x_hat)
     (grad,) = torch.autograd.grad(score.sum(), x_hat, create_graph=True)
@@ -52,7 +55,8 @@ class WGANGP(GANModel):
     # weights.vgg19 is a DAG input when the setting perceptual_weight is above 0
     optional_weights = {"vgg19": "perceptual_weight"}
     config_schema = """
-      preset: {enum: [latent, thesis], default: latent, description: "latent: z-vector generator; thesis: the thesis image-noise ResNet generator"}
+      preset: {enum: [latent, thesis], default: latent,
+               description: "latent: z-vector generator; thesis: the thesis image-noise ResNet generator"}
       epochs: {$ref: "#/$defs/posint", default: 150}
       batch_size: {$ref: "#/$defs/posint", default: 64}
       lr: {$ref: "#/$defs/lr", default: 0.000005}
@@ -62,7 +66,8 @@ class WGANGP(GANModel):
       ngf: {$ref: "#/$defs/posint", default: 64}
       ndf: {$ref: "#/$defs/posint", default: 64}
       critic_norm: {enum: [layer, none], default: layer, description: "never batch norm in a gradient-penalised critic"}
-      perceptual_weight: {type: number, minimum: 0, default: 0.0, description: "VGG19 perceptual loss weight; > 0 needs weights.vgg19"}
+      perceptual_weight: {type: number, minimum: 0, default: 0.0,
+                          description: "VGG19 perceptual loss weight; > 0 needs weights.vgg19"}
       diffaugment: {$ref: "#/$defs/diffaugment", default: "color,translation,cutout"}
     """
     domains = {"real": "1"}
@@ -80,15 +85,17 @@ class WGANGP(GANModel):
         self.perceptual = None
         self.step = 0
         if training:
-            self.nets["D"] = ConvCritic(c["ndf"], self.image_size, norm=c["critic_norm"],
-                                        spectral=True)
+            self.nets["D"] = ConvCritic(
+                c["ndf"], self.image_size, norm=c["critic_norm"], spectral=True
+            )
             if float(c["perceptual_weight"]) > 0:
                 # lazy: the perceptual term is off by default and loads VGG19 code
                 from isicgan.gan.perceptual import PerceptualStatLoss
+
                 self.perceptual = PerceptualStatLoss(self.weights.get("vgg19")).to(self.device)
 
     def noise(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        if self.config["preset"] == "thesis":    # an image of noise, not a z vector
+        if self.config["preset"] == "thesis":  # an image of noise, not a z vector
             return torch.randn(n, 3, self.image_size, self.image_size, generator=gen)
         return super().noise(n, gen)
 
@@ -108,7 +115,7 @@ class WGANGP(GANModel):
         gp_weight = float(self.config["gp_weight"])
         g_step = (self.step + 1) % int(self.config["n_critic"]) == 0
         with self.autocast(), torch.set_grad_enabled(g_step):
-            fake = G(z)              # keeps its graph only when the generator steps too
+            fake = G(z)  # keeps its graph only when the generator steps too
         with self.autocast():
             real_aug, fake_aug = self.augment(real), self.augment(fake.detach())
             d_real = D(real_aug).float().mean()
@@ -116,8 +123,11 @@ class WGANGP(GANModel):
             gp = gradient_penalty(D, real_aug, fake_aug, self.rng)
             loss_d = d_fake - d_real + gp_weight * gp
         self.step_optimizer("D", loss_d)
-        out = {"loss_critic": loss_d.detach(), "wasserstein": (d_real - d_fake).detach(),
-               "gp": gp.detach()}
+        out = {
+            "loss_critic": loss_d.detach(),
+            "wasserstein": (d_real - d_fake).detach(),
+            "gp": gp.detach(),
+        }
         self.step += 1
         if g_step:
             D.requires_grad_(False)
