@@ -84,7 +84,7 @@ def test_thesis_dry_run_plans_the_whole_study_on_kaggle_data(thesis, tmp_path):
     for rule, _ in jobs:
         counts[rule] = counts.get(rule, 0) + 1
 
-    # the thesis set-up itself (DIGEST.md): five phases of synthetic batches, six classifiers,
+    # the thesis set-up itself: five phases of synthetic batches, six classifiers,
     # two of them on frozen ImageNet backbones, every pretrained weight from its file; each
     # generator trained three times (replicates)
     assert thesis["data"]["source"] == "isic2024" and thesis["synthesis"]["batches"] == 5
