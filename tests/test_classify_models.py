@@ -103,13 +103,18 @@ def test_class_weight_arm_changes_the_keras_fit_towards_malignant():
 def test_keras_fit_depends_on_its_seed_only_not_on_earlier_fits():
     x, y = _data()
     w = np.ones(len(y), np.float32)
-    trainer = KerasTrainer(
-        lambda: build_head(12, dense=8, dropout=0.5), 1e-2, epochs=3, batch_size=8
-    )
-    first = trainer.fit_predict(25, x, y, w, {"t": x})["t"]
-    other = trainer.fit_predict(26, x, y, w, {"t": x})["t"]
-    again = trainer.fit_predict(25, x, y, w, {"t": x})["t"]
+    def trainer():
+        return KerasTrainer(
+            lambda: build_head(12, dense=8, dropout=0.5), 1e-2, epochs=3, batch_size=8
+        )
+
+    reused = trainer()
+    first = reused.fit_predict(25, x, y, w, {"t": x})["t"]
+    other = reused.fit_predict(26, x, y, w, {"t": x})["t"]
+    again = reused.fit_predict(25, x, y, w, {"t": x})["t"]
+    fresh = trainer().fit_predict(25, x, y, w, {"t": x})["t"]
     assert np.array_equal(first, again)
+    assert np.array_equal(fresh, again)  # the cached start state is a fresh model's
     assert not np.array_equal(first, other)
     assert first[y == 1].mean() > first[y == 0].mean()  # it learned the signal
 

@@ -77,9 +77,9 @@ def build_head(n_features: int, dense: int = 1024, dropout: float = 0.5):
 class KerasTrainer:
     """Adam + binary cross-entropy training of one architecture, re-initialised per seed.
 
-    ``build`` makes the untrained model; ``fit_predict`` re-seeds everything (weights from a
-    freshly built copy under ``keras.utils.set_random_seed(seed)``, optimiser state, dropout
-    seeds, batch order from numpy) so each fit equals a fresh model's fit, and the result does
+    ``build`` makes the untrained model; ``fit_predict`` resets everything (weights and dropout
+    seeds of a copy built under ``keras.utils.set_random_seed(seed)``, once per seed; optimiser
+    state; batch order from numpy) so each fit equals a fresh model's fit, and the result does
     not depend on what the trainer fitted before.
     """
 
@@ -93,6 +93,7 @@ class KerasTrainer:
         self.epochs = int(epochs)
         self.batch_size = int(batch_size)
         self.model = build()
+        self._initial: dict[int, tuple[list[np.ndarray], list[Any]]] = {}
         self.optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
         self.optimizer.build(self.model.trainable_variables)
         self._optimizer_start = [v.numpy() for v in self.optimizer.variables]
@@ -127,16 +128,31 @@ class KerasTrainer:
         self._train = train
         self._predict_step = predict_step
 
-    def _reset(self, seed: int) -> None:
-        import keras
+    def _initial_state(self, seed: int) -> tuple[list[np.ndarray], list[Any]]:
+        """The weights and dropout seed states of a model freshly built under ``seed``.
 
-        keras.utils.set_random_seed(seed)
-        fresh = self.build()
-        self.model.set_weights(fresh.get_weights())
-        for old, new in zip(self.model.layers, fresh.layers):
-            generator = getattr(old, "seed_generator", None)
-            if generator is not None:
-                generator.state.assign(new.seed_generator.state.value)
+        Built once per seed and cached: ``keras.utils.set_random_seed`` clears TensorFlow's
+        eager kernel cache, and re-seeding before every fit made each following training
+        call about three times slower (0.05 -> 0.17 s for a demo head on 450 tiles).
+        """
+        if seed not in self._initial:
+            import keras
+
+            keras.utils.set_random_seed(seed)
+            fresh = self.build()
+            generators = [getattr(layer, "seed_generator", None) for layer in fresh.layers]
+            self._initial[seed] = (
+                fresh.get_weights(),
+                [None if g is None else g.state.value.numpy() for g in generators],
+            )
+        return self._initial[seed]
+
+    def _reset(self, seed: int) -> None:
+        weights, generator_states = self._initial_state(seed)
+        self.model.set_weights(weights)
+        for layer, state in zip(self.model.layers, generator_states):
+            if state is not None:
+                layer.seed_generator.state.assign(state)
         for var, start in zip(self.optimizer.variables, self._optimizer_start):
             var.assign(start)
 
