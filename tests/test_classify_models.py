@@ -103,6 +103,7 @@ def test_class_weight_arm_changes_the_keras_fit_towards_malignant():
 def test_keras_fit_depends_on_its_seed_only_not_on_earlier_fits():
     x, y = _data()
     w = np.ones(len(y), np.float32)
+
     def trainer():
         return KerasTrainer(
             lambda: build_head(12, dense=8, dropout=0.5), 1e-2, epochs=3, batch_size=8
