@@ -25,7 +25,6 @@ from isicgan.classify.metrics import (
     choose_threshold,
     compute_metrics,
     interval,
-    partial_auc,
     patient_resamples,
     weighted_metrics,
 )
@@ -68,15 +67,30 @@ def test_threshold_metrics_equal_sklearn_per_class_report(scored):
     assert m["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred))
     assert m["roc_auc"] == pytest.approx(roc_auc_score(y, score))
     assert m["average_precision"] == pytest.approx(average_precision_score(y, score))
+    tied = np.round(score, 1)
+    m = compute_metrics(y, tied)
+    assert m["roc_auc"] == pytest.approx(roc_auc_score(y, tied))
+    assert m["average_precision"] == pytest.approx(average_precision_score(y, tied))
+
+
+def partial_auc(y, score):
+    return compute_metrics(y, score)["pauc_80"]
 
 
 def test_partial_auc_follows_the_isic_2024_definition(scored):
     y, score = scored
     assert partial_auc(y, score) == pytest.approx(_isic_reference_pauc(y, score))
+    tied = np.round(score, 1)  # tied scores: one straight step per tie group, as roc_curve
+    assert partial_auc(y, tied) == pytest.approx(_isic_reference_pauc(y, tied))
     assert partial_auc(y, y.astype(float)) == pytest.approx(0.2)  # perfect ranking
     assert partial_auc(y, 1.0 - y) == pytest.approx(0.0)  # inverted ranking
     # constant scores: the diagonal, area between TPR 0.8 and 1 of a random classifier
     assert partial_auc(y, np.full(50, 0.5)) == pytest.approx(0.02)
+
+
+def test_ranking_metrics_of_one_class_are_nan():
+    m = compute_metrics([0, 0, 0], [0.2, 0.3, 0.9])
+    assert all(np.isnan(m[k]) for k in ("roc_auc", "average_precision", "pauc_80"))
 
 
 def test_a_prediction_on_the_threshold_counts_as_benign_like_sklearn_predict():
