@@ -113,6 +113,19 @@ def replicates():
     return list(range(1, config["gan"]["replicates"] + 1))
 
 
+def train_gan_priority(wildcards):
+    """Start order of the generator trainings when cores are few: earlier in ``gans``, sooner
+    (list the costliest first). Every training ranks below every synthesize job
+    (:func:`synthesize_priority`); on a cluster, where every job starts at once, it is moot."""
+    return len(config["gans"]) - config["gans"].index(wildcards.gan)
+
+
+def synthesize_priority(wildcards):
+    """A finished generator's batches before any further training: they are short, and the
+    classify stage waits for all of them, so none is left to run alone at the end."""
+    return len(config["gans"]) + 1
+
+
 def gan_targets():
     return expand(
         [

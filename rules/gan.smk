@@ -29,6 +29,7 @@ rule train_gan:
         "logs/gan/{gan}_rep{rep}.log",
     benchmark:
         "benchmarks/gan/{gan}_rep{rep}.tsv"
+    priority: train_gan_priority
     conda:
         "../envs/torch.yaml"
     # one thread: two small-conv trainings side by side use 2 cores better than one job on two

@@ -24,6 +24,7 @@ rule synthesize:
         "logs/synthesis/{gan}_rep{rep}.log",
     benchmark:
         "benchmarks/synthesis/{gan}_rep{rep}.tsv"
+    priority: synthesize_priority
     conda:
         "../envs/torch.yaml"
     threads: 1
