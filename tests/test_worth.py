@@ -9,7 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from isicgan.analysis.worth import COLUMNS, WorthSpec, front_page_line, worth_table
+from isicgan.analysis.worth import (
+    COLUMNS,
+    EXTRAPOLATED,
+    OK,
+    WorthSpec,
+    fit_power_law,
+    front_page_line,
+    invert_curve,
+    isotonic,
+    worth_table,
+)
 from isicgan.analysis.worth_figures import learning_curve_figure, worth_figure
 
 CURVE_N = {"real_25": 50, "real_50": 100, "real_75": 150, "baseline": 200}
@@ -72,19 +82,106 @@ def test_interpolation_is_exact_on_a_curve_linear_in_log_n():
         assert not row["extrapolated"] and row["reason"] == ""
 
 
-def test_curve_not_monotone_at_the_estimate_gives_no_number_and_says_why():
-    curve = exact_curve(log_linear)
-    curve["real_75"] = np.array([log_linear(90.0)])  # 150 tiles scored below 100 tiles
+def test_a_curve_that_falls_is_read_off_its_isotonic_fit():
+    """real_75 (150 tiles) scored like 90 tiles, below real_50 (100 tiles): the fit pools the
+    two at their mean, and worth is the smallest n at which the pooled curve reaches the
+    target."""
+    curve = exact_curve(log_linear, rows=3)
+    curve["real_75"] = np.array([log_linear(90.0), log_linear(160.0), log_linear(90.0)])
+    flat = (log_linear(100.0) + log_linear(90.0)) / 2  # real_50 and real_75 pooled
+    y50, y200 = log_linear(50.0), log_linear(200.0)
+
+    def between(value, n0, y0, n1, y1):  # linear in log n
+        t = (value - y0) / (y1 - y0)
+        return math.exp(math.log(n0) + t * (math.log(n1) - math.log(n0)))
+
+    targets = {
+        1: (log_linear(70.0), between(log_linear(70.0), 50, y50, 100, flat)),
+        2: (flat, 100.0),  # flat at the target: the left end of the flat part
+        3: (log_linear(120.0), between(log_linear(120.0), 150, flat, 200, y200)),
+    }
     dist, counts = inputs(
-        curve,
-        {(1, "cyclegan"): (200, [log_linear(120.0)]), (2, "cyclegan"): (200, [log_linear(400.0)])},
+        curve, {(k, "cyclegan"): (200, np.full(3, t)) for k, (t, _) in targets.items()}
     )
     table = worth_table(dist, counts, SPEC)
-    for k in (1, 2):
+    for k, (_, n) in targets.items():
         row = one(table, k)
-        assert math.isnan(row["worth_real_tiles"]) and math.isnan(row["worth_ci_low"])
-        assert row["reason"].startswith("learning curve not monotone at the estimate")
-        assert "real_75 (150)" in row["reason"]
+        assert row["worth_real_tiles"] == pytest.approx(n, rel=1e-12), k
+        assert row["curve_pooled"] and row["n_resamples_pooled"] == 1  # row 1 rises
+        assert row["reason"] == "" and not row["extrapolated"] and row["n_resamples_failed"] == 0
+    assert targets[1][1] == pytest.approx(72.0, abs=0.1)  # not the raw curve's 70
+    assert targets[3][1] == pytest.approx(164.2, abs=0.1)  # not the raw curve's 120
+
+
+def test_a_falling_curve_is_extrapolated_from_the_power_law_of_its_isotonic_fit():
+    curve = exact_curve(power_law)
+    curve["real_75"] = np.array([power_law(80.0)])
+    iso = np.array([[power_law(n) for n in (50.0, 100.0, 80.0, 200.0)]])
+    iso[0, 1:3] = (iso[0, 1] + iso[0, 2]) / 2
+    b, c = fit_power_law(np.array([50.0, 100.0, 150.0, 200.0]), iso)
+    target = power_law(300.0)
+    by_hand = (b[0] / (b[0] * 200.0 ** -c[0] - (target - iso[0, -1]))) ** (1 / c[0])
+    row = one(worth_table(*inputs(curve, {(1, "cyclegan"): (200, [target])}), SPEC), 1)
+    assert row["extrapolated"] and row["curve_pooled"]
+    assert row["worth_real_tiles"] == pytest.approx(by_hand, rel=1e-12)
+    flat = {a: np.array([0.8]) for a in CURVE_N}  # flat: no ceiling above its last point
+    row = one(worth_table(*inputs(flat, {(1, "cyclegan"): (200, [0.81])}), SPEC), 1)
+    assert row["reason"].startswith("> cap") and row["curve_pooled"]
+    row = one(worth_table(*inputs(flat, {(1, "cyclegan"): (200, [0.8])}), SPEC), 1)
+    assert row["worth_real_tiles"] == pytest.approx(50)  # reached at the first point already
+
+
+def test_pool_adjacent_violators_equals_scikit_learn():
+    from sklearn.isotonic import IsotonicRegression
+
+    rng = np.random.default_rng(7)
+    for k in (2, 3, 4, 5, 7):
+        y = rng.normal(size=(300, k))
+        y[::3] = np.round(y[::3] * 2) / 2  # ties
+        y[1::5] = np.sort(y[1::5], axis=1)  # already monotone (with ties where rounded)
+        y[2::7] = -np.sort(y[2::7], axis=1)  # falling throughout: one block
+        fitted, pooled = isotonic(y)
+        for row, z in zip(y, fitted):
+            assert z == pytest.approx(
+                IsotonicRegression().fit_transform(np.arange(k), row), abs=1e-12
+            )
+        assert (pooled == ~(np.diff(y, axis=1) > 0).all(axis=1)).all()
+        rising = (np.diff(y, axis=1) > 0).all(axis=1)
+        assert rising.any() and (fitted[rising] == y[rising]).all()  # bit for bit
+    nan = isotonic(np.array([[0.1, np.nan, 0.0], [0.2, 0.1, 0.3]]))
+    assert np.isnan(nan[0][0]).all() and list(nan[1]) == [False, True]
+
+
+def _strict_worth(n, y, target, cap):
+    """The inversion as it was before the isotonic fit, for strictly increasing rows (its
+    other rows had no number): interpolation inside, power law of the rows above."""
+    logn = np.log(n)
+    worth = np.full(len(y), np.nan)
+    below, above = target < y[:, 0], target > y[:, -1]
+    inside = ~below & ~above
+    yi, ti = y[inside], target[inside]
+    j = (yi[:, 1:-1] < ti[:, None]).sum(axis=1)
+    rng = np.arange(len(yi))
+    y0, y1 = yi[rng, j], yi[rng, j + 1]
+    t = (ti - y0) / (y1 - y0)
+    worth[inside] = np.exp(logn[j] + t * (logn[j + 1] - logn[j]))
+    b, c = fit_power_law(n, y[above])
+    gap = b * n[-1] ** (-c) - (target[above] - y[above, -1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(gap > 0, (b / gap) ** (1 / c), np.inf)
+    worth[above] = np.where(value <= cap, value, np.nan)
+    return worth
+
+
+def test_a_strictly_increasing_curve_gives_the_same_worth_as_before():
+    rng = np.random.default_rng(11)
+    n = np.array([50.0, 100.0, 150.0, 200.0])
+    y = np.sort(rng.uniform(0.5, 0.9, (500, 4)), axis=1)
+    target = rng.uniform(0.45, 0.95, 500)
+    target[:4] = y[:4, 0]  # at the first point
+    worth, status = invert_curve(n, y, target, 2000.0)
+    assert (status == EXTRAPOLATED).sum() > 50 and (status == OK).sum() > 200
+    np.testing.assert_array_equal(worth, _strict_worth(n, y, target, 2000.0))  # NaN == NaN
 
 
 def test_above_the_full_data_point_extrapolates_a_known_power_law():
@@ -149,6 +246,31 @@ def test_intervals_from_the_resamples_cover_the_true_worth(n_true):
     assert 0.9 <= covered.mean() <= 0.99
 
 
+def test_intervals_cover_the_true_worth_on_a_noisy_curve():
+    """400 simulated studies on a rising curve (linear in log n) with noise sd 0.02 per point:
+    about 40 % of the resampled curve rows and 21 % of the estimates fall somewhere and are
+    pooled. Measured: the 95 % intervals hold the true 120 tiles in 94.3 % of the studies
+    (seeds 0-4: 93.8-97.5 %), two thirds of them bounded on both sides."""
+    rng = np.random.default_rng(0)
+    dist, frames, pooled = {}, [], []
+    for rep in range(400):
+        draw = resampled(log_linear, 120.0, 0.02, rng, boot=200)
+        target = draw.pop("target")
+        y = np.stack([draw[a] for a in CURVE_N], axis=1)
+        pooled.append(~(np.diff(y, axis=1) > 0).all(axis=1))
+        d, c = inputs(draw, {(1, "cyclegan"): (200, target)}, classifier=f"study{rep}")
+        dist.update(d)
+        frames.append(c)
+    table = worth_table(dist, pd.concat(frames, ignore_index=True), SPEC)
+    assert len(table) == 400 and table["n_resamples_failed"].sum() == 0
+    assert np.mean(pooled) > 0.3 and table["curve_pooled"].mean() > 0.15  # noisy indeed
+    assert (table["n_resamples_pooled"] == [p[1:].sum() for p in pooled]).all()
+    bounded = (table["worth_ci_low"] > 0) & np.isfinite(table["worth_ci_high"])
+    assert bounded.mean() > 0.5  # not covering by intervals that say nothing
+    covered = (table["worth_ci_low"] <= 120.0) & (120.0 <= table["worth_ci_high"])
+    assert 0.9 <= covered.mean() <= 0.99
+
+
 def test_resamples_are_paired_by_index_across_arms():
     """A resample that makes the test set harder for every arm leaves the worth unchanged."""
     shift = np.concatenate([[0.0], np.random.default_rng(1).normal(0, 0.05, 400)])
@@ -164,7 +286,7 @@ def test_resamples_are_paired_by_index_across_arms():
 def test_failed_resamples_are_counted_and_widen_the_interval_conservatively():
     curve = {a: np.full(101, log_linear(n)) for a, n in CURVE_N.items()}
     target = np.full(101, log_linear(120.0))
-    curve["real_75"][1:4] = log_linear(60.0)  # 3 of 100 resamples: curve not monotone
+    curve["real_75"][1:4] = np.nan  # 3 of 100 resamples: metric undefined
     dist, counts = inputs(curve, {(1, "cyclegan"): (200, target)})
     row = one(worth_table(dist, counts, SPEC), 1)
     assert row["n_resamples_failed"] == 3
@@ -213,7 +335,7 @@ def test_spec_round_trips_through_a_plain_dict():
 
 def two_test_sets() -> tuple[dict, pd.DataFrame]:
     """Two test sets x two classifiers, arms inside, above and below the curve; one curve
-    (external, logistic regression) not monotone at the estimate."""
+    (external, logistic regression) pooled at the estimate."""
     rng = np.random.default_rng(3)
     dists, frames = {}, []
     for test_set, f in (("external", power_law), ("test", log_linear)):
@@ -272,7 +394,10 @@ def test_front_page_line_values_every_classifier_or_says_why_not():
     curve["real_75"] = np.array([0.1])
     table = worth_table(*inputs(curve, {(5, "cyclegan"): (200, [0.8])}), SPEC)
     line = front_page_line(table, arm="cyclegan", metric="roc_auc")
-    assert "cannot be valued: learning curve not monotone" in line
+    assert "real ones, on the isotonic fit of a curve that did not always rise)." in line
+    table = worth_table(*inputs(curve, {(5, "cyclegan"): (200, [np.nan])}), SPEC)
+    line = front_page_line(table, arm="cyclegan", metric="roc_auc")
+    assert "cannot be valued: metric undefined (NaN) at the estimate" in line
     with pytest.raises(ValueError, match="no rows for arm gan"):
         front_page_line(table, arm="gan", metric="roc_auc")
 

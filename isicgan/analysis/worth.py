@@ -8,20 +8,26 @@ synthetic tiles added (positive) or cost (negative), in real tiles.
 
 Rules (docs/worth.md):
 
+* Isotonic fit: each row of the curve (the estimate and every resample) is replaced by its
+  isotonic regression (pool-adjacent-violators, equal weights, non-decreasing in n): where
+  more real tiles scored worse, the points are pooled to their mean. A strictly increasing row
+  is left as it is. Everything below is read off the fitted row; ``curve_pooled`` says
+  whether the estimate's row was pooled, ``n_resamples_pooled`` how many resamples were.
+* Worth is the smallest n at which the fitted curve reaches the arm's metric.
 * Inside the curve: linear interpolation in log n between adjacent points (exact for a curve
-  linear in log n, monotone between points).
+  linear in log n); where the fitted curve is flat at the metric, the left end of the flat part.
 * Above the full-data point: a saturating power law ``metric = a - b * n**(-c)`` (b > 0,
-  0.01 <= c <= 5) fitted by least squares to the curve's points, shifted to pass through the
-  full-data point, inverted; marked ``extrapolated``. Beyond ``cap_multiple`` x the full-data
-  count, or above the fitted curve's ceiling, there is no number: "> cap".
+  0.01 <= c <= 5) fitted by least squares to the fitted curve's points, shifted to pass
+  through the full-data point, inverted; marked ``extrapolated``. Beyond ``cap_multiple`` x
+  the full-data count, or above the fitted curve's ceiling (a flat curve has none above its
+  last point), there is no number: "> cap".
 * Below the smallest point: no number (the curve says nothing there).
-* A curve that does not strictly improve from point to point at the estimate: no number.
 * Interval: the same inversion within every resample b (row b of every array: the same test
-  patients), percentile interval. A resample whose inversion fails (curve not monotone there,
-  metric undefined, too few points to fit) counts as 0 for the lower and as infinity for the
-  upper bound (conservative: it can only widen the interval); below the curve counts as 0 /
-  the smallest count, beyond the cap as the cap / infinity. ``worth_ci_low == 0`` thus reads
-  "below the smallest curve point", ``worth_ci_high == inf`` "beyond the cap".
+  patients), percentile interval. A resample whose inversion fails (metric undefined, too few
+  points to fit) counts as 0 for the lower and as infinity for the upper bound (conservative:
+  it can only widen the interval); below the curve counts as 0 / the smallest count, beyond
+  the cap as the cap / infinity. ``worth_ci_low == 0`` thus reads "below the smallest curve
+  point", ``worth_ci_high == inf`` "beyond the cap".
 """
 
 from __future__ import annotations
@@ -59,9 +65,11 @@ COLUMNS = [
     "worth_minus_had_ci_low",
     "worth_minus_had_ci_high",
     "extrapolated",
+    "curve_pooled",
     "reason",
     "n_resamples",
     "n_resamples_failed",
+    "n_resamples_pooled",
     "n_resamples_below_curve",
     "n_resamples_beyond_cap",
     "n_resamples_extrapolated",
@@ -71,8 +79,8 @@ COLUMNS = [
 ]
 
 # status of one inversion (one row of the arrays)
-OK, EXTRAPOLATED, BELOW, BEYOND_CAP, NOT_MONOTONE, UNDEFINED, NO_FIT = range(7)
-FAILED = (NOT_MONOTONE, UNDEFINED, NO_FIT)
+OK, EXTRAPOLATED, BELOW, BEYOND_CAP, UNDEFINED, NO_FIT = range(6)
+FAILED = (UNDEFINED, NO_FIT)
 C_RANGE = (0.01, 5.0)  # exponents of the power law fit
 MIN_FIT_POINTS = 3  # a, b, c
 
@@ -110,16 +118,58 @@ class WorthSpec:
 
 @dataclass(frozen=True)
 class Curve:
-    """One learning curve: counts ``n`` (k,) increasing, metric ``y`` (1 + B, k), arm names,
-    and its power-law fit per row ``(b, c)`` (None under 3 points)."""
+    """One learning curve: counts ``n`` (k,) increasing, metric ``y`` (1 + B, k) as measured,
+    arm names, the isotonic fit of every row ``iso`` (1 + B, k) with ``pooled`` (1 + B,): the
+    row's fit pooled points, and the power-law fit of ``iso`` per row ``(b, c)`` (None under 3
+    points)."""
 
     arms: tuple[str, ...]
     n: np.ndarray
     y: np.ndarray
     fit: tuple[np.ndarray, np.ndarray] | None = None
+    iso: np.ndarray | None = None
+    pooled: np.ndarray | None = None
 
 
 # ---------------------------------------------------------------- the inversion, vectorised
+
+
+def isotonic(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Isotonic regression of each row of ``y`` (R, k): (fitted (R, k), pooled (R,)).
+
+    Pool-adjacent-violators with equal weights, non-decreasing along a row, all rows at once
+    (loops over k only). Points are pushed left to right as blocks; while the last block's mean
+    is not above the one before, the two are pooled (ties too: the fit is the same, and
+    ``pooled`` then reads "the row is not strictly increasing"). A strictly increasing row comes
+    back unchanged, bit for bit. Rows with NaN come back NaN (and not pooled).
+    """
+    y = np.atleast_2d(np.asarray(y, dtype=float))
+    rows, k = y.shape
+    total = np.zeros((rows, k))  # per block on the stack: sum and number of points
+    size = np.zeros((rows, k))
+    top = np.full(rows, -1)  # index of the last block
+    rng = np.arange(rows)
+    for i in range(k):
+        top += 1
+        total[rng, top], size[rng, top] = y[:, i], 1.0
+        for _ in range(i):
+            last = np.maximum(top, 1)
+            pool = (top >= 1) & (
+                total[rng, last - 1] * size[rng, last] >= total[rng, last] * size[rng, last - 1]
+            )  # mean before >= mean last (cross-multiplied: no division)
+            if not pool.any():
+                break
+            r, t = rng[pool], top[pool]
+            total[r, t - 1] += total[r, t]
+            size[r, t - 1] += size[r, t]
+            top[pool] -= 1
+    blocks = np.arange(k)
+    ends = np.where(blocks[None, :] <= top[:, None], np.cumsum(size, axis=1), np.inf)
+    block = (ends[:, :, None] <= blocks[None, None, :]).sum(axis=1)  # (R, k): block of point
+    fitted = total[rng[:, None], block] / size[rng[:, None], block]
+    nan = np.isnan(y).any(axis=1)
+    fitted[nan] = np.nan
+    return fitted, (top < k - 1) & ~nan
 
 
 def _sse(logn: np.ndarray, yc: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -164,12 +214,16 @@ def invert_curve(
     target: np.ndarray,
     cap: float,
     fit: tuple[np.ndarray, np.ndarray] | None = None,
+    iso: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Invert a learning curve row by row: (worth (R,), status (R,)).
 
     ``n`` (k,) increasing counts, ``y`` (R, k) metric (higher is better) at them, ``target``
-    (R,) the metric to reach; ``fit``: :func:`fit_power_law` of ``y`` if already made.
-    Worth is NaN unless status is OK or EXTRAPOLATED.
+    (R,) the metric to reach. Each row is replaced by its :func:`isotonic` fit (``iso`` if
+    already made) and worth is the smallest n at which the fitted row, linear in log n between
+    points, reaches the target; above the last point, the power law ``fit`` (:func:`fit_power_law`
+    of the fitted rows, made here if not given). Worth is NaN unless status is OK or
+    EXTRAPOLATED.
     """
     n = np.asarray(n, dtype=float)
     y = np.atleast_2d(np.asarray(y, dtype=float))
@@ -181,26 +235,27 @@ def invert_curve(
     if k < 2:
         status[defined] = NO_FIT
         return worth, status
-    mono = defined & (np.diff(y, axis=1) > 0).all(axis=1)
-    status[defined & ~mono] = NOT_MONOTONE
-    below = mono & (target < y[:, 0])
-    above = mono & (target > y[:, -1])
-    inside = mono & ~below & ~above
+    z = isotonic(y)[0] if iso is None else np.atleast_2d(np.asarray(iso, dtype=float))
+    below = defined & (target < z[:, 0])
+    above = defined & (target > z[:, -1])
+    inside = defined & ~below & ~above
     status[below] = BELOW
     logn = np.log(n)
     if inside.any():
-        yi, ti = y[inside], target[inside]
-        j = (yi[:, 1:-1] < ti[:, None]).sum(axis=1)
-        rng = np.arange(len(yi))
-        y0, y1 = yi[rng, j], yi[rng, j + 1]
-        t = (ti - y0) / (y1 - y0)
+        zi, ti = z[inside], target[inside]
+        first = (zi < ti[:, None]).sum(axis=1)  # the first point that reaches the target
+        j = np.maximum(first - 1, 0)  # interpolate between j and j + 1
+        rng = np.arange(len(zi))
+        y0, y1 = zi[rng, j], zi[rng, j + 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(first > 0, (ti - y0) / (y1 - y0), 0.0)  # flat from the first: n[0]
         worth[inside] = np.exp(logn[j] + t * (logn[j + 1] - logn[j]))
         status[inside] = OK
     if above.any() and k < MIN_FIT_POINTS:
         status[above] = NO_FIT
     elif above.any():
-        b, c = fit_power_law(n, y[above]) if fit is None else (fit[0][above], fit[1][above])
-        gap = b * n[-1] ** (-c) - (target[above] - y[above, -1])  # a - target', shifted fit
+        b, c = fit_power_law(n, z[above]) if fit is None else (fit[0][above], fit[1][above])
+        gap = b * n[-1] ** (-c) - (target[above] - z[above, -1])  # a - target', shifted fit
         with np.errstate(divide="ignore", invalid="ignore"):
             value = np.where(gap > 0, (b / gap) ** (1 / c), np.inf)
         worth[above] = np.where(value <= cap, value, np.nan)
@@ -282,9 +337,10 @@ def _curve(
     y = np.stack([_array(dist, keys[i], metric, size) for i in order], axis=1)
     sign = -1.0 if metric in spec.lower_is_better else 1.0
     y = sign * y
+    iso, pooled = isotonic(y)
     with np.errstate(invalid="ignore"):  # rows with NaN are never extrapolated
-        fit = fit_power_law(n[order], y) if len(n) >= MIN_FIT_POINTS else None
-    return Curve(tuple(spec.curve_arms[i] for i in order), n[order], y, fit)
+        fit = fit_power_law(n[order], iso) if len(n) >= MIN_FIT_POINTS else None
+    return Curve(tuple(spec.curve_arms[i] for i in order), n[order], y, fit, iso, pooled)
 
 
 def counts_by_key(counts: pd.DataFrame) -> dict[Key, float]:
@@ -308,14 +364,6 @@ def counts_by_key(counts: pd.DataFrame) -> dict[Key, float]:
     return had
 
 
-def _not_monotone(curve: Curve, sign: float) -> str:
-    pairs = [f"{a} ({n:,.0f}) {sign * v:.3f}" for a, n, v in zip(curve.arms, curve.n, curve.y[0])]
-    return (
-        "learning curve not monotone at the estimate (more real tiles did not always score "
-        "better): " + ", ".join(pairs)
-    )
-
-
 def value_arm(
     curve: Curve, target: np.ndarray, had: float, spec: WorthSpec, sign: float = 1.0
 ) -> dict[str, Any]:
@@ -333,9 +381,11 @@ def value_arm(
         "worth_ci_low": math.nan,
         "worth_ci_high": math.nan,
         "extrapolated": False,
+        "curve_pooled": False,
         "reason": "",
         "n_resamples": len(target) - 1,
         "n_resamples_failed": 0,
+        "n_resamples_pooled": 0,
         "n_resamples_below_curve": 0,
         "n_resamples_beyond_cap": 0,
         "n_resamples_extrapolated": 0,
@@ -343,8 +393,11 @@ def value_arm(
     if k < 2:
         out["reason"] = f"no learning curve: {k} curve point(s), at least 2 needed"
         return _minus_had(out, had)
-    worth, status = invert_curve(curve.n, curve.y, target, cap, curve.fit)
+    iso, pooled = isotonic(curve.y) if curve.iso is None else (curve.iso, curve.pooled)
+    worth, status = invert_curve(curve.n, curve.y, target, cap, curve.fit, iso)
     est, rest = int(status[0]), status[1:]
+    out["curve_pooled"] = bool(pooled[0])
+    out["n_resamples_pooled"] = int(pooled[1:].sum())
     out["n_resamples_failed"] = int(np.isin(rest, FAILED).sum())
     out["n_resamples_below_curve"] = int((rest == BELOW).sum())
     out["n_resamples_beyond_cap"] = int((rest == BEYOND_CAP).sum())
@@ -352,8 +405,6 @@ def value_arm(
     out["extrapolated"] = est in (EXTRAPOLATED, BEYOND_CAP)
     if est == UNDEFINED:
         out["reason"] = "metric undefined (NaN) at the estimate"
-    elif est == NOT_MONOTONE:
-        out["reason"] = _not_monotone(curve, sign)
     elif est == NO_FIT:
         out["reason"] = (
             f"above the full-data point and {k} curve points: at least "
@@ -367,7 +418,7 @@ def value_arm(
             out["reason"] = (
                 f"below the learning curve: {sign * target[0]:.3f}, "
                 f"{curve.arms[0]} ({n_min:,.0f} real tiles) "
-                f"{sign * curve.y[0, 0]:.3f}"
+                f"{sign * iso[0, 0]:.3f}" + (" (isotonic fit)" if pooled[0] else "")
             )
         elif est == BEYOND_CAP:
             out["reason"] = (
@@ -511,6 +562,8 @@ def front_page_line(
             parts.append(f"with {r['algorithm']}, {tiles} {base} cannot be valued: {r['reason']}")
             continue
         flag = ", extrapolated" if r["extrapolated"] else ""
+        if str(r.get("curve_pooled", False)) == "True":  # bool, numpy bool or read back
+            flag += ", on the isotonic fit of a curve that did not always rise"
         parts.append(
             f"with {r['algorithm']}, {tiles} {base} are worth "
             f"{_bounds(r, 'worth_minus_had', had, True)} real malignant tiles "

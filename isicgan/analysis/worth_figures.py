@@ -21,7 +21,6 @@ from .worth import (  # noqa: E402
     Dist,
     WorthSpec,
     counts_by_key,
-    fit_power_law,
     learning_curve,
 )
 
@@ -59,7 +58,8 @@ def learning_curve_figure(
     """Metric against real malignant training tiles, one panel per classifier and test set.
 
     Line: the estimate (row 0); band: percentile interval of the resamples (spec.ci_level);
-    dashed: the power law fitted to the estimate, shifted through the full-data point, as
+    solid black: the estimate's isotonic fit where it pooled points (the curve worth is read
+    off); dashed: the power law fitted to that fit, shifted through the full-data point, as
     used to extrapolate (drawn to 2 x the full-data count).
     """
     metric = metric or spec.metrics[0]
@@ -105,10 +105,15 @@ def learning_curve_figure(
                 ax.plot(curve.n, y[0], "o-", color="tab:blue", ms=4, label="estimate")
                 for a, n, v in zip(curve.arms, curve.n, y[0]):
                     ax.annotate(a, (n, v), fontsize=6, xytext=(2, -9), textcoords="offset points")
-                if len(curve.n) >= 3 and (np.diff(curve.y[0]) > 0).all():  # monotone: used
-                    b, c = fit_power_law(curve.n, curve.y[:1])
+                iso = curve.iso[0]
+                if curve.pooled[0]:
+                    ax.plot(
+                        curve.n, sign * iso, "-", color="black", lw=1, label="isotonic fit (used)"
+                    )
+                if curve.fit is not None and not np.isnan(iso).any():
+                    b, c = curve.fit[0][0], curve.fit[1][0]
                     grid = np.geomspace(curve.n[-1], EXTRAPOLATE_TO * curve.n[-1], 30)
-                    fit = curve.y[0, -1] + b[0] * (curve.n[-1] ** -c[0] - grid ** -c[0])
+                    fit = iso[-1] + b * (curve.n[-1] ** -c - grid**-c)
                     ax.plot(
                         grid,
                         sign * fit,
@@ -125,10 +130,11 @@ def learning_curve_figure(
                     ax.set_xlabel("real malignant training tiles")
                 if j == 0:
                     ax.set_ylabel(metric)
-        handles, labels = next(
-            (a.get_legend_handles_labels() for a in axes.flat if a.get_legend_handles_labels()[0]),
-            ([], []),
-        )
+        legend = {}  # every panel's entries, once each (the isotonic fit is not in every panel)
+        for a in axes.flat:
+            for handle, label in zip(*a.get_legend_handles_labels()):
+                legend.setdefault(label, handle)
+        handles, labels = list(legend.values()), list(legend)
         fig.legend(
             handles, labels, loc="upper center", ncol=3, frameon=False, bbox_to_anchor=(0.5, 0.0)
         )
