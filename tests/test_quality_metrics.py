@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -91,6 +94,21 @@ def test_inception_unavailable_gives_reason_not_number(tmp_path):
     bad.write_bytes(b"not torchscript")
     with pytest.raises(ValueError, match="not a TorchScript file"):
         qf.load_inception(bad)
+
+
+@pytest.mark.parametrize("k", [2, 5])
+def test_prdc_equals_the_authors_package(k):
+    from prdc import compute_prdc  # the reference implementation (Naeem et al. 2020)
+
+    rng = np.random.default_rng(k)
+    for n_real, n_fake, dim in [(56, 40, 64), (30, 80, 16)]:
+        real = rng.normal(size=(n_real, dim)).astype(np.float32)
+        fake = (rng.normal(size=(n_fake, dim)) * 1.2 + 0.3).astype(np.float32)
+        ours = metrics.prdc(real, fake, k=k)
+        with contextlib.redirect_stdout(io.StringIO()):  # the package prints its counts
+            want = compute_prdc(real_features=real, fake_features=fake, nearest_k=k)
+        assert ours == pytest.approx({m: float(v) for m, v in want.items()}, abs=1e-12)
+        assert 0 < ours["precision"] < 1  # not a trivial case
 
 
 def test_prdc_identical_sets_are_perfect_and_disjoint_sets_score_zero():

@@ -14,9 +14,7 @@ of the scales used renormalised to sum to one. The number of scales used is repo
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import sys
 
 import numpy as np
 import torch
@@ -161,23 +159,37 @@ def equal_size_fid(
 
 
 # ---------------------------------------------------------------- PRDC
-def prdc(real: np.ndarray, fake: np.ndarray, k: int) -> dict[str, float]:
-    """Precision, recall, density, coverage (Naeem et al. 2020) via the ``prdc`` package."""
-    # lazy: prdc imports scikit-learn (about a second); train_gan's evaluation needs no PRDC
-    from prdc import compute_prdc
+def _euclidean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pairwise Euclidean distances (N, M) in float64 by the dot-product expansion (as
+    scikit-learn's ``euclidean_distances``, which the ``prdc`` package calls)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    squared = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * a @ b.T
+    return np.sqrt(np.maximum(squared, 0.0))
 
+
+def prdc(real: np.ndarray, fake: np.ndarray, k: int) -> dict[str, float]:
+    """Precision, recall, density, coverage (Naeem et al. 2020) with ``k`` nearest neighbours.
+
+    The definitions of the authors' ``prdc`` package (0.2), computed here in NumPy: that
+    package imports scikit-learn, about 1.6 s of every synthesize job for a few matrix
+    products. The tests check equality with the package on the same features.
+    """
     if min(len(real), len(fake)) <= k:
         raise ValueError(
             f"PRDC with k={k} needs more than {k} real and fake samples, "
             f"got {len(real)} real and {len(fake)} fake"
         )
-    with contextlib.redirect_stdout(sys.stderr):  # the package prints its sample counts
-        out = compute_prdc(
-            real_features=np.asarray(real, dtype=np.float32),
-            fake_features=np.asarray(fake, dtype=np.float32),
-            nearest_k=k,
-        )
-    return {name: float(value) for name, value in out.items()}
+    # the k-th nearest neighbour of each point within its own set (itself, at 0, is the 0th)
+    real_radii = np.partition(_euclidean(real, real), k, axis=1)[:, k]
+    fake_radii = np.partition(_euclidean(fake, fake), k, axis=1)[:, k]
+    between = _euclidean(real, fake)  # (real, fake)
+    inside_real = between < real_radii[:, None]  # fake j inside real i's ball
+    return {
+        "precision": float(inside_real.any(axis=0).mean()),
+        "recall": float((between < fake_radii[None, :]).any(axis=1).mean()),
+        "density": float(inside_real.sum(axis=0).mean() / k),
+        "coverage": float((between.min(axis=1) < real_radii).mean()),
+    }
 
 
 # ---------------------------------------------------------------- MS-SSIM
