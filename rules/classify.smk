@@ -25,6 +25,7 @@ rule backbone_features:
         "logs/classify/features_{backbone}.log",
     benchmark:
         "benchmarks/classify/features_{backbone}.tsv"
+    priority: backbone_features_priority
     conda:
         "../envs/keras.yaml"
     threads: 1
@@ -47,6 +48,7 @@ rule classify:
         classify_job_path("benchmarks/classify") + ".tsv"
     wildcard_constraints:
         part=r"phase\d+(_seed-?\d+)?",
+    priority: classify_priority
     conda:
         "../envs/keras.yaml"
     threads: config["classifiers"]["threads"]

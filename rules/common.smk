@@ -260,6 +260,20 @@ def synthetic_batch_dirs():
     return synthetic_batches()
 
 
+def classify_priority(wildcards):
+    """Start order of the classify jobs when cores are few: later in ``classifiers.names``,
+    sooner (the thesis lists them from the cheapest to fit, logistic regression, to the
+    costliest, the networks), so the long jobs do not start last. Below every
+    ``backbone_features`` job (:func:`backbone_features_priority`)."""
+    names = config["classifiers"]["names"]
+    return 1 + names.index(wildcards.clf)
+
+
+def backbone_features_priority(wildcards):
+    """A backbone's features first: two head jobs wait for them."""
+    return 2 + len(config["classifiers"]["names"])
+
+
 def backbone_weight_input(wildcards):
     """The Keras ImageNet weight file of a backbone as a DAG input, or [] for random init."""
     return weight_input(CLASSIFIERS[wildcards.backbone]["weights"]["key"])

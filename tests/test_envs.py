@@ -340,9 +340,7 @@ def test_the_scanner_follows_lazy_imports_through_the_package_by_name():
     # any classifier module, Keras ones (lazy tensorflow, keras) and scikit-learn ones
     assert {"tensorflow", "keras", "scikit-learn"} <= third_party_imports(scripts / "classify.py")
     # synthesize.py -> quality.evaluate -> features/metrics/figures (lazy cleanfid, matplotlib)
-    assert {"clean-fid", "matplotlib", "torch"} <= third_party_imports(
-        scripts / "synthesize.py"
-    )
+    assert {"clean-fid", "matplotlib", "torch"} <= third_party_imports(scripts / "synthesize.py")
     # tables.py reads only DISPLAY_NAMES of models.py and read_runs of study.py: no Keras
     assert not {"tensorflow", "keras"} & third_party_imports(scripts / "classify_tables.py")
 

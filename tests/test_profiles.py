@@ -96,20 +96,33 @@ def test_dry_run_with_the_slurm_profile_carries_the_per_rule_resources():
     ]
 
 
-def test_local_runs_start_the_generators_in_config_order_and_synthesize_as_soon_as_they_can():
-    """With few cores the generator jobs queue: every synthesize job outranks every training
-    (its batches are short and the classify stage waits for all of them), and trainings start
-    in the order of ``gans``. Read from the priorities a dry run plans."""
+def _planned_priorities() -> dict[tuple[str, str], int]:
+    """(rule, first wildcard value) -> priority, from the job list a dry run prints."""
     proc = _snakemake("--profile", str(PROFILES / "default"), "-n")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     priority: dict[tuple[str, str], int] = {}
     for block in proc.stdout.split("\n\n"):
         rule = next((ln.split()[-1].rstrip(":") for ln in block.splitlines() if "rule " in ln), "")
         fields = dict(ln.strip().split(": ", 1) for ln in block.splitlines() if ": " in ln)
-        if rule in ("train_gan", "synthesize"):
-            gan = fields["wildcards"].split(",")[0].removeprefix("gan=")
-            priority[rule, gan] = int(fields.get("priority", 0))
-    gans = yaml.safe_load((REPO / "config.yaml").read_text())["gans"]
+        if "wildcards" in fields:
+            first = fields["wildcards"].split(",")[0].split("=", 1)[1]
+            priority[rule, first] = int(fields.get("priority", 0))
+    return priority
+
+
+def test_local_runs_start_the_long_jobs_first_and_synthesize_as_soon_as_they_can():
+    """With few cores the jobs queue; the priorities a dry run plans say in which order. Every
+    synthesize job outranks every training (its batches are short and the classify stage waits
+    for all of them), trainings start in the order of ``gans``; backbone features come before
+    every classify job (two heads wait for them), classify jobs from the last of
+    ``classifiers.names`` (the costliest) to the first."""
+    priority = _planned_priorities()
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    gans, names = config["gans"], config["classifiers"]["names"]
     training = [priority["train_gan", g] for g in gans]
     assert training == sorted(training, reverse=True) and len(set(training)) == len(gans)
     assert min(priority["synthesize", g] for g in gans) > max(training)
+    classify = [priority["classify", c] for c in names]
+    assert classify == sorted(classify) and len(set(classify)) == len(names)
+    backbones = [priority[r, c] for (r, c) in priority if r == "backbone_features"]
+    assert backbones and min(backbones) > max(classify)
