@@ -256,7 +256,7 @@ def invert_curve(
     elif above.any():
         b, c = fit_power_law(n, z[above]) if fit is None else (fit[0][above], fit[1][above])
         gap = b * n[-1] ** (-c) - (target[above] - z[above, -1])  # a - target', shifted fit
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # inf: beyond the cap
             value = np.where(gap > 0, (b / gap) ** (1 / c), np.inf)
         worth[above] = np.where(value <= cap, value, np.nan)
         status[above] = np.where(value <= cap, EXTRAPOLATED, BEYOND_CAP)
