@@ -68,3 +68,45 @@ def test_split_stages_and_reruns_give_the_same_files(study, clf, splits):
         )
         gather_parts([o.runs for o in outs], [o.predictions for o in outs], gathered)
         assert _bytes(gathered) == whole, split
+
+
+def test_the_tables_recompute_from_the_predictions_exactly_what_runs_csv_says(tmp_path):
+    """Every test-set metric of runs.csv equals the metric of that fit's rows of
+    predictions.csv.gz: the tables resample the predictions, so a score written with less
+    precision than it was computed with makes them disagree. A head on a random-init
+    backbone's tiny features (as in the demo) scores every tile within 1e-6 of the others:
+    rounded to 6 decimals they all tied, and every interval read 0.5."""
+    import numpy as np
+    import pandas as pd
+
+    from isicgan.classify.metrics import METRICS, compute_metrics
+
+    rng = np.random.default_rng(0)
+    rows, x = [], []
+    for group, n in (("train", 40), ("val", 20), ("test", 20)):
+        y = np.arange(n) % 2
+        x.append(1e-7 * (rng.normal(size=(n, 8)) + y[:, None]))
+        rows += [
+            dict(
+                group=group,
+                isic_id=f"ISIC_{group}{i:03d}",
+                patient_id=f"P{group}{i // 2}",
+                target=t,
+                weights="random init",
+            )
+            for i, t in enumerate(y)
+        ]
+    np.save(tmp_path / "features.npy", np.concatenate(x).astype(np.float32))
+    pd.DataFrame(rows).to_csv(tmp_path / "index.csv", index=False)
+    head = {"dense": 8, "dropout": 0.0, "epochs": 2, "batch_size": 8, "learning_rate": 0.01}
+    spec = ClassifyDesign("inception_v3", head, arms=(), batches=0, seeds=(25, 26))
+    out = ClassifyOutputs(tmp_path / "runs.csv", tmp_path / "predictions.csv.gz")
+    inputs = {"features": tmp_path / "features.npy", "index": tmp_path / "index.csv"}
+    run_classifier(inputs, spec, out)
+    runs, preds = pd.read_csv(out.runs), pd.read_csv(out.predictions)
+    for (seed, test_set), fit in preds.groupby(["seed", "test_set"]):
+        assert np.ptp(fit["score"]) < 1e-5  # the case: scores that differ past the 6th decimal
+        row = runs[(runs["seed"] == seed) & (runs["split"] == test_set)]
+        want = compute_metrics(fit["target"].to_numpy(), fit["score"].to_numpy())
+        for m in METRICS:
+            assert row[m].iloc[0] == pytest.approx(want[m], abs=1e-6, nan_ok=True), (seed, m)
