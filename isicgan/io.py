@@ -16,6 +16,7 @@ import re
 import shutil
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -93,11 +94,13 @@ def write_json(path: str | Path, data: dict) -> None:
 def save_png(path: str | Path, array: np.ndarray) -> None:
     """Save an HxWx3 uint8 array as PNG with fixed settings (byte-identical reruns).
 
-    zlib level 1: about 5x faster than level 6 on 140 px tiles for ~13 % larger files,
-    which matters when ingest writes thousands of class-folder tiles.
+    zlib level 1 with Huffman coding only (no string matching) after PNG's row filters: on
+    140 px tiles about 6x faster than level 6 and 17 % faster than plain level 1, with files
+    no larger (1.02 vs 1.23 ms and 21 vs 23 kB a tile), which matters when ingest writes
+    thousands of class-folder tiles. The pixels are the same whatever the zlib settings.
     """
     Image.fromarray(np.ascontiguousarray(array, dtype=np.uint8), mode="RGB").save(
-        path, format="PNG", optimize=False, compress_level=1
+        path, format="PNG", optimize=False, compress_level=1, compress_type=zlib.Z_HUFFMAN_ONLY
     )
 
 
