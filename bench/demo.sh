@@ -16,17 +16,9 @@ VENV="$REPO/.venv"
 [ -x "$VENV/bin/snakemake" ] || { echo "bench/demo.sh: $VENV/bin/snakemake missing: run 'make test' or 'make run' once for the set-up" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench/demo.sh: /usr/bin/time missing (apt-get install time)" >&2; exit 1; }
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/isicgan-demo.XXXXXX")"
-cleanup() { if [ "${KEEP:-0}" = 1 ]; then echo "kept: $WORK"; else rm -rf "$WORK"; fi; }
-trap cleanup EXIT
-
-# a fresh copy: every file git would commit (tracked + untracked, not ignored), nothing built
-mkdir -p "$WORK/clone"
-(cd "$REPO" && git ls-files -z --cached --others --exclude-standard \
-    | tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xf - -C "$WORK/clone"
-ln -s "$VENV" "$WORK/clone/.venv"
-cd "$WORK/clone"
-export PATH="$VENV/bin:$PATH"
+# shellcheck source=bench/fresh_copy.sh
+source "$REPO/bench/fresh_copy.sh"
+fresh_copy demo
 
 measure() {  # label, command...
     local label="$1"; shift

@@ -14,17 +14,9 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$REPO/.venv"
 [ -x "$VENV/bin/python" ] || { echo "bench/suite.sh: $VENV/bin/python missing: run 'make test' once for the set-up" >&2; exit 1; }
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/isicgan-suite.XXXXXX")"
-cleanup() { if [ "${KEEP:-0}" = 1 ]; then echo "kept: $WORK"; else rm -rf "$WORK"; fi; }
-trap cleanup EXIT
-
-# a fresh copy: every file git would commit (tracked + untracked, not ignored), nothing built
-mkdir -p "$WORK/clone"
-(cd "$REPO" && git ls-files -z --cached --others --exclude-standard \
-    | tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xf - -C "$WORK/clone"
-ln -s "$VENV" "$WORK/clone/.venv"
-cd "$WORK/clone"
-export PATH="$VENV/bin:$PATH"
+# shellcheck source=bench/fresh_copy.sh
+source "$REPO/bench/fresh_copy.sh"
+fresh_copy suite
 
 cpu="$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)"
 mem="$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
