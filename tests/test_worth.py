@@ -85,7 +85,7 @@ def test_interpolation_is_exact_on_a_curve_linear_in_log_n():
 def test_a_curve_that_falls_is_read_off_its_isotonic_fit():
     """real_75 (150 tiles) scored like 90 tiles, below real_50 (100 tiles): the fit pools the
     two at their mean, and worth is the smallest n at which the pooled curve reaches the
-    target."""
+    target; a target exactly at the pooled level gets the flat stretch as a range."""
     curve = exact_curve(log_linear, rows=3)
     curve["real_75"] = np.array([log_linear(90.0), log_linear(160.0), log_linear(90.0)])
     flat = (log_linear(100.0) + log_linear(90.0)) / 2  # real_50 and real_75 pooled
@@ -97,13 +97,16 @@ def test_a_curve_that_falls_is_read_off_its_isotonic_fit():
 
     targets = {
         1: (log_linear(70.0), between(log_linear(70.0), 50, y50, 100, flat)),
-        2: (flat, 100.0),  # flat at the target: the left end of the flat part
         3: (log_linear(120.0), between(log_linear(120.0), 150, flat, 200, y200)),
     }
-    dist, counts = inputs(
-        curve, {(k, "cyclegan"): (200, np.full(3, t)) for k, (t, _) in targets.items()}
-    )
-    table = worth_table(dist, counts, SPEC)
+    arms = {(k, "cyclegan"): (200, np.full(3, t)) for k, (t, _) in targets.items()}
+    arms[2, "cyclegan"] = (200, np.full(3, flat))  # exactly the pooled level
+    table = worth_table(*inputs(curve, arms), SPEC)
+    # flat at the target from 100 to 150 tiles: any count in between, so a range, no number
+    row = one(table, 2)
+    assert np.isnan(row["worth_real_tiles"]) and "from 100 to 150 real tiles" in row["reason"]
+    assert row["n_resamples_flat"] == 1  # resample 1 rises through the target, 2 is pooled
+    assert row["worth_ci_low"] <= 100 and row["worth_ci_high"] == 150
     for k, (_, n) in targets.items():
         row = one(table, k)
         assert row["worth_real_tiles"] == pytest.approx(n, rel=1e-12), k
@@ -128,7 +131,10 @@ def test_a_falling_curve_is_extrapolated_from_the_power_law_of_its_isotonic_fit(
     row = one(worth_table(*inputs(flat, {(1, "cyclegan"): (200, [0.81])}), SPEC), 1)
     assert row["reason"].startswith("> cap") and row["curve_pooled"]
     row = one(worth_table(*inputs(flat, {(1, "cyclegan"): (200, [0.8])}), SPEC), 1)
-    assert row["worth_real_tiles"] == pytest.approx(50)  # reached at the first point already
+    # scores like every curve point: any count does, so no number (the old rule said 50)
+    assert np.isnan(row["worth_real_tiles"]) and row["reason"].startswith(
+        "learning curve flat at the arm's 0.800 from 50 to beyond the full-data point"
+    )
 
 
 def test_pool_adjacent_violators_equals_scikit_learn():
@@ -398,6 +404,10 @@ def test_front_page_line_values_every_classifier_or_says_why_not():
     table = worth_table(*inputs(curve, {(5, "cyclegan"): (200, [np.nan])}), SPEC)
     line = front_page_line(table, arm="cyclegan", metric="roc_auc")
     assert "cannot be valued: metric undefined (NaN) at the estimate" in line
+    flat = {a: np.array([0.5]) for a in CURVE_N}  # a classifier that learns nothing
+    table = worth_table(*inputs(flat, {(5, "cyclegan"): (200, [0.5])}), SPEC)
+    line = front_page_line(table, arm="cyclegan", metric="roc_auc")
+    assert "cannot be valued: learning curve flat at the arm's 0.500 from 50 to beyond" in line
     with pytest.raises(ValueError, match="no rows for arm gan"):
         front_page_line(table, arm="gan", metric="roc_auc")
 

@@ -70,6 +70,7 @@ COLUMNS = [
     "n_resamples",
     "n_resamples_failed",
     "n_resamples_pooled",
+    "n_resamples_flat",
     "n_resamples_below_curve",
     "n_resamples_beyond_cap",
     "n_resamples_extrapolated",
@@ -79,7 +80,7 @@ COLUMNS = [
 ]
 
 # status of one inversion (one row of the arrays)
-OK, EXTRAPOLATED, BELOW, BEYOND_CAP, UNDEFINED, NO_FIT = range(6)
+OK, EXTRAPOLATED, BELOW, BEYOND_CAP, UNDEFINED, NO_FIT, FLAT = range(7)
 FAILED = (UNDEFINED, NO_FIT)
 C_RANGE = (0.01, 5.0)  # exponents of the power law fit
 MIN_FIT_POINTS = 3  # a, b, c
@@ -208,6 +209,27 @@ def fit_power_law(n: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return _sse(logn, yc, c)[1], c
 
 
+def flat_span(n: np.ndarray, z: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where a fitted curve row is flat at exactly its target over two or more points: the
+    stretch's ends (left, right), NaN elsewhere; right is inf when the stretch reaches the
+    full-data point (a flat top says no count beyond it scores better).
+
+    Any count in such a stretch scores the arm's metric, so the curve gives a range, not a
+    number: a classifier whose scores do not depend on its training (every ROC-AUC 0.5), or
+    a metric that ties on a small test set.
+    """
+    at = np.abs(np.atleast_2d(z) - np.asarray(target, dtype=float).reshape(-1, 1)) <= 1e-12
+    flat = at.sum(axis=1) >= 2
+    k = at.shape[1]
+    first = np.argmax(at, axis=1)
+    last = k - 1 - np.argmax(at[:, ::-1], axis=1)
+    left = np.where(flat, np.asarray(n, dtype=float)[first], np.nan)
+    right = np.where(
+        flat, np.where(last == k - 1, np.inf, np.asarray(n, dtype=float)[last]), np.nan
+    )
+    return left, right
+
+
 def invert_curve(
     n: np.ndarray,
     y: np.ndarray,
@@ -222,8 +244,9 @@ def invert_curve(
     (R,) the metric to reach. Each row is replaced by its :func:`isotonic` fit (``iso`` if
     already made) and worth is the smallest n at which the fitted row, linear in log n between
     points, reaches the target; above the last point, the power law ``fit`` (:func:`fit_power_law`
-    of the fitted rows, made here if not given). Worth is NaN unless status is OK or
-    EXTRAPOLATED.
+    of the fitted rows, made here if not given). A row whose fit is flat at its target over
+    two or more points (:func:`flat_span`) gets status FLAT and the stretch's left end. Worth
+    is NaN unless status is OK, EXTRAPOLATED or FLAT.
     """
     n = np.asarray(n, dtype=float)
     y = np.atleast_2d(np.asarray(y, dtype=float))
@@ -251,6 +274,11 @@ def invert_curve(
             t = np.where(first > 0, (ti - y0) / (y1 - y0), 0.0)  # flat from the first: n[0]
         worth[inside] = np.exp(logn[j] + t * (logn[j + 1] - logn[j]))
         status[inside] = OK
+        left = flat_span(n, zi, ti)[0]
+        flat = ~np.isnan(left)
+        rows_inside = np.flatnonzero(inside)
+        worth[rows_inside[flat]] = left[flat]
+        status[rows_inside[flat]] = FLAT
     if above.any() and k < MIN_FIT_POINTS:
         status[above] = NO_FIT
     elif above.any():
@@ -264,11 +292,20 @@ def invert_curve(
 
 
 def interval(
-    worth: np.ndarray, status: np.ndarray, n_min: float, cap: float, level: float
+    worth: np.ndarray,
+    status: np.ndarray,
+    n_min: float,
+    cap: float,
+    level: float,
+    flat_right: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Percentile interval of resampled worths, censored and failed ones counted conservatively."""
-    low = np.where(np.isin(status, (OK, EXTRAPOLATED)), worth, 0.0)
+    """Percentile interval of resampled worths, censored and failed ones counted conservatively;
+    a FLAT resample counts its stretch's left end (``worth``) for the lower bound and its right
+    end (``flat_right``, inf when not given) for the upper."""
+    low = np.where(np.isin(status, (OK, EXTRAPOLATED, FLAT)), worth, 0.0)
     high = np.where(np.isin(status, (OK, EXTRAPOLATED)), worth, np.inf)
+    if flat_right is not None:
+        high = np.where(status == FLAT, flat_right, high)
     low[status == BEYOND_CAP] = cap
     high[status == BELOW] = n_min
     if len(worth) == 0:
@@ -386,6 +423,7 @@ def value_arm(
         "n_resamples": len(target) - 1,
         "n_resamples_failed": 0,
         "n_resamples_pooled": 0,
+        "n_resamples_flat": 0,
         "n_resamples_below_curve": 0,
         "n_resamples_beyond_cap": 0,
         "n_resamples_extrapolated": 0,
@@ -398,6 +436,8 @@ def value_arm(
     est, rest = int(status[0]), status[1:]
     out["curve_pooled"] = bool(pooled[0])
     out["n_resamples_pooled"] = int(pooled[1:].sum())
+    out["n_resamples_flat"] = int((rest == FLAT).sum())
+    flat_left, flat_right = flat_span(curve.n, iso, target)
     out["n_resamples_failed"] = int(np.isin(rest, FAILED).sum())
     out["n_resamples_below_curve"] = int((rest == BELOW).sum())
     out["n_resamples_beyond_cap"] = int((rest == BEYOND_CAP).sum())
@@ -412,13 +452,24 @@ def value_arm(
         )
     else:
         out["worth_ci_low"], out["worth_ci_high"] = interval(
-            worth[1:], rest, n_min, cap, spec.ci_level
+            worth[1:], rest, n_min, cap, spec.ci_level, flat_right[1:]
         )
         if est == BELOW:
             out["reason"] = (
                 f"below the learning curve: {sign * target[0]:.3f}, "
                 f"{curve.arms[0]} ({n_min:,.0f} real tiles) "
                 f"{sign * iso[0, 0]:.3f}" + (" (isotonic fit)" if pooled[0] else "")
+            )
+        elif est == FLAT:
+            out["reason"] = (
+                f"learning curve flat at the arm's {sign * target[0]:.3f} from "
+                f"{flat_left[0]:,.0f} to "
+                + (
+                    "beyond the full-data point"
+                    if math.isinf(flat_right[0])
+                    else f"{flat_right[0]:,.0f}"
+                )
+                + " real tiles (isotonic fit): any count in between scores the same"
             )
         elif est == BEYOND_CAP:
             out["reason"] = (
@@ -558,7 +609,8 @@ def front_page_line(
         base = (
             f"added to {had:,.0f} real malignant ones" if had > 0 else "with no real malignant ones"
         )
-        if pd.isna(r["worth_real_tiles"]) and pd.isna(r["worth_ci_low"]):
+        flat = str(r["reason"]).startswith("learning curve flat")  # a range, not a number
+        if pd.isna(r["worth_real_tiles"]) and (pd.isna(r["worth_ci_low"]) or flat):
             parts.append(f"with {r['algorithm']}, {tiles} {base} cannot be valued: {r['reason']}")
             continue
         flag = ", extrapolated" if r["extrapolated"] else ""
