@@ -104,7 +104,10 @@ def test_a_curve_that_falls_is_read_off_its_isotonic_fit():
     table = worth_table(*inputs(curve, arms), SPEC)
     # flat at the target from 100 to 150 tiles: any count in between, so a range, no number
     row = one(table, 2)
-    assert np.isnan(row["worth_real_tiles"]) and "from 100 to 150 real tiles" in row["reason"]
+    assert (
+        np.isnan(row["worth_real_tiles"])
+        and "from 100 real tiles to 150 real tiles" in row["reason"]
+    )
     assert row["n_resamples_flat"] == 1  # resample 1 rises through the target, 2 is pooled
     assert row["worth_ci_low"] <= 100 and row["worth_ci_high"] == 150
     for k, (_, n) in targets.items():
@@ -133,7 +136,7 @@ def test_a_falling_curve_is_extrapolated_from_the_power_law_of_its_isotonic_fit(
     row = one(worth_table(*inputs(flat, {(1, "cyclegan"): (200, [0.8])}), SPEC), 1)
     # scores like every curve point: any count does, so no number (the old rule said 50)
     assert np.isnan(row["worth_real_tiles"]) and row["reason"].startswith(
-        "learning curve flat at the arm's 0.800 from 50 to beyond the full-data point"
+        "learning curve flat at the arm's 0.800 from 50 real tiles to beyond the full-data point"
     )
 
 
@@ -404,10 +407,10 @@ def test_front_page_line_values_every_classifier_or_says_why_not():
     table = worth_table(*inputs(curve, {(5, "cyclegan"): (200, [np.nan])}), SPEC)
     line = front_page_line(table, arm="cyclegan", metric="roc_auc")
     assert "cannot be valued: metric undefined (NaN) at the estimate" in line
-    flat = {a: np.array([0.5]) for a in CURVE_N}  # a classifier that learns nothing
-    table = worth_table(*inputs(flat, {(5, "cyclegan"): (200, [0.5])}), SPEC)
+    flat = {a: np.full(3, 0.5) for a in CURVE_N}  # a classifier that learns nothing
+    table = worth_table(*inputs(flat, {(5, "cyclegan"): (200, np.full(3, 0.5))}), SPEC)
     line = front_page_line(table, arm="cyclegan", metric="roc_auc")
-    assert "cannot be valued: learning curve flat at the arm's 0.500 from 50 to beyond" in line
+    assert "cannot be valued: learning curve flat at the arm's 0.500 from 50 real tiles to " in line
     with pytest.raises(ValueError, match="no rows for arm gan"):
         front_page_line(table, arm="gan", metric="roc_auc")
 

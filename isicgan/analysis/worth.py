@@ -461,15 +461,15 @@ def value_arm(
                 f"{sign * iso[0, 0]:.3f}" + (" (isotonic fit)" if pooled[0] else "")
             )
         elif est == FLAT:
+            end = (
+                "beyond the full-data point"
+                if math.isinf(flat_right[0])
+                else f"{flat_right[0]:,.0f} real tiles"
+            )
             out["reason"] = (
                 f"learning curve flat at the arm's {sign * target[0]:.3f} from "
-                f"{flat_left[0]:,.0f} to "
-                + (
-                    "beyond the full-data point"
-                    if math.isinf(flat_right[0])
-                    else f"{flat_right[0]:,.0f}"
-                )
-                + " real tiles (isotonic fit): any count in between scores the same"
+                f"{flat_left[0]:,.0f} real tiles to {end} (isotonic fit): any count in between "
+                "scores the same"
             )
         elif est == BEYOND_CAP:
             out["reason"] = (
