@@ -101,6 +101,36 @@ def series(
     return statistics.median(walls), max(peaks)
 
 
+def planned_jobs(text: str) -> dict[str, int]:
+    """Rule -> job count from the "Job stats" table a dry run prints ({} when none)."""
+    jobs: dict[str, int] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if line.startswith("job ") and "count" in line:
+            next(lines, "")  # the dashes
+            for row in lines:
+                parts = row.split()
+                if len(parts) != 2 or not parts[1].isdigit() or parts[0] == "total":
+                    break
+                jobs[parts[0]] = int(parts[1])
+            break
+    return jobs
+
+
+def refuse_other_runs(workdir: Path) -> None:
+    """Stop before touching a folder whose data the tiny config would remake: bringing it up
+    to date would overwrite, say, a finished demo with the tiny study. (A tiny run merely
+    behind the code reruns the changed rules, as before.)"""
+    _, _, text = timed(workflow_cmd(workdir, "--cores", "1", "-n"))
+    redo = {r: n for r, n in planned_jobs(text).items() if r in ("demo_data", "ingest")}
+    if redo:
+        sys.exit(
+            f"{workdir}: not a run of the tiny config (config.yaml + tests/tiny.yaml): with it, "
+            f"a dry run would remake the data ({redo}) and every stage after it. Give a folder "
+            "where the tiny study ran, or none."
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--workdir", type=Path, help="a folder where the tiny study has finished")
@@ -119,6 +149,8 @@ def main() -> None:
     print(f"machine: {machine()}", flush=True)
     tmp = tempfile.TemporaryDirectory(prefix="bench-noop-")
     work = args.workdir or args.keep or Path(tmp.name) / "work"
+    if args.workdir is not None:
+        refuse_other_runs(args.workdir)
     # a finished folder may still be behind (run_info follows the commit): bring it up to date
     wall, _, _ = timed(workflow_cmd(work, "--cores", str(args.cores)))
     what = "tiny study run" if args.workdir is None else "brought up to date"

@@ -41,3 +41,18 @@ def test_a_dry_run_imports_no_heavy_library(tmp_path):
         if line.startswith("import time:") and "|" in line
     }
     assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
+
+
+def test_the_noop_bench_refuses_a_folder_of_another_config(tmp_path):
+    """bench/noop.py --workdir brings the folder up to date with the tiny config first; on a
+    folder of another run (here: nothing run yet, so the data would be made) it stops instead
+    of overwriting it, naming the jobs a dry run plans."""
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "noop.py"), "--workdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    assert "not a run of the tiny config" in proc.stderr and "'ingest': 1" in proc.stderr
+    assert not (tmp_path / "results").exists()  # nothing was run
