@@ -103,18 +103,11 @@ def series(
 
 def planned_jobs(text: str) -> dict[str, int]:
     """Rule -> job count from the "Job stats" table a dry run prints ({} when none)."""
-    jobs: dict[str, int] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if line.startswith("job ") and "count" in line:
-            next(lines, "")  # the dashes
-            for row in lines:
-                parts = row.split()
-                if len(parts) != 2 or not parts[1].isdigit() or parts[0] == "total":
-                    break
-                jobs[parts[0]] = int(parts[1])
-            break
-    return jobs
+    if "Job stats:" not in text:
+        return {}
+    table = text.split("Job stats:")[1].split("total")[0]
+    rows = (line.split() for line in table.splitlines())
+    return {r[0]: int(r[1]) for r in rows if len(r) == 2 and r[1].isdigit()}
 
 
 def refuse_other_runs(workdir: Path) -> None:

@@ -4,9 +4,12 @@ one configuration give identical files (issue 16.8, issue 18.4)."""
 import dataclasses
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from helpers.classify import make_study_data
+from isicgan.classify.metrics import METRICS, compute_metrics
 from isicgan.classify.study import ClassifyDesign, ClassifyOutputs, gather_parts, run_classifier
 
 SETTINGS = {
@@ -76,11 +79,6 @@ def test_the_tables_recompute_from_the_predictions_exactly_what_runs_csv_says(tm
     precision than it was computed with makes them disagree. A head on a random-init
     backbone's tiny features (as in the demo) scores every tile within 1e-6 of the others:
     rounded to 6 decimals they all tied, and every interval read 0.5."""
-    import numpy as np
-    import pandas as pd
-
-    from isicgan.classify.metrics import METRICS, compute_metrics
-
     rng = np.random.default_rng(0)
     rows, x = [], []
     for group, n in (("train", 40), ("val", 20), ("test", 20)):
